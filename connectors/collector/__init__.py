@@ -1,0 +1,1 @@
+"""The HTTP collector: every accepted input becomes Interactions, every refused one a RejectedInput."""

@@ -1,0 +1,1 @@
+"""The CRM sink: lead events -> idempotent upserts in the CRM database."""

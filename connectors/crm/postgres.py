@@ -1,0 +1,56 @@
+"""Idempotent, version-guarded upserts of lead events into the PostgreSQL CRM tables."""
+
+from __future__ import annotations
+
+from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
+
+from schemas.records import LeadEvent
+
+UPSERT_LEAD = """
+INSERT INTO crm_leads (prospect_id, email, stage, score_total, score_fit, score_behaviour, dimensions, profile,
+                       segments, model_version, promoted_at, last_activity_at, version, last_event_id)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, to_timestamp(%s / 1000.0), to_timestamp(%s / 1000.0), %s, %s)
+ON CONFLICT (prospect_id) DO UPDATE SET
+    email = EXCLUDED.email, stage = EXCLUDED.stage, score_total = EXCLUDED.score_total,
+    score_fit = EXCLUDED.score_fit, score_behaviour = EXCLUDED.score_behaviour,
+    dimensions = EXCLUDED.dimensions, profile = EXCLUDED.profile, segments = EXCLUDED.segments,
+    model_version = EXCLUDED.model_version, promoted_at = EXCLUDED.promoted_at,
+    last_activity_at = EXCLUDED.last_activity_at, version = EXCLUDED.version,
+    last_event_id = EXCLUDED.last_event_id, updated_at = now()
+WHERE crm_leads.version < EXCLUDED.version
+"""
+
+INSERT_ACTIVITY = """
+INSERT INTO crm_lead_activities (event_id, prospect_id, type, occurred_at, source, url, points)
+VALUES (%s, %s, %s, to_timestamp(%s / 1000.0), %s, %s, %s)
+ON CONFLICT (event_id) DO NOTHING
+"""
+
+
+def latest_per_prospect(events: list[LeadEvent]) -> list[LeadEvent]:
+    """Within one batch only the highest version of each prospect matters."""
+    latest: dict[str, LeadEvent] = {}
+    for event in events:
+        current = latest.get(event.prospect_id)
+        if current is None or event.version > current.version:
+            latest[event.prospect_id] = event
+    return sorted(latest.values(), key=lambda e: e.prospect_id)
+
+
+async def write_leads(conn: AsyncConnection, events: list[LeadEvent]) -> None:
+    """One transaction for the whole batch; replaying any batch changes nothing."""
+    leads = latest_per_prospect(events)
+    last_activity = {e.prospect_id: e.timeline[-1].occurred_at if e.timeline else e.occurred_at for e in leads}
+    async with conn.transaction():
+        async with conn.cursor() as cur:
+            await cur.executemany(UPSERT_LEAD, [
+                (e.prospect_id, e.email, e.stage, e.score.total, e.score.fit, e.score.behaviour, Jsonb(e.dimensions),
+                 Jsonb(e.profile), list(e.segments), e.model_version, e.promoted_at, last_activity[e.prospect_id],
+                 e.version, e.event_id)
+                for e in leads
+            ])
+            await cur.executemany(INSERT_ACTIVITY, [
+                (t.event_id, e.prospect_id, t.type, t.occurred_at, t.source, t.url, t.points)
+                for e in leads for t in e.timeline
+            ])

@@ -1,0 +1,1 @@
+"""leadflow: CLI, configuration and the runtime that starts the pipeline's processes."""

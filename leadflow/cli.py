@@ -1,0 +1,178 @@
+"""The `leadflow` command: `up` for the embedded stack, one command per production process, and admin tools."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from typing import Callable
+
+from leadflow.config import SETTINGS, Config, ConfigError, load_config
+from leadflow.process import StartupError
+
+
+def _settings_parser() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("settings (each also read from its LEADFLOW_* env var)")
+    for setting in SETTINGS:
+        group.add_argument(setting.flag, dest=setting.env, metavar="VALUE", help=f"{setting.help} [{setting.env}]")
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    settings = _settings_parser()
+    parser = argparse.ArgumentParser(prog="leadflow", description="Real-time lead scoring and CRM hand-off on Kafka.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("up", parents=[settings], help="run the whole stack; embedded Kafka and PostgreSQL "
+                        "unless LEADFLOW_KAFKA_BOOTSTRAP / LEADFLOW_CRM_DSN are set")
+    commands.add_parser("collector", parents=[settings], help="run the HTTP collector (one process)")
+    commands.add_parser("worker", parents=[settings], help="run the stream processor (one process)")
+    commands.add_parser("sink", parents=[settings], help="run the CRM sink (one process)")
+    topics = commands.add_parser("topics", help="create or describe the Kafka topics")
+    topics_commands = topics.add_subparsers(dest="topics_command", required=True, metavar="ACTION")
+    topics_commands.add_parser("create", parents=[settings], help="create missing topics (idempotent)")
+    topics_commands.add_parser("describe", parents=[settings], help="list the topics and their partitions")
+    commands.add_parser("migrate", parents=[settings], help="apply pending CRM schema migrations (idempotent)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    overrides = {s.env: getattr(args, s.env, None) for s in SETTINGS}
+    try:
+        config = load_config(os.environ, overrides)
+    except ConfigError as exc:
+        print(f"leadflow: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    command = args.command if args.command != "topics" else f"topics {args.topics_command}"
+    try:
+        return COMMANDS[command](config)
+    except (StartupError, ConfigError, MissingSetting) as exc:
+        print(f"leadflow: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, (ConfigError, MissingSetting)) else 1
+    except KeyboardInterrupt:
+        return 0
+
+
+class MissingSetting(RuntimeError):
+    def __init__(self, env: str, command: str) -> None:
+        super().__init__(f"invalid configuration: {env}: required by `leadflow {command}`")
+
+
+def _require(config: Config, command: str, kafka: bool = False, crm: bool = False) -> None:
+    if kafka and not config.kafka.bootstrap:
+        raise MissingSetting("LEADFLOW_KAFKA_BOOTSTRAP", command)
+    if crm and not config.crm_dsn:
+        raise MissingSetting("LEADFLOW_CRM_DSN", command)
+
+
+def cmd_up(config: Config) -> int:
+    from leadflow.supervisor import run_up
+
+    return run_up(config)
+
+
+def cmd_collector(config: Config) -> int:
+    from connectors.collector.server import run_collector
+
+    _require(config, "collector", kafka=True)
+    run_collector(config)
+    return 0
+
+
+def cmd_worker(config: Config) -> int:
+    import faust
+    from prometheus_client import start_http_server
+
+    from schemas.codec import Codec
+    from streams.app import create_app
+    from streams.core.model import ModelError, load_model
+
+    _require(config, "worker", kafka=True)
+    try:
+        model = load_model(config.model_path)
+    except ModelError as exc:
+        print(f"leadflow: {exc}", file=sys.stderr)
+        return 2
+    if config.worker_metrics_port:
+        start_http_server(config.worker_metrics_port, addr=config.http_host)
+    app = create_app(config, model, Codec.for_config(config))
+    worker = faust.Worker(app, loglevel=config.log_level, quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()
+    return 0
+
+
+def cmd_sink(config: Config) -> int:
+    from prometheus_client import start_http_server
+
+    from connectors.crm.sink import CrmSink
+    from schemas.codec import Codec
+
+    _require(config, "sink", kafka=True, crm=True)
+    if config.sink_metrics_port:
+        start_http_server(config.sink_metrics_port, addr=config.http_host)
+    sink = CrmSink(config, Codec.for_config(config))
+    return _run_until_signal(sink.run)
+
+
+def _run_until_signal(main: Callable[[asyncio.Event], object]) -> int:
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await main(stop)
+
+    asyncio.run(runner())
+    return 0
+
+
+def cmd_topics_create(config: Config) -> int:
+    from leadflow.topics import create_topics
+
+    _require(config, "topics create", kafka=True)
+    created = create_topics(config)
+    for name in created:
+        print(f"created {name} ({config.partitions} partitions, replication factor {config.replication_factor})")
+    if not created:
+        print("all topics exist")
+    return 0
+
+
+def cmd_topics_describe(config: Config) -> int:
+    from leadflow.topics import describe_topics
+
+    _require(config, "topics describe", kafka=True)
+    missing = 0
+    for info in describe_topics(config):
+        state = f"{info.partitions} partitions" if info.partitions is not None else "MISSING"
+        missing += info.partitions is None
+        print(f"{info.name:<40} {state}")
+    return 1 if missing else 0
+
+
+def cmd_migrate(config: Config) -> int:
+    from connectors.crm.migrations import migrate
+
+    _require(config, "migrate", crm=True)
+    applied = migrate(config.crm_dsn)  # type: ignore[arg-type]
+    for migration in applied:
+        print(f"applied {migration.version:04d}_{migration.name}")
+    if not applied:
+        print("CRM schema is up to date")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[Config], int]] = {
+    "up": cmd_up,
+    "collector": cmd_collector,
+    "worker": cmd_worker,
+    "sink": cmd_sink,
+    "topics create": cmd_topics_create,
+    "topics describe": cmd_topics_describe,
+    "migrate": cmd_migrate,
+}

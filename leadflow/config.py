@@ -1,0 +1,282 @@
+"""One typed configuration object, built from ``LEADFLOW_*`` env vars and CLI flags.
+
+Every process reads the same object so the embedded stack and production share one
+code path; the embedded stack only fills in addresses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+DEFAULT_MODEL = Path(__file__).with_name("models") / "default.yaml"
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+_PREFIX_RE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+
+
+class ConfigError(ValueError):
+    """A setting is invalid; the message names the setting and what is wrong."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(f"invalid configuration: {setting}: {problem}")
+        self.setting = setting
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    bootstrap: str | None = None
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    idempotence: bool = True
+    rebalance_timeout_s: float = 60.0
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Connection and security settings shared by every aiokafka/kafka-python client."""
+        kwargs: dict[str, Any] = {"bootstrap_servers": self.bootstrap, "security_protocol": self.security_protocol}
+        if self.security_protocol.startswith("SASL"):
+            kwargs.update(
+                sasl_mechanism=self.sasl_mechanism,
+                sasl_plain_username=self.sasl_username,
+                sasl_plain_password=self.sasl_password,
+            )
+        if self.security_protocol.endswith("SSL"):
+            kwargs["ssl_context"] = self.ssl_context()
+        return kwargs
+
+    def ssl_context(self):  # -> ssl.SSLContext
+        import ssl
+
+        ctx = ssl.create_default_context(cafile=self.ssl_cafile)
+        if self.ssl_certfile:
+            ctx.load_cert_chain(self.ssl_certfile, self.ssl_keyfile)
+        return ctx
+
+
+@dataclass(frozen=True)
+class Config:
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    topic_prefix: str = "leadflow"
+    partitions: int = 6
+    replication_factor: int = 1
+    crm_dsn: str | None = None
+    schema_registry_url: str | None = None
+    model_path: Path = DEFAULT_MODEL
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    worker_metrics_port: int = 9101
+    sink_metrics_port: int = 9102
+    data_dir: Path = Path(".leadflow")
+    log_level: str = "info"
+
+    def topic(self, name: str) -> str:
+        """Full topic name, e.g. ``topic("interactions") == "leadflow.interactions"``."""
+        return f"{self.topic_prefix}.{name}"
+
+    def with_changes(self, **changes: Any) -> "Config":
+        kafka_changes = {k: changes.pop(k) for k in list(changes) if k in _KAFKA_FIELDS}
+        kafka = dataclasses.replace(self.kafka, **kafka_changes) if kafka_changes else self.kafka
+        return dataclasses.replace(self, kafka=kafka, **changes)
+
+    def as_env(self) -> dict[str, str]:
+        """The env vars that rebuild this config in a child process."""
+        env: dict[str, str] = {}
+        for setting in SETTINGS:
+            value = setting.get(self)
+            if value is not None:
+                env[setting.env] = setting.render(value)
+        return env
+
+
+_KAFKA_FIELDS = {f.name for f in dataclasses.fields(KafkaSettings)}
+
+
+def _parse_bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {raw!r}")
+
+
+def _parse_port(raw: str) -> int:
+    port = int(raw)
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port must be 0-65535, got {port}")
+    return port
+
+
+def _parse_positive_int(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise ValueError(f"must be at least 1, got {value}")
+    return value
+
+
+def _parse_positive_float(raw: str) -> float:
+    value = float(raw)
+    if value <= 0:
+        raise ValueError(f"must be greater than 0, got {value}")
+    return value
+
+
+def _choice(options: tuple[str, ...], transform: Callable[[str], str] = str.upper) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = transform(raw.strip())
+        if value not in options:
+            raise ValueError(f"must be one of {', '.join(options)}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def _parse_prefix(raw: str) -> str:
+    if not _PREFIX_RE.match(raw):
+        raise ValueError("use letters, digits, '.', '_' or '-' (1-100 characters)")
+    return raw
+
+
+def _parse_bootstrap(raw: str) -> str:
+    hosts = [h.strip() for h in raw.split(",") if h.strip()]
+    if not hosts:
+        raise ValueError("is empty")
+    for host in hosts:
+        name, sep, port = host.rpartition(":")
+        if not sep or not name or not port.isdigit():
+            raise ValueError(f"expected host:port[,host:port...], got {host!r}")
+    return ",".join(hosts)
+
+
+def _parse_dsn(raw: str) -> str:
+    if not raw.startswith(("postgresql://", "postgres://")) and "=" not in raw:
+        raise ValueError("expected a postgresql:// URI or a libpq key=value string")
+    return raw
+
+
+def _parse_url(raw: str) -> str:
+    if not raw.startswith(("http://", "https://")):
+        raise ValueError(f"expected an http(s):// URL, got {raw!r}")
+    return raw.rstrip("/")
+
+
+def _parse_existing_file(raw: str) -> Path:
+    path = Path(raw).expanduser()
+    if not path.is_file():
+        raise ValueError(f"no such file: {path}")
+    return path
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configurable value: its env var, CLI flag, parser and place in Config."""
+
+    env: str
+    attr: str
+    parse: Callable[[str], Any]
+    help: str
+    secret: bool = False
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.env.removeprefix("LEADFLOW_").lower().replace("_", "-")
+
+    @property
+    def in_kafka(self) -> bool:
+        return self.attr in _KAFKA_FIELDS
+
+    def get(self, config: Config) -> Any:
+        return getattr(config.kafka if self.in_kafka else config, self.attr)
+
+    @staticmethod
+    def render(value: Any) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("LEADFLOW_KAFKA_BOOTSTRAP", "bootstrap", _parse_bootstrap,
+            "Kafka bootstrap servers host:port[,...]; unset = `leadflow up` starts the embedded broker"),
+    Setting("LEADFLOW_KAFKA_SECURITY_PROTOCOL", "security_protocol", _choice(SECURITY_PROTOCOLS),
+            "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"),
+    Setting("LEADFLOW_KAFKA_SASL_MECHANISM", "sasl_mechanism", _choice(SASL_MECHANISMS),
+            "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"),
+    Setting("LEADFLOW_KAFKA_SASL_USERNAME", "sasl_username", str, "SASL username"),
+    Setting("LEADFLOW_KAFKA_SASL_PASSWORD", "sasl_password", str, "SASL password", secret=True),
+    Setting("LEADFLOW_KAFKA_SSL_CAFILE", "ssl_cafile", str, "CA bundle for TLS"),
+    Setting("LEADFLOW_KAFKA_SSL_CERTFILE", "ssl_certfile", str, "client certificate for mutual TLS"),
+    Setting("LEADFLOW_KAFKA_SSL_KEYFILE", "ssl_keyfile", str, "client key for mutual TLS"),
+    Setting("LEADFLOW_KAFKA_IDEMPOTENCE", "idempotence", _parse_bool,
+            "idempotent producers (true on Apache Kafka; the embedded broker does not support them)"),
+    Setting("LEADFLOW_KAFKA_REBALANCE_TIMEOUT", "rebalance_timeout_s", _parse_positive_float,
+            "consumer-group rebalance timeout in seconds"),
+    Setting("LEADFLOW_TOPIC_PREFIX", "topic_prefix", _parse_prefix, "prefix of every topic name"),
+    Setting("LEADFLOW_PARTITIONS", "partitions", _parse_positive_int,
+            "partitions per topic (the most workers that can share the load)"),
+    Setting("LEADFLOW_REPLICATION_FACTOR", "replication_factor", _parse_positive_int,
+            "replication factor for created topics (3 in production)"),
+    Setting("LEADFLOW_CRM_DSN", "crm_dsn", _parse_dsn,
+            "CRM PostgreSQL DSN; unset = `leadflow up` starts the embedded PostgreSQL"),
+    Setting("LEADFLOW_SCHEMA_REGISTRY_URL", "schema_registry_url", _parse_url,
+            "Confluent Schema Registry URL; unset = self-describing Avro single-object framing"),
+    Setting("LEADFLOW_MODEL", "model_path", _parse_existing_file, "scoring model YAML file"),
+    Setting("LEADFLOW_HTTP_HOST", "http_host", str, "collector bind address"),
+    Setting("LEADFLOW_HTTP_PORT", "http_port", _parse_port, "collector port (serves /metrics too)"),
+    Setting("LEADFLOW_WORKER_METRICS_PORT", "worker_metrics_port", _parse_port, "worker Prometheus port"),
+    Setting("LEADFLOW_SINK_METRICS_PORT", "sink_metrics_port", _parse_port, "sink Prometheus port"),
+    Setting("LEADFLOW_DATA_DIR", "data_dir", lambda raw: Path(raw).expanduser(),
+            "embedded broker/PostgreSQL data and local state"),
+    Setting("LEADFLOW_LOG_LEVEL", "log_level", _choice(LOG_LEVELS, str.lower), "debug, info, warning or error"),
+)
+
+
+def load_config(env: Mapping[str, str], overrides: Mapping[str, str | None] | None = None) -> Config:
+    """Build a Config from env vars, then CLI flags (by env name), which win.
+
+    Raises ConfigError naming the first bad setting.
+    """
+    raw: dict[str, str] = {s.env: env[s.env] for s in SETTINGS if env.get(s.env) not in (None, "")}
+    raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        if setting.env not in raw:
+            continue
+        try:
+            values[setting.attr] = setting.parse(raw[setting.env])
+        except ValueError as exc:
+            raise ConfigError(setting.env, str(exc)) from None
+    config = Config().with_changes(**values)
+    _check_consistency(config)
+    return config
+
+
+def _check_consistency(config: Config) -> None:
+    kafka = config.kafka
+    if kafka.security_protocol.startswith("SASL"):
+        if not kafka.sasl_mechanism:
+            raise ConfigError("LEADFLOW_KAFKA_SASL_MECHANISM", f"required with {kafka.security_protocol}")
+        if not (kafka.sasl_username and kafka.sasl_password):
+            raise ConfigError("LEADFLOW_KAFKA_SASL_USERNAME", "SASL needs a username and a password")
+    if kafka.ssl_keyfile and not kafka.ssl_certfile:
+        raise ConfigError("LEADFLOW_KAFKA_SSL_CERTFILE", "a key file was given without its certificate")
+    for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+        value = getattr(kafka, name)
+        if value and not Path(value).is_file():
+            raise ConfigError(f"LEADFLOW_KAFKA_{name.upper()}", f"no such file: {value}")
+    ports = {"LEADFLOW_HTTP_PORT": config.http_port, "LEADFLOW_WORKER_METRICS_PORT": config.worker_metrics_port,
+             "LEADFLOW_SINK_METRICS_PORT": config.sink_metrics_port}
+    seen: dict[int, str] = {}
+    for name, port in ports.items():
+        if port and port in seen:
+            raise ConfigError(name, f"port {port} is already used by {seen[port]}")
+        seen[port] = name

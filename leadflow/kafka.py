@@ -1,0 +1,31 @@
+"""Kafka clients built from Config: one place for acks, idempotence and security settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from leadflow.config import Config
+
+TOPICS = ("interactions", "rejected", "leads", "sla", "crm-feedback", "sink-dlq")
+
+
+def new_producer(config: Config, **overrides: Any) -> AIOKafkaProducer:
+    """acks=all always; idempotence where the broker supports it (Apache Kafka does, the embedded one does not)."""
+    kwargs: dict[str, Any] = dict(
+        config.kafka.client_kwargs(), acks="all", enable_idempotence=config.kafka.idempotence, linger_ms=2,
+        request_timeout_ms=15000,
+    )
+    kwargs.update(overrides)
+    return AIOKafkaProducer(**kwargs)
+
+
+def new_consumer(config: Config, group_id: str, *topics: str, **overrides: Any) -> AIOKafkaConsumer:
+    """Manual commits: callers commit only after their effect is durable."""
+    kwargs: dict[str, Any] = dict(
+        config.kafka.client_kwargs(), group_id=group_id, enable_auto_commit=False, auto_offset_reset="earliest",
+        rebalance_timeout_ms=int(config.kafka.rebalance_timeout_s * 1000),
+    )
+    kwargs.update(overrides)
+    return AIOKafkaConsumer(*topics, **kwargs)

@@ -1,0 +1,197 @@
+"""`leadflow up`: the embedded stack (or the user's Kafka/PostgreSQL) plus collector, worker and sink, supervised.
+
+A crashed child is restarted with backoff; one that keeps crashing stops the whole
+stack with a message naming it and its log. SIGINT/SIGTERM stop everything, children
+first, within seconds; children also die with the supervisor (PR_SET_PDEATHSIG).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from leadflow.config import Config
+from leadflow.embedded.broker import EmbeddedBroker
+from leadflow.embedded.postgres import EmbeddedPostgres
+from leadflow.process import StartupError, die_with_parent, free_port, last_lines, stop_process
+
+CHILDREN = ("collector", "worker", "sink")
+MAX_RESTARTS = 5
+RESTART_WINDOW_S = 120.0
+BROKER_PORT = 19092
+POSTGRES_PORT = 15432
+EMBEDDED_REBALANCE_TIMEOUT_S = 2.0
+
+
+@dataclass
+class Child:
+    name: str
+    log_path: Path
+    env: dict[str, str]
+    proc: subprocess.Popen | None = None
+    restarts: deque[float] = field(default_factory=deque)
+    restart_at: float | None = None
+
+    def start(self) -> None:
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "leadflow", self.name], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=die_with_parent(),
+            )
+        self.restart_at = None
+
+
+class Stack:
+    def __init__(self, config: Config, say: Callable[[str], None] = functools.partial(print, flush=True)) -> None:
+        self.config = config
+        self.say = say
+        self.logs = config.data_dir / "logs"
+        self.broker: EmbeddedBroker | None = None
+        self.postgres: EmbeddedPostgres | None = None
+        self.children: list[Child] = []
+        self._stopping = threading.Event()
+
+    def request_stop(self, *_: object) -> None:
+        self._stopping.set()
+
+    def run(self) -> int:
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.logs.mkdir(parents=True, exist_ok=True)
+        try:
+            self._start_services()
+            self._start_children()
+            return self._supervise()
+        finally:
+            self._stop_all()
+
+    def _start_services(self) -> None:
+        from connectors.crm.migrations import migrate
+        from leadflow.topics import create_topics
+
+        config = self.config
+        if not config.kafka.bootstrap:
+            port = free_port("127.0.0.1", BROKER_PORT)
+            self.broker = EmbeddedBroker("127.0.0.1", port, self.logs / "broker.log")
+            bootstrap = self.broker.start()
+            self.say(f"warning: the embedded broker ({bootstrap}) keeps data in memory only: "
+                     "topics and consumer offsets are gone when leadflow stops")
+            config = config.with_changes(bootstrap=bootstrap, idempotence=False,
+                                         rebalance_timeout_s=EMBEDDED_REBALANCE_TIMEOUT_S)
+        if not config.crm_dsn:
+            port = free_port("127.0.0.1", POSTGRES_PORT)
+            self.postgres = EmbeddedPostgres(config.data_dir / "pgdata", "127.0.0.1", port,
+                                             self.logs / "postgres.log")
+            config = config.with_changes(crm_dsn=self.postgres.start())
+        try:
+            create_topics(config)
+        except Exception as exc:
+            raise StartupError(f"cannot create topics on {config.kafka.bootstrap}: {exc}") from None
+        try:
+            migrate(config.crm_dsn)
+        except Exception as exc:
+            raise StartupError(f"cannot migrate the CRM database: {str(exc).strip().splitlines()[0]}") from None
+        self.config = config
+
+    def _start_children(self) -> None:
+        env = {**os.environ, **self.config.as_env()}
+        for name in CHILDREN:
+            child = Child(name, self.logs / f"{name}.log", env)
+            child.start()
+            self.children.append(child)
+        config = self.config
+        host = "127.0.0.1" if config.http_host in ("0.0.0.0", "") else config.http_host
+        base = f"http://{host}:{config.http_port}"
+        self.say(f"collector: {base}  (pixel {base}/t/px.gif, events API {base}/v1/events)")
+        self.say(f"metrics: {base}/metrics http://{host}:{config.worker_metrics_port}/metrics "
+                 f"http://{host}:{config.sink_metrics_port}/metrics")
+        self.say(f"crm: {config.crm_dsn}")
+        self.say(f"logs: {self.logs}/")
+        if self._wait_healthy(f"{base}/healthz", 60):
+            self.say("ready: press Ctrl-C to stop")
+
+    def _wait_healthy(self, url: str, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not self._stopping.is_set():
+            try:
+                with urllib.request.urlopen(url, timeout=1) as response:
+                    if response.status == 200:
+                        return True
+            except OSError:
+                pass
+            if self._check_children():
+                return False
+            self._stopping.wait(0.2)
+        return False
+
+    def _supervise(self) -> int:
+        while not self._stopping.is_set():
+            failed = self._check_children()
+            if failed:
+                self.say(failed)
+                return 1
+            for name, service in (("broker", self.broker), ("PostgreSQL", self.postgres)):
+                if service is not None and not service.alive():
+                    self.say(f"error: the embedded {name} exited; stopping the stack")
+                    return 1
+            self._stopping.wait(0.2)
+        self.say("stopping...")
+        return 0
+
+    def _check_children(self) -> str | None:
+        """Restart crashed children; return a message when one keeps crashing."""
+        now = time.monotonic()
+        for child in self.children:
+            if child.restart_at is not None:
+                if now >= child.restart_at:
+                    child.start()
+                continue
+            code = child.proc.poll() if child.proc else None
+            if code is None:
+                continue
+            while child.restarts and now - child.restarts[0] > RESTART_WINDOW_S:
+                child.restarts.popleft()
+            reason = last_lines(child.log_path, containing=("Error", "ERROR", "error")) or f"exit code {code}"
+            if len(child.restarts) >= MAX_RESTARTS:
+                return (f"error: {child.name} crashed {MAX_RESTARTS + 1} times in {RESTART_WINDOW_S:.0f}s; "
+                        f"stopping the stack. Last error: {reason[:300]} (log: {child.log_path})")
+            child.restarts.append(now)
+            delay = 0.5 * 2 ** (len(child.restarts) - 1)
+            self.say(f"warning: {child.name} exited with code {code}; restarting in {delay:.1f}s ({reason[:200]})")
+            child.restart_at = now + delay
+        return None
+
+    def _stop_all(self) -> None:
+        for child in reversed(self.children):  # sink and worker drain before the collector goes
+            if child.proc is not None and child.proc.poll() is None:
+                child.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 6
+        for child in self.children:
+            if child.proc is not None:
+                stop_process(child.proc, timeout_s=max(0.1, deadline - time.monotonic()))
+        if self.postgres is not None:
+            self.postgres.stop()
+        if self.broker is not None:
+            self.broker.stop()
+
+
+def run_up(config: Config) -> int:
+    stack = Stack(config)
+    signal.signal(signal.SIGINT, stack.request_stop)
+    signal.signal(signal.SIGTERM, stack.request_stop)
+    try:
+        code = stack.run()
+    except StartupError as exc:
+        print(f"leadflow: {exc}", file=sys.stderr)
+        return 1
+    print("stopped", flush=True)
+    return code

@@ -1,0 +1,55 @@
+"""`leadflow topics create|describe`: the topics of the design contract, created idempotently."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from leadflow.config import Config
+from leadflow.kafka import TOPICS
+
+
+@dataclass(frozen=True)
+class TopicInfo:
+    name: str
+    partitions: int | None
+
+
+def _admin(config: Config) -> KafkaAdminClient:
+    kwargs = config.kafka.client_kwargs()
+    return KafkaAdminClient(client_id="leadflow-admin", request_timeout_ms=15000, **kwargs)
+
+
+def create_topics(config: Config) -> list[str]:
+    """Create the missing topics; return the names created. Existing topics are left alone."""
+    admin = _admin(config)
+    try:
+        existing = set(admin.list_topics())
+        wanted = [config.topic(name) for name in TOPICS]
+        missing = [name for name in wanted if name not in existing]
+        if missing:
+            new = [NewTopic(name, config.partitions, config.replication_factor) for name in missing]
+            try:
+                admin.create_topics(new)
+            except TopicAlreadyExistsError:
+                pass  # another process created them between list and create
+        return missing
+    finally:
+        admin.close()
+
+
+def describe_topics(config: Config) -> list[TopicInfo]:
+    admin = _admin(config)
+    try:
+        names = [config.topic(name) for name in TOPICS]
+        existing = set(admin.list_topics())
+        present = [name for name in names if name in existing]
+        described = {t["name"]: len(t["partitions"]) for t in admin.describe_topics(present)} if present else {}
+        return [TopicInfo(name, described.get(name)) for name in names]
+    finally:
+        admin.close()
+
+
+__all__ = ["create_topics", "describe_topics", "TopicInfo", "KafkaError"]

@@ -1,0 +1,159 @@
+"""Typed mirrors of the Avro records; a test keeps them field-for-field equal to ``*.avsc``."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping
+
+
+@dataclass(frozen=True, slots=True)
+class Interaction:
+    SCHEMA: ClassVar[str] = "Interaction"
+    event_id: str
+    prospect_key: str
+    type: str
+    occurred_at: int
+    received_at: int
+    source: str
+    prospect_id: str | None = None
+    anonymous_id: str | None = None
+    email: str | None = None
+    url: str | None = None
+    referrer: str | None = None
+    title: str | None = None
+    campaign: str | None = None
+    message_id: str | None = None
+    form_id: str | None = None
+    machine: bool = False
+    properties: Mapping[str, str] = field(default_factory=dict)
+    traits: Mapping[str, str] = field(default_factory=dict)
+
+    def to_avro(self) -> dict[str, Any]:
+        return _shallow(self)
+
+    @classmethod
+    def from_avro(cls, data: dict[str, Any]) -> "Interaction":
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedInput:
+    SCHEMA: ClassVar[str] = "RejectedInput"
+    event_id: str
+    occurred_at: int
+    received_at: int
+    source: str
+    reason: str
+    payload: bytes
+    content_type: str | None = None
+
+    def to_avro(self) -> dict[str, Any]:
+        return _shallow(self)
+
+    @classmethod
+    def from_avro(cls, data: dict[str, Any]) -> "RejectedInput":
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    total: float
+    fit: float
+    behaviour: float
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    event_id: str
+    type: str
+    occurred_at: int
+    source: str
+    url: str | None = None
+    points: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class LeadEvent:
+    SCHEMA: ClassVar[str] = "LeadEvent"
+    event_id: str
+    prospect_id: str
+    type: str
+    occurred_at: int
+    received_at: int
+    version: int
+    stage: str
+    score: Score
+    model_version: str
+    cause_event_id: str
+    email: str | None = None
+    promoted_at: int | None = None
+    dimensions: Mapping[str, float] = field(default_factory=dict)
+    profile: Mapping[str, str] = field(default_factory=dict)
+    segments: tuple[str, ...] = ()
+    timeline: tuple[TimelineEntry, ...] = ()
+
+    def to_avro(self) -> dict[str, Any]:
+        data = _shallow(self)
+        data["score"] = _shallow(self.score)
+        data["segments"] = list(self.segments)
+        data["timeline"] = [_shallow(entry) for entry in self.timeline]
+        return data
+
+    @classmethod
+    def from_avro(cls, data: dict[str, Any]) -> "LeadEvent":
+        data = dict(data)
+        data["score"] = Score(**data["score"])
+        data["segments"] = tuple(data["segments"])
+        data["timeline"] = tuple(TimelineEntry(**entry) for entry in data["timeline"])
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class SlaEvent:
+    SCHEMA: ClassVar[str] = "SlaEvent"
+    event_id: str
+    prospect_id: str
+    sla_id: str
+    type: str
+    occurred_at: int
+    received_at: int
+    started_at: int
+    due_at: int
+    escalation_level: int = 0
+    owner: str | None = None
+
+    def to_avro(self) -> dict[str, Any]:
+        return _shallow(self)
+
+    @classmethod
+    def from_avro(cls, data: dict[str, Any]) -> "SlaEvent":
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class CrmFeedback:
+    SCHEMA: ClassVar[str] = "CrmFeedback"
+    event_id: str
+    prospect_id: str
+    type: str
+    occurred_at: int
+    received_at: int
+    deal_value: float | None = None
+    reason: str | None = None
+    owner: str | None = None
+
+    def to_avro(self) -> dict[str, Any]:
+        return _shallow(self)
+
+    @classmethod
+    def from_avro(cls, data: dict[str, Any]) -> "CrmFeedback":
+        return cls(**data)
+
+
+Record = Interaction | RejectedInput | LeadEvent | SlaEvent | CrmFeedback
+RECORD_TYPES: dict[str, type] = {t.SCHEMA: t for t in (Interaction, RejectedInput, LeadEvent, SlaEvent, CrmFeedback)}
+
+
+def _shallow(record: Any) -> dict[str, Any]:
+    return {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}

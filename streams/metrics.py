@@ -1,0 +1,12 @@
+"""The worker's Prometheus metrics."""
+
+from prometheus_client import Counter, Histogram
+
+EVENTS_PROCESSED = Counter("leadflow_worker_events_processed_total", "Interactions processed by the worker",
+                           ["type"])
+EVENTS_UNDECODABLE = Counter("leadflow_worker_events_undecodable_total",
+                             "Records on the interactions topic no known schema wrote (skipped)")
+DUPLICATES = Counter("leadflow_worker_duplicates_total", "Redelivered interactions ignored by event_id")
+LEAD_EVENTS = Counter("leadflow_worker_lead_events_total", "Lead events emitted", ["type"])
+SCORING_SECONDS = Histogram("leadflow_worker_scoring_seconds", "Time to decode, score and store one interaction",
+                            buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1))
