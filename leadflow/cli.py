@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+import warnings
 from typing import Callable
 
 from leadflow.config import SETTINGS, Config, ConfigError, load_config
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"leadflow: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _setup_logging(config)
     command = args.command if args.command != "topics" else f"topics {args.topics_command}"
     try:
         return COMMANDS[command](config)
@@ -56,6 +57,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2 if isinstance(exc, (ConfigError, MissingSetting)) else 1
     except KeyboardInterrupt:
         return 0
+
+
+def _setup_logging(config: Config) -> None:
+    logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if config.log_level != "debug":
+        for chatty in ("kafka", "aiokafka"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 
 class MissingSetting(RuntimeError):

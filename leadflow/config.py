@@ -39,6 +39,8 @@ class KafkaSettings:
     ssl_keyfile: str | None = None
     idempotence: bool = True
     rebalance_timeout_s: float = 60.0
+    session_timeout_s: float = 45.0
+    heartbeat_interval_s: float = 3.0
 
     def client_kwargs(self) -> dict[str, Any]:
         """Connection and security settings shared by every aiokafka/kafka-python client."""
@@ -220,6 +222,10 @@ SETTINGS: tuple[Setting, ...] = (
             "idempotent producers (true on Apache Kafka; the embedded broker does not support them)"),
     Setting("LEADFLOW_KAFKA_REBALANCE_TIMEOUT", "rebalance_timeout_s", _parse_positive_float,
             "consumer-group rebalance timeout in seconds"),
+    Setting("LEADFLOW_KAFKA_SESSION_TIMEOUT", "session_timeout_s", _parse_positive_float,
+            "consumer-group session timeout in seconds"),
+    Setting("LEADFLOW_KAFKA_HEARTBEAT_INTERVAL", "heartbeat_interval_s", _parse_positive_float,
+            "consumer-group heartbeat interval in seconds"),
     Setting("LEADFLOW_TOPIC_PREFIX", "topic_prefix", _parse_prefix, "prefix of every topic name"),
     Setting("LEADFLOW_PARTITIONS", "partitions", _parse_positive_int,
             "partitions per topic (the most workers that can share the load)"),
@@ -267,6 +273,8 @@ def _check_consistency(config: Config) -> None:
             raise ConfigError("LEADFLOW_KAFKA_SASL_MECHANISM", f"required with {kafka.security_protocol}")
         if not (kafka.sasl_username and kafka.sasl_password):
             raise ConfigError("LEADFLOW_KAFKA_SASL_USERNAME", "SASL needs a username and a password")
+    if kafka.heartbeat_interval_s >= kafka.session_timeout_s:
+        raise ConfigError("LEADFLOW_KAFKA_HEARTBEAT_INTERVAL", "must be shorter than LEADFLOW_KAFKA_SESSION_TIMEOUT")
     if kafka.ssl_keyfile and not kafka.ssl_certfile:
         raise ConfigError("LEADFLOW_KAFKA_SSL_CERTFILE", "a key file was given without its certificate")
     for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):

@@ -26,6 +26,8 @@ def new_consumer(config: Config, group_id: str, *topics: str, **overrides: Any) 
     kwargs: dict[str, Any] = dict(
         config.kafka.client_kwargs(), group_id=group_id, enable_auto_commit=False, auto_offset_reset="earliest",
         rebalance_timeout_ms=int(config.kafka.rebalance_timeout_s * 1000),
+        session_timeout_ms=int(config.kafka.session_timeout_s * 1000),
+        heartbeat_interval_ms=int(config.kafka.heartbeat_interval_s * 1000),
     )
     kwargs.update(overrides)
     return AIOKafkaConsumer(*topics, **kwargs)

@@ -30,7 +30,8 @@ MAX_RESTARTS = 5
 RESTART_WINDOW_S = 120.0
 BROKER_PORT = 19092
 POSTGRES_PORT = 15432
-EMBEDDED_REBALANCE_TIMEOUT_S = 2.0
+# Tansu holds a first JoinGroup for about half the session timeout: short timeouts make the group form in ~2 s.
+EMBEDDED_GROUP_TIMINGS = dict(rebalance_timeout_s=3.0, session_timeout_s=3.0, heartbeat_interval_s=0.5)
 
 
 @dataclass
@@ -85,8 +86,7 @@ class Stack:
             bootstrap = self.broker.start()
             self.say(f"warning: the embedded broker ({bootstrap}) keeps data in memory only: "
                      "topics and consumer offsets are gone when leadflow stops")
-            config = config.with_changes(bootstrap=bootstrap, idempotence=False,
-                                         rebalance_timeout_s=EMBEDDED_REBALANCE_TIMEOUT_S)
+            config = config.with_changes(bootstrap=bootstrap, idempotence=False, **EMBEDDED_GROUP_TIMINGS)
         if not config.crm_dsn:
             port = free_port("127.0.0.1", POSTGRES_PORT)
             self.postgres = EmbeddedPostgres(config.data_dir / "pgdata", "127.0.0.1", port,

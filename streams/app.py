@@ -45,6 +45,8 @@ def create_app(config: Config, model: ScoringModel, codec: Codec) -> faust.App:
         broker=[f"kafka://{host}" for host in config.kafka.bootstrap.split(",")],
         broker_credentials=faust_credentials(config),
         broker_rebalance_timeout=config.kafka.rebalance_timeout_s,
+        broker_session_timeout=config.kafka.session_timeout_s,
+        broker_heartbeat_interval=config.kafka.heartbeat_interval_s,
         store="memory://",
         datadir=str(config.data_dir / "worker"),
         topic_partitions=config.partitions,

@@ -13,33 +13,28 @@ from connectors.collector.events_api import MAX_BATCH_BYTES, EventsHandler
 from connectors.collector.pixel import PixelHandler
 from connectors.collector.publisher import Publisher
 from leadflow.config import Config
-from leadflow.kafka import new_producer
 from schemas.codec import Codec
 
 log = logging.getLogger("leadflow.collector")
-PRODUCER = web.AppKey("producer", object)
-
 
 def create_app(config: Config, codec: Codec, clock: Clock = system_clock) -> web.Application:
     app = web.Application(client_max_size=MAX_BATCH_BYTES + 1024)
-    producer = new_producer(config)
-    publisher = Publisher(config, producer, codec)
-    interactions_topic = config.topic("interactions")
+    publisher = Publisher(config, codec)
 
     async def lifecycle(app: web.Application):
-        await producer.start()
+        await publisher.start()
         yield
-        await producer.stop()
+        await publisher.stop()
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
     async def readyz(request: web.Request) -> web.Response:
         try:
-            partitions = await asyncio.wait_for(producer.partitions_for(interactions_topic), timeout=2)
+            partitions = await asyncio.wait_for(publisher.partitions(), timeout=2)
         except Exception as exc:
             return web.json_response({"status": "not ready", "reason": f"Kafka: {exc!r}"}, status=503)
-        return web.json_response({"status": "ready", "partitions": len(partitions)})
+        return web.json_response({"status": "ready", "partitions": partitions})
 
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -129,6 +129,7 @@ def _parse_rule(raw: Any, source: str) -> Rule:
     if not isinstance(when, dict):
         raise ModelError(f"{where}: 'when' is required (a mapping with at least 'type')")
     unknown = set(when) - _WHEN_KEYS - {"__line__"}
+    where = f"{source}:{when['__line__']}: rule '{rule_id}'"
     if unknown:
         raise ModelError(f"{where}: unknown condition(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(_WHEN_KEYS))}")
     type_ = when.get("type")

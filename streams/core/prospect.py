@@ -77,7 +77,7 @@ def apply(state: ProspectState, event: Interaction, model: ScoringModel) -> Outc
         prospect_id=state.prospect_id or event.prospect_id,
         email=state.email or event.email,
         behaviour=behaviour,
-        version=state.version + 1,
+        version=next_version(state.version, event.received_at),
         last_activity_at=max(state.last_activity_at or event.occurred_at, event.occurred_at),
         profile=profile,
         timeline=_with_entry(state.timeline, _timeline_entry(event, points)),
@@ -90,6 +90,12 @@ def apply(state: ProspectState, event: Interaction, model: ScoringModel) -> Outc
     if new.stage != lifecycle.NAME:
         return Outcome(new, (LeadChange("lead.updated", event),))
     return Outcome(new)
+
+
+def next_version(current: int, received_at_ms: int) -> int:
+    """Monotonic per prospect, and anchored to receive time so it keeps rising even if the state is lost
+    (the embedded broker keeps nothing across restarts) and the CRM's version guard must still accept it."""
+    return max(current + 1, received_at_ms * 1000)
 
 
 def _score(state: ProspectState, event: Interaction, model: ScoringModel) -> tuple[tuple[LedgerEntry, ...], float]:
