@@ -109,6 +109,7 @@ def cmd_worker(config: Config) -> int:
         return 2
     if config.worker_metrics_port:
         start_http_server(config.worker_metrics_port, addr=config.http_host)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(config, model, Codec.for_config(config))
     worker = faust.Worker(app, loglevel=config.log_level, quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()

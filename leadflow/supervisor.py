@@ -52,6 +52,20 @@ class Child:
         self.restart_at = None
 
 
+@dataclass(frozen=True)
+class Probe:
+    name: str
+    url: str
+    marker: str | None = None
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url, timeout=1) as response:
+                return response.status == 200 and (self.marker is None or self.marker in response.read().decode())
+        except OSError:
+            return False
+
+
 class Stack:
     def __init__(self, config: Config, say: Callable[[str], None] = functools.partial(print, flush=True)) -> None:
         self.config = config
@@ -61,13 +75,16 @@ class Stack:
         self.postgres: EmbeddedPostgres | None = None
         self.children: list[Child] = []
         self._stopping = threading.Event()
+        self._failed = False
 
     def request_stop(self, *_: object) -> None:
         self._stopping.set()
 
     def run(self) -> int:
-        self.config.data_dir.mkdir(parents=True, exist_ok=True)
-        self.logs.mkdir(parents=True, exist_ok=True)
+        try:
+            self.logs.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StartupError(f"cannot use data dir {self.config.data_dir} (LEADFLOW_DATA_DIR): {exc.strerror}") from None
         try:
             self._start_services()
             self._start_children()
@@ -116,24 +133,38 @@ class Stack:
                  f"http://{host}:{config.sink_metrics_port}/metrics")
         self.say(f"crm: {config.crm_dsn}")
         self.say(f"logs: {self.logs}/")
-        if self._wait_healthy(f"{base}/healthz", 60):
-            self.say("ready: press Ctrl-C to stop")
+        probes = [Probe("collector", f"{base}/readyz")]
+        if config.worker_metrics_port:
+            probes.append(Probe("worker", f"http://{host}:{config.worker_metrics_port}/metrics",
+                                "leadflow_worker_ready 1.0"))
+        if config.sink_metrics_port:
+            probes.append(Probe("sink", f"http://{host}:{config.sink_metrics_port}/metrics", "leadflow_sink_ready 1.0"))
+        started = time.monotonic()
+        if self._wait_ready(probes, 90):
+            self.say(f"ready in {time.monotonic() - started:.1f}s: press Ctrl-C to stop")
 
-    def _wait_healthy(self, url: str, timeout_s: float) -> bool:
+    def _wait_ready(self, probes: list["Probe"], timeout_s: float) -> bool:
+        """Poll until collector, worker and sink say they are ready, restarting crashed children meanwhile."""
         deadline = time.monotonic() + timeout_s
+        pending = list(probes)
         while time.monotonic() < deadline and not self._stopping.is_set():
-            try:
-                with urllib.request.urlopen(url, timeout=1) as response:
-                    if response.status == 200:
-                        return True
-            except OSError:
-                pass
-            if self._check_children():
+            pending = [probe for probe in pending if not probe.ready()]
+            if not pending:
+                return True
+            failed = self._check_children()
+            if failed:
+                self.say(failed)
+                self._failed = True
                 return False
             self._stopping.wait(0.2)
+        if pending and not self._stopping.is_set():
+            self.say(f"warning: not ready after {timeout_s:.0f}s: {', '.join(p.name for p in pending)}; "
+                     f"see {self.logs}/")
         return False
 
     def _supervise(self) -> int:
+        if self._failed:
+            return 1
         while not self._stopping.is_set():
             failed = self._check_children()
             if failed:

@@ -80,6 +80,12 @@ def create_app(config: Config, model: ScoringModel, codec: Codec) -> faust.App:
             out.append((event.prospect_id.encode(), codec.encode(event, leads_name)))
         return out
 
+    @app.on_rebalance_complete.connect
+    async def on_rebalance_complete(sender: faust.App, **_: Any) -> None:
+        assigned = [tp for tp in sender.consumer.assignment() if tp.topic == interactions.get_topic_name()]
+        metrics.ASSIGNED_PARTITIONS.set(len(assigned))
+        metrics.READY.set(1)
+
     @app.agent(interactions, concurrency=1)
     async def score(stream: faust.StreamT) -> None:
         async for event in stream.events():

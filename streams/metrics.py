@@ -1,6 +1,6 @@
 """The worker's Prometheus metrics."""
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS_PROCESSED = Counter("leadflow_worker_events_processed_total", "Interactions processed by the worker",
                            ["type"])
@@ -10,3 +10,5 @@ DUPLICATES = Counter("leadflow_worker_duplicates_total", "Redelivered interactio
 LEAD_EVENTS = Counter("leadflow_worker_lead_events_total", "Lead events emitted", ["type"])
 SCORING_SECONDS = Histogram("leadflow_worker_scoring_seconds", "Time to decode, score and store one interaction",
                             buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1))
+READY = Gauge("leadflow_worker_ready", "1 once the worker has joined its group and been assigned partitions")
+ASSIGNED_PARTITIONS = Gauge("leadflow_worker_assigned_partitions", "Partitions of the interactions topic assigned")

@@ -24,7 +24,7 @@ class EventsHandler:
         self._publisher = publisher
         self._clock = clock
 
-    async def __call__(self, request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.Response:
         now = self._clock()
         body = await request.read()
         if len(body) > MAX_BATCH_BYTES:

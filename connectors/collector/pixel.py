@@ -44,7 +44,7 @@ class PixelHandler:
         self._publisher = publisher
         self._clock = clock
 
-    async def __call__(self, request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.Response:
         response = web.Response(body=GIF, content_type="image/gif", headers=NO_CACHE)
         if tracking_refused(request):
             metrics.INPUTS.labels("pixel", "-", "not_tracked").inc()

@@ -40,9 +40,8 @@ def create_app(config: Config, codec: Codec, clock: Clock = system_clock) -> web
         return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     app.cleanup_ctx.append(lifecycle)
-    pixel = PixelHandler(publisher, clock)
-    app.router.add_get("/t/px.gif", pixel)
-    app.router.add_post("/v1/events", EventsHandler(publisher, clock))
+    app.router.add_get("/t/px.gif", PixelHandler(publisher, clock).handle)
+    app.router.add_post("/v1/events", EventsHandler(publisher, clock).handle)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

@@ -51,6 +51,7 @@ class CrmSink:
 
     async def _poll_once(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
         fetched = await consumer.getmany(timeout_ms=250, max_records=MAX_BATCH)
+        metrics.READY.set(1 if consumer.assignment() else 0)
         records = [record for batch in fetched.values() for record in batch]
         if not records:
             return

@@ -1,0 +1,135 @@
+"""The collector against the real broker: HTTP in, Avro records on the topics out."""
+
+import asyncio
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from connectors.collector.pixel import COOKIE, GIF
+from connectors.collector.server import create_app
+from schemas.codec import Codec
+from schemas.records import Interaction, RejectedInput
+from streams.core.identity import prospect_id_for
+from tests.topic_reader import read_topic
+
+pytestmark = pytest.mark.integration
+NOW = 1_767_000_000_000
+
+
+def with_client(config, scenario):
+    async def main():
+        client = TestClient(TestServer(create_app(config, Codec(), clock=lambda: NOW)))
+        await client.start_server()
+        try:
+            return await scenario(client)
+        finally:
+            await client.close()
+
+    return asyncio.run(main())
+
+
+def test_pixel_answers_a_gif_sets_the_cookie_and_records_the_view(config):
+    async def scenario(client):
+        first = await client.get("/t/px.gif", params={"u": "https://a.io/pricing", "t": "Pricing"})
+        body = await first.read()
+        again = await client.get("/t/px.gif", params={"e": "email.opened", "m": "msg-1"})
+        head = await client.head("/t/px.gif")
+        return first, body, again, head
+
+    first, body, again, head = with_client(config, scenario)
+    assert first.status == 200 and body == GIF and first.headers["Content-Type"] == "image/gif"
+    assert first.headers["Cache-Control"] == "no-cache, no-store, must-revalidate"
+    cookie = first.cookies[COOKIE]
+    assert cookie["httponly"] and cookie["samesite"] == "Lax" and int(cookie["max-age"]) == 365 * 24 * 3600
+    assert head.status == 200
+    records = asyncio.run(read_topic(config, "interactions", 3))
+    views = [r for _, r in records if r.type == "page.viewed" and r.url]
+    opens = [r for _, r in records if r.type == "email.opened"]
+    assert views[0].prospect_key == f"anon:{cookie.value}" and views[0].title == "Pricing"
+    assert opens[0].message_id == "msg-1" and opens[0].anonymous_id == cookie.value  # the cookie was kept
+    assert all(key == r.prospect_key.encode() for key, r in records)
+
+
+def test_pixel_with_bad_parameters_still_answers_and_records_a_rejection(config):
+    async def scenario(client):
+        response = await client.get("/t/px.gif", params={"e": "rm -rf"})
+        return response, await response.read()
+
+    response, body = with_client(config, scenario)
+    assert response.status == 200 and body == GIF and COOKIE not in response.cookies
+    [(_, rejected)] = asyncio.run(read_topic(config, "rejected", 1))
+    assert isinstance(rejected, RejectedInput) and "e must be one of" in rejected.reason
+
+
+def test_do_not_track_sets_no_cookie_and_records_nothing(config):
+    async def scenario(client):
+        return await client.get("/t/px.gif", headers={"DNT": "1"})
+
+    response = with_client(config, scenario)
+    assert response.status == 200 and COOKIE not in response.cookies
+    assert asyncio.run(read_topic(config, "interactions", 1, timeout_s=2)) == []
+
+
+def test_events_api_accepts_good_items_and_reports_bad_ones(config):
+    batch = {"batch": [
+        {"type": "page", "email": "Ann@Example.com", "messageId": "m1", "properties": {"url": "https://a.io/pricing"}},
+        {"type": "track", "email": "ann@example.com", "event": "Signed Up"},
+        {"type": "track", "anonymousId": "a1", "event": "email.clicked", "messageId": "m2"},
+    ]}
+
+    async def scenario(client):
+        response = await client.post("/v1/events", json=batch)
+        return response.status, await response.json()
+
+    status, reply = with_client(config, scenario)
+    assert status == 200
+    assert reply["accepted"] == 2 and [e["index"] for e in reply["errors"]] == [1]
+    assert "track event must be one of" in reply["errors"][0]["reason"]
+    records = [r for _, r in asyncio.run(read_topic(config, "interactions", 2))]
+    by_id = {r.event_id: r for r in records}
+    assert by_id["api:m1"].prospect_key == prospect_id_for("ann@example.com")
+    assert by_id["api:m2"].prospect_key == "anon:a1" and by_id["api:m2"].type == "email.clicked"
+    assert all(isinstance(r, Interaction) for r in records)
+    [(_, rejected)] = asyncio.run(read_topic(config, "rejected", 1))
+    assert "Signed Up" in rejected.payload.decode()
+
+
+@pytest.mark.parametrize("body, status, reason", [
+    (b"{not json", 400, "not JSON"),
+    (b'{"batch": []}', 400, "empty"),
+    (b'{"batch": [{"type": "page"}]}', 400, None),
+])
+def test_events_api_refuses_bad_batches(config, body, status, reason):
+    async def scenario(client):
+        response = await client.post("/v1/events", data=body, headers={"Content-Type": "application/json"})
+        return response.status, await response.json()
+
+    got_status, reply = with_client(config, scenario)
+    assert got_status == status
+    if reason:
+        assert reason in reply["error"]
+    else:
+        assert reply["accepted"] == 0 and reply["errors"]
+
+
+def test_events_api_limits_batch_size(config):
+    async def scenario(client):
+        items = [{"type": "page", "anonymousId": "a"}] * 2501
+        response = await client.post("/v1/events", json={"batch": items})
+        return response.status, await response.json()
+
+    status, reply = with_client(config, scenario)
+    assert status == 413 and "at most 2500" in reply["error"]
+
+
+def test_health_readiness_and_metrics(config):
+    async def scenario(client):
+        health = await client.get("/healthz")
+        ready = await client.get("/readyz")
+        await client.get("/t/px.gif")
+        metrics = await client.get("/metrics")
+        return health.status, await ready.json(), await metrics.text()
+
+    health, ready, metrics = with_client(config, scenario)
+    assert health == 200 and ready == {"status": "ready", "partitions": 3}
+    assert 'leadflow_collector_inputs_total{outcome="accepted",source="pixel",type="page.viewed"}' in metrics

@@ -1,0 +1,145 @@
+"""`leadflow up` as a user runs it: a fresh data dir, embedded broker and PostgreSQL, Ctrl-C at the end."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from leadflow.process import free_port, port_is_free
+from streams.core.identity import prospect_id_for
+from tests.processes import post_json, wait_for_row
+
+pytestmark = pytest.mark.e2e
+
+
+def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADFLOW_")}
+    env.update(LEADFLOW_HTTP_PORT=str(free_port()), LEADFLOW_WORKER_METRICS_PORT=str(free_port()),
+               LEADFLOW_SINK_METRICS_PORT=str(free_port()), **extra)
+    return env
+
+
+def read_until(proc: subprocess.Popen, pattern: str, timeout_s: float, seen: list[str]) -> re.Match | None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            return None
+        seen.append(line)
+        match = re.search(pattern, line)
+        if match:
+            return match
+    return None
+
+
+def descendants(proc: subprocess.Popen) -> list[psutil.Process]:
+    try:
+        return psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def test_up_runs_the_stack_promotes_a_lead_and_stops_cleanly(tmp_path):
+    env = clean_env(tmp_path)
+    started = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "leadflow", "up"], cwd=tmp_path, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    seen: list[str] = []
+    try:
+        broker = read_until(proc, r"embedded broker \(127\.0\.0\.1:(\d+)\) keeps data in memory only", 30, seen)
+        assert broker, "".join(seen)
+        crm = read_until(proc, r"^crm: (postgresql://\S+:(\d+)/\S+)", 60, seen)
+        assert crm, "".join(seen)
+        assert read_until(proc, r"^ready in", 90 - (time.monotonic() - started), seen), "".join(seen)
+        assert time.monotonic() - started < 90
+        children = descendants(proc)
+        assert len(children) >= 5  # broker, postgres, collector, worker, sink
+
+        base = f"http://127.0.0.1:{env['LEADFLOW_HTTP_PORT']}"
+        email = "ada@example.com"
+        status, reply = post_json(f"{base}/v1/events", {"batch": [
+            {"type": "page", "email": email, "messageId": f"m{n}", "properties": {"url": "https://a.io/pricing"}}
+            for n in range(3)
+        ]})
+        assert (status, reply["accepted"]) == (200, 3)
+        sent = time.monotonic()
+        row = wait_for_row(crm.group(1), "SELECT stage, score_total FROM crm_leads WHERE prospect_id = %s",
+                           (prospect_id_for(email),), 5)
+        assert row == ("lead", 63.0), f"no crm_leads row within 5 s; output: {''.join(seen)}"
+        assert time.monotonic() - sent < 5
+        assert (tmp_path / ".leadflow" / "pgdata" / "PG_VERSION").exists()
+
+        stop_at = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(12) == 0
+        assert time.monotonic() - stop_at < 10
+        ports = [int(env[k]) for k in ("LEADFLOW_HTTP_PORT", "LEADFLOW_WORKER_METRICS_PORT",
+                                       "LEADFLOW_SINK_METRICS_PORT")] + [int(broker.group(1)), int(crm.group(2))]
+        time.sleep(0.5)
+        assert [p for p in ports if not port_is_free("127.0.0.1", p)] == []
+        assert [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE] == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            for child in descendants(proc):
+                child.kill()
+
+
+def test_data_survives_a_restart(tmp_path):
+    """The embedded PostgreSQL keeps the CRM under the data dir; a second `up` finds it again."""
+    for attempt in range(2):
+        env = clean_env(tmp_path)
+        proc = subprocess.Popen([sys.executable, "-m", "leadflow", "up"], cwd=tmp_path, env=env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        seen: list[str] = []
+        try:
+            crm = read_until(proc, r"^crm: (postgresql://\S+)", 60, seen)
+            assert crm and read_until(proc, r"^ready in", 90, seen), "".join(seen)
+            if attempt == 0:
+                post_json(f"http://127.0.0.1:{env['LEADFLOW_HTTP_PORT']}/v1/events", {"batch": [
+                    {"type": "page", "email": "kept@example.com", "messageId": f"k{n}",
+                     "properties": {"url": "/pricing"}} for n in range(3)]})
+            row = wait_for_row(crm.group(1), "SELECT stage FROM crm_leads WHERE email = %s", ("kept@example.com",), 10)
+            assert row == ("lead",)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(12) == 0
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ({"CALF_TANSU_BIN": "/nonexistent/tansu"}, "leadflow: cannot start the embedded broker: "),
+    ({"LEADFLOW_DATA_DIR": "blocked/data"}, "leadflow: "),
+])
+def test_a_service_that_cannot_start_gives_a_one_line_reason(tmp_path, extra, expected):
+    (tmp_path / "blocked").write_text("a file where the data dir should be")
+    result = subprocess.run([sys.executable, "-m", "leadflow", "up"], cwd=tmp_path, env=clean_env(tmp_path, **extra),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and errors[0].startswith(expected), result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_postgres_failing_to_start_gives_a_one_line_reason(tmp_path):
+    env = clean_env(tmp_path)
+    pgdata = tmp_path / ".leadflow" / "pgdata"
+    pgdata.mkdir(parents=True)
+    (pgdata / "PG_VERSION").write_text("9\n")  # a data dir from an incompatible PostgreSQL
+    result = subprocess.run([sys.executable, "-m", "leadflow", "up"], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and errors[0].startswith("leadflow: the embedded PostgreSQL did not start"), result.stderr
+
+
+def test_invalid_configuration_names_the_setting(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "leadflow", "up", "--http-port", "eighty"], cwd=tmp_path,
+                            env=clean_env(tmp_path), capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("leadflow: invalid configuration: LEADFLOW_HTTP_PORT:")
