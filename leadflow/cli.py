@@ -81,7 +81,13 @@ def _require(config: Config, command: str, kafka: bool = False, crm: bool = Fals
 
 def cmd_up(config: Config) -> int:
     from leadflow.supervisor import run_up
+    from streams.core.model import ModelError, load_model
 
+    try:
+        load_model(config.model_path)  # fail before starting anything, with the file and line
+    except ModelError as exc:
+        print(f"leadflow: {exc}", file=sys.stderr)
+        return 2
     return run_up(config)
 
 

@@ -21,7 +21,8 @@ pytestmark = pytest.mark.e2e
 def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEADFLOW_")}
     env.update(LEADFLOW_HTTP_PORT=str(free_port()), LEADFLOW_WORKER_METRICS_PORT=str(free_port()),
-               LEADFLOW_SINK_METRICS_PORT=str(free_port()), **extra)
+               LEADFLOW_SINK_METRICS_PORT=str(free_port()))
+    env.update(extra)
     return env
 
 
@@ -143,3 +144,59 @@ def test_invalid_configuration_names_the_setting(tmp_path):
                             env=clean_env(tmp_path), capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert result.stderr.strip().startswith("leadflow: invalid configuration: LEADFLOW_HTTP_PORT:")
+
+
+def start_up(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.Popen, list[str]]:
+    proc = subprocess.Popen([sys.executable, "-m", "leadflow", "up"], cwd=tmp_path, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return proc, []
+
+
+def test_a_crashed_child_is_restarted(tmp_path):
+    env = clean_env(tmp_path)
+    proc, seen = start_up(tmp_path, env)
+    try:
+        crm = read_until(proc, r"^crm: (postgresql://\S+)", 60, seen)
+        assert crm and read_until(proc, r"^ready in", 90, seen), "".join(seen)
+        [worker] = [c for c in descendants(proc) if c.cmdline()[-1:] == ["worker"]]
+        worker.kill()
+        assert read_until(proc, r"warning: worker exited with code -9; restarting", 10, seen), "".join(seen)
+        status, _ = post_json(f"http://127.0.0.1:{env['LEADFLOW_HTTP_PORT']}/v1/events", {"batch": [
+            {"type": "page", "email": "after@example.com", "messageId": f"a{n}", "properties": {"url": "/pricing"}}
+            for n in range(3)]})
+        assert status == 200
+        assert wait_for_row(crm.group(1), "SELECT stage FROM crm_leads WHERE email = %s", ("after@example.com",),
+                            30) == ("lead",)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(12) == 0
+
+
+def test_a_child_that_keeps_crashing_stops_the_stack_with_a_clear_message(tmp_path):
+    import socket
+
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+    env = clean_env(tmp_path, LEADFLOW_SINK_METRICS_PORT=str(blocker.getsockname()[1]))
+    proc, seen = start_up(tmp_path, env)
+    try:
+        match = read_until(proc, r"^error: sink crashed 6 times", 60, seen)
+        assert match, "".join(seen)
+        assert "Address already in use" in seen[-1] and "sink.log" in seen[-1]
+        assert proc.wait(15) == 1
+    finally:
+        blocker.close()
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_a_broken_scoring_model_is_reported_before_anything_starts(tmp_path):
+    model = tmp_path / "model.yaml"
+    model.write_text("version: x\nthresholds: {promote: 10}\nrules:\n  - id: a\n    when: {type: page.view}\n"
+                     "    points: 1\n")
+    result = subprocess.run([sys.executable, "-m", "leadflow", "up"], cwd=tmp_path,
+                            env=clean_env(tmp_path, LEADFLOW_MODEL=str(model)), capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith(f"leadflow: {model}:5: rule 'a': unknown interaction type 'page.view'")

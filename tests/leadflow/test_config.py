@@ -62,3 +62,9 @@ def test_every_setting_has_a_flag_and_help():
     flags = [s.flag for s in SETTINGS]
     assert len(flags) == len(set(flags))
     assert all(s.help for s in SETTINGS)
+
+
+def test_readme_documents_every_setting():
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    missing = [s.env for s in SETTINGS if f"| `{s.env}` |" not in readme]
+    assert missing == []

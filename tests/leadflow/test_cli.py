@@ -1,0 +1,50 @@
+"""The admin commands as a platform team runs them against its own Kafka and PostgreSQL."""
+
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def run(args, env):
+    return subprocess.run([sys.executable, "-m", "leadflow", *args], env={**os.environ, **env}, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_topics_create_is_idempotent_and_describe_lists_them(infra):
+    env = {"LEADFLOW_KAFKA_BOOTSTRAP": infra.bootstrap, "LEADFLOW_TOPIC_PREFIX": f"cli{uuid.uuid4().hex[:8]}",
+           "LEADFLOW_PARTITIONS": "4"}
+    before = run(["topics", "describe"], env)
+    assert before.returncode == 1 and "MISSING" in before.stdout
+    first = run(["topics", "create"], env)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.count("created ") == 6 and f"created {env['LEADFLOW_TOPIC_PREFIX']}.interactions" in first.stdout
+    again = run(["topics", "create"], env)
+    assert (again.returncode, again.stdout.strip()) == (0, "all topics exist")
+    described = run(["topics", "describe"], env)
+    assert described.returncode == 0
+    assert described.stdout.count("4 partitions") == 6
+
+
+def test_migrate_applies_once(crm_dsn):
+    first = run(["migrate"], {"LEADFLOW_CRM_DSN": crm_dsn})
+    assert (first.returncode, first.stdout.strip()) == (0, "applied 0001_crm_leads"), first.stderr
+    again = run(["migrate"], {"LEADFLOW_CRM_DSN": crm_dsn})
+    assert (again.returncode, again.stdout.strip()) == (0, "CRM schema is up to date")
+
+
+@pytest.mark.parametrize("command, setting", [
+    (["collector"], "LEADFLOW_KAFKA_BOOTSTRAP"), (["worker"], "LEADFLOW_KAFKA_BOOTSTRAP"),
+    (["sink"], "LEADFLOW_KAFKA_BOOTSTRAP"), (["migrate"], "LEADFLOW_CRM_DSN"),
+    (["topics", "create"], "LEADFLOW_KAFKA_BOOTSTRAP"),
+])
+def test_production_commands_say_what_they_need(command, setting):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADFLOW_")}
+    result = subprocess.run([sys.executable, "-m", "leadflow", *command], env=env, capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"leadflow: invalid configuration: {setting}: required by `leadflow {' '.join(command)}`"
