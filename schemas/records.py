@@ -7,8 +7,21 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
 
 
+class _FlatRecord:
+    """Records without nested records map 1:1 onto their Avro dicts."""
+
+    __slots__ = ()
+
+    def to_avro(self) -> dict[str, Any]:
+        return _shallow(self)
+
+    @classmethod
+    def from_avro(cls, data: dict[str, Any]) -> Any:
+        return cls(**data)
+
+
 @dataclass(frozen=True, slots=True)
-class Interaction:
+class Interaction(_FlatRecord):
     SCHEMA: ClassVar[str] = "Interaction"
     event_id: str
     prospect_key: str
@@ -29,16 +42,9 @@ class Interaction:
     properties: Mapping[str, str] = field(default_factory=dict)
     traits: Mapping[str, str] = field(default_factory=dict)
 
-    def to_avro(self) -> dict[str, Any]:
-        return _shallow(self)
-
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> "Interaction":
-        return cls(**data)
-
 
 @dataclass(frozen=True, slots=True)
-class RejectedInput:
+class RejectedInput(_FlatRecord):
     SCHEMA: ClassVar[str] = "RejectedInput"
     event_id: str
     occurred_at: int
@@ -47,13 +53,6 @@ class RejectedInput:
     reason: str
     payload: bytes
     content_type: str | None = None
-
-    def to_avro(self) -> dict[str, Any]:
-        return _shallow(self)
-
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> "RejectedInput":
-        return cls(**data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +109,7 @@ class LeadEvent:
 
 
 @dataclass(frozen=True, slots=True)
-class SlaEvent:
+class SlaEvent(_FlatRecord):
     SCHEMA: ClassVar[str] = "SlaEvent"
     event_id: str
     prospect_id: str
@@ -123,16 +122,9 @@ class SlaEvent:
     escalation_level: int = 0
     owner: str | None = None
 
-    def to_avro(self) -> dict[str, Any]:
-        return _shallow(self)
-
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> "SlaEvent":
-        return cls(**data)
-
 
 @dataclass(frozen=True, slots=True)
-class CrmFeedback:
+class CrmFeedback(_FlatRecord):
     SCHEMA: ClassVar[str] = "CrmFeedback"
     event_id: str
     prospect_id: str
@@ -142,13 +134,6 @@ class CrmFeedback:
     deal_value: float | None = None
     reason: str | None = None
     owner: str | None = None
-
-    def to_avro(self) -> dict[str, Any]:
-        return _shallow(self)
-
-    @classmethod
-    def from_avro(cls, data: dict[str, Any]) -> "CrmFeedback":
-        return cls(**data)
 
 
 Record = Interaction | RejectedInput | LeadEvent | SlaEvent | CrmFeedback

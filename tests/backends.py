@@ -18,7 +18,7 @@ from leadflow.embedded.postgres import EmbeddedPostgres
 from leadflow.process import free_port
 from leadflow.supervisor import EMBEDDED_GROUP_TIMINGS
 
-KAFKA_IMAGE = "apache/kafka:3.9.1"
+KAFKA_IMAGE = "confluentinc/cp-kafka:7.6.0"  # Apache Kafka 3.6, run in KRaft mode
 POSTGRES_IMAGE = "postgres:17"
 
 
