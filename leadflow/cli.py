@@ -37,6 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
     topics_commands.add_parser("create", parents=[settings], help="create missing topics (idempotent)")
     topics_commands.add_parser("describe", parents=[settings], help="list the topics and their partitions")
     commands.add_parser("migrate", parents=[settings], help="apply pending CRM schema migrations (idempotent)")
+    link = commands.add_parser("link", parents=[settings], help="print a signed tracked-click URL for an email")
+    link.add_argument("--email", required=True)
+    link.add_argument("--url", required=True, help="where the click redirects")
+    link.add_argument("--message-id")
+    pixel = commands.add_parser("pixel", parents=[settings], help="print a signed email-open pixel URL")
+    pixel.add_argument("--email", required=True)
+    pixel.add_argument("--message-id")
+    pixel.add_argument("--campaign")
     return parser
 
 
@@ -51,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(config)
     command = args.command if args.command != "topics" else f"topics {args.topics_command}"
     try:
+        if command in ("link", "pixel"):
+            return cmd_signed_url(config, args)
         return COMMANDS[command](config)
     except (StartupError, ConfigError, MissingSetting) as exc:
         print(f"leadflow: {exc}", file=sys.stderr)
@@ -80,6 +90,7 @@ def _require(config: Config, command: str, kafka: bool = False, crm: bool = Fals
 
 
 def cmd_up(config: Config) -> int:
+    from leadflow.secrets_file import ensure_secrets, secrets_path
     from leadflow.supervisor import run_up
     from streams.core.model import ModelError, load_model
 
@@ -88,14 +99,38 @@ def cmd_up(config: Config) -> int:
     except ModelError as exc:
         print(f"leadflow: {exc}", file=sys.stderr)
         return 2
-    return run_up(config)
+    secret_settings = [s for s in SETTINGS if s.secret]
+    try:
+        generated = ensure_secrets(secrets_path(config.data_dir), {s.env: s.get(config) for s in secret_settings})
+    except OSError as exc:
+        raise StartupError(f"cannot write secrets to {config.data_dir} (LEADFLOW_DATA_DIR): {exc.strerror}") from None
+    return run_up(config.with_changes(**{s.attr: generated[s.env] for s in secret_settings if s.env in generated}))
+
+
+def cmd_signed_url(config: Config, args: argparse.Namespace) -> int:
+    from connectors.collector.links import LinkError, click_url, pixel_url
+    from streams.core.identity import InvalidEmail
+
+    secret = config.secrets.link_secret
+    if not secret:
+        raise MissingSetting("LEADFLOW_LINK_SECRET", args.command)
+    try:
+        if args.command == "link":
+            print(click_url(config.public_url, secret, args.email, args.url, args.message_id,
+                            config.collector.link_ttl_days))
+        else:
+            print(pixel_url(config.public_url, secret, args.email, args.message_id, args.campaign))
+    except (LinkError, InvalidEmail) as exc:
+        print(f"leadflow: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def cmd_collector(config: Config) -> int:
     from connectors.collector.server import run_collector
 
     _require(config, "collector", kafka=True)
-    run_collector(config)
+    run_collector(config)  # refuses to start with an unprotected write endpoint
     return 0
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from leadflow.secrets_file import read_secrets, secrets_path
+
 DEFAULT_MODEL = Path(__file__).with_name("models") / "default.yaml"
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
@@ -65,8 +67,37 @@ class KafkaSettings:
 
 
 @dataclass(frozen=True)
+class Secrets:
+    """Shared secrets of the collector's write endpoints; `leadflow up` generates the missing ones."""
+
+    write_key: str | None = None
+    link_secret: str | None = None
+    crm_feedback_token: str | None = None
+    sendgrid_public_key: str | None = None
+    mailgun_signing_key: str | None = None
+    postmark_basic_auth: str | None = None
+    ses_topic_arns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CollectorSettings:
+    public_url: str | None = None
+    tracking_consent: str = "implied"
+    ip_mode: str = "truncate"
+    spool_max_bytes: int = 256 * 1024 * 1024
+    cors_origins: tuple[str, ...] = ()
+    form_redirect_hosts: tuple[str, ...] = ()
+    form_min_fill_s: float = 2.0
+    link_ttl_days: int = 365
+    sns_cert_hosts: str = r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$"
+    sns_cert_file: Path | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    collector: CollectorSettings = field(default_factory=CollectorSettings)
+    secrets: Secrets = field(default_factory=Secrets)
     topic_prefix: str = "leadflow"
     partitions: int = 6
     replication_factor: int = 1
@@ -84,10 +115,22 @@ class Config:
         """Full topic name, e.g. ``topic("interactions") == "leadflow.interactions"``."""
         return f"{self.topic_prefix}.{name}"
 
+    @property
+    def public_url(self) -> str:
+        """Base URL of the collector as email recipients and browsers reach it."""
+        if self.collector.public_url:
+            return self.collector.public_url
+        host = "127.0.0.1" if self.http_host in ("0.0.0.0", "") else self.http_host
+        return f"http://{host}:{self.http_port}"
+
     def with_changes(self, **changes: Any) -> "Config":
-        kafka_changes = {k: changes.pop(k) for k in list(changes) if k in _KAFKA_FIELDS}
-        kafka = dataclasses.replace(self.kafka, **kafka_changes) if kafka_changes else self.kafka
-        return dataclasses.replace(self, kafka=kafka, **changes)
+        """Replace settings by field name, whichever group (kafka, collector, secrets) holds them."""
+        groups: dict[str, Any] = {}
+        for group, fields in _GROUP_FIELDS.items():
+            picked = {k: changes.pop(k) for k in list(changes) if k in fields}
+            if picked:
+                groups[group] = dataclasses.replace(getattr(self, group), **picked)
+        return dataclasses.replace(self, **groups, **changes)
 
     def as_env(self) -> dict[str, str]:
         """The env vars that rebuild this config in a child process."""
@@ -99,7 +142,11 @@ class Config:
         return env
 
 
-_KAFKA_FIELDS = {f.name for f in dataclasses.fields(KafkaSettings)}
+_GROUP_FIELDS = {
+    "kafka": {f.name for f in dataclasses.fields(KafkaSettings)},
+    "collector": {f.name for f in dataclasses.fields(CollectorSettings)},
+    "secrets": {f.name for f in dataclasses.fields(Secrets)},
+}
 
 
 def _parse_bool(raw: str) -> bool:
@@ -171,6 +218,47 @@ def _parse_url(raw: str) -> str:
     return raw.rstrip("/")
 
 
+def _parse_list(raw: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def _parse_origins(raw: str) -> tuple[str, ...]:
+    origins = _parse_list(raw)
+    for origin in origins:
+        if origin != "*" and not re.match(r"^https?://[^/\s]+$", origin):
+            raise ValueError(f"expected origins like https://www.example.com (no path), got {origin!r}")
+    return origins
+
+
+def _parse_regex(raw: str) -> str:
+    try:
+        re.compile(raw)
+    except re.error as exc:
+        raise ValueError(f"not a valid regular expression: {exc}") from None
+    return raw
+
+
+def _parse_basic_auth(raw: str) -> str:
+    user, sep, password = raw.partition(":")
+    if not sep or not user or not password:
+        raise ValueError("expected user:password")
+    return raw
+
+
+def _parse_arns(raw: str) -> tuple[str, ...]:
+    arns = _parse_list(raw)
+    for arn in arns:
+        if not arn.startswith("arn:aws") or arn.count(":") < 5:
+            raise ValueError(f"not an SNS topic ARN: {arn!r}")
+    return arns
+
+
+def _parse_secret(raw: str) -> str:
+    if len(raw) < 16:
+        raise ValueError("must be at least 16 characters")
+    return raw
+
+
 def _parse_existing_file(raw: str) -> Path:
     path = Path(raw).expanduser()
     if not path.is_file():
@@ -192,17 +280,18 @@ class Setting:
     def flag(self) -> str:
         return "--" + self.env.removeprefix("LEADFLOW_").lower().replace("_", "-")
 
-    @property
-    def in_kafka(self) -> bool:
-        return self.attr in _KAFKA_FIELDS
-
     def get(self, config: Config) -> Any:
-        return getattr(config.kafka if self.in_kafka else config, self.attr)
+        for group, fields in _GROUP_FIELDS.items():
+            if self.attr in fields:
+                return getattr(getattr(config, group), self.attr)
+        return getattr(config, self.attr)
 
     @staticmethod
     def render(value: Any) -> str:
         if isinstance(value, bool):
             return "true" if value else "false"
+        if isinstance(value, tuple):
+            return ",".join(value)
         return str(value)
 
 
@@ -243,6 +332,34 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LEADFLOW_DATA_DIR", "data_dir", lambda raw: Path(raw).expanduser(),
             "embedded broker/PostgreSQL data and local state"),
     Setting("LEADFLOW_LOG_LEVEL", "log_level", _choice(LOG_LEVELS, str.lower), "debug, info, warning or error"),
+    Setting("LEADFLOW_PUBLIC_URL", "public_url", _parse_url,
+            "collector base URL as browsers and email clients reach it (used in signed links)"),
+    Setting("LEADFLOW_TRACKING_CONSENT", "tracking_consent", _choice(("implied", "required"), str.lower),
+            "implied: track unless DNT/GPC; required: only with consent=1 or the lf_consent=1 cookie"),
+    Setting("LEADFLOW_IP_MODE", "ip_mode", _choice(("truncate", "hash", "drop", "keep"), str.lower),
+            "client IPs: truncate (/24, /48), hash (keyed), drop or keep"),
+    Setting("LEADFLOW_SPOOL_MAX_BYTES", "spool_max_bytes", _parse_positive_int,
+            "disk spool size past which write endpoints answer 503"),
+    Setting("LEADFLOW_CORS_ORIGINS", "cors_origins", _parse_origins, "origins allowed to post forms (comma-separated)"),
+    Setting("LEADFLOW_FORM_REDIRECT_HOSTS", "form_redirect_hosts", _parse_list,
+            "hosts a form may redirect to after a post (comma-separated)"),
+    Setting("LEADFLOW_FORM_MIN_FILL_SECONDS", "form_min_fill_s", float,
+            "forms posted faster than this after rendering count as bots"),
+    Setting("LEADFLOW_LINK_TTL_DAYS", "link_ttl_days", _parse_positive_int, "how long signed click links stay valid"),
+    Setting("LEADFLOW_SNS_CERT_HOSTS", "sns_cert_hosts", _parse_regex,
+            "regex of hosts SNS signing certificates may be fetched from"),
+    Setting("LEADFLOW_SNS_CERT_FILE", "sns_cert_file", _parse_existing_file,
+            "a local SNS signing certificate (PEM) used instead of fetching one"),
+    Setting("LEADFLOW_WRITE_KEY", "write_key", _parse_secret, "events API write key", secret=True),
+    Setting("LEADFLOW_LINK_SECRET", "link_secret", _parse_secret, "signs click and pixel links", secret=True),
+    Setting("LEADFLOW_CRM_FEEDBACK_TOKEN", "crm_feedback_token", _parse_secret, "CRM feedback bearer token",
+            secret=True),
+    Setting("LEADFLOW_SENDGRID_PUBLIC_KEY", "sendgrid_public_key", str,
+            "SendGrid signed-webhook verification key (base64 DER or PEM)", secret=True),
+    Setting("LEADFLOW_MAILGUN_SIGNING_KEY", "mailgun_signing_key", str, "Mailgun webhook signing key", secret=True),
+    Setting("LEADFLOW_POSTMARK_BASIC_AUTH", "postmark_basic_auth", _parse_basic_auth,
+            "user:password Postmark sends with its webhooks", secret=True),
+    Setting("LEADFLOW_SES_TOPIC_ARNS", "ses_topic_arns", _parse_arns, "SNS topic ARNs accepted for SES events"),
 )
 
 
@@ -253,6 +370,9 @@ def load_config(env: Mapping[str, str], overrides: Mapping[str, str | None] | No
     """
     raw: dict[str, str] = {s.env: env[s.env] for s in SETTINGS if env.get(s.env) not in (None, "")}
     raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    data_dir = Path(raw.get("LEADFLOW_DATA_DIR", str(Config().data_dir))).expanduser()
+    stored = read_secrets(secrets_path(data_dir))
+    raw.update({name: value for name, value in stored.items() if name in _SECRET_ENVS and name not in raw})
     values: dict[str, Any] = {}
     for setting in SETTINGS:
         if setting.env not in raw:
@@ -264,6 +384,9 @@ def load_config(env: Mapping[str, str], overrides: Mapping[str, str | None] | No
     config = Config().with_changes(**values)
     _check_consistency(config)
     return config
+
+
+_SECRET_ENVS = {s.env for s in SETTINGS if s.secret}
 
 
 def _check_consistency(config: Config) -> None:

@@ -132,6 +132,7 @@ class Stack:
         self.say(f"metrics: {base}/metrics http://{host}:{config.worker_metrics_port}/metrics "
                  f"http://{host}:{config.sink_metrics_port}/metrics")
         self.say(f"crm: {config.crm_dsn}")
+        self.say(f"write key: {config.secrets.write_key}  (events API: HTTP Basic username or Bearer token)")
         self.say(f"logs: {self.logs}/")
         probes = [Probe("collector", f"{base}/readyz")]
         if config.worker_metrics_port:

@@ -38,6 +38,8 @@ class Interaction(_FlatRecord):
     campaign: str | None = None
     message_id: str | None = None
     form_id: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
     machine: bool = False
     properties: Mapping[str, str] = field(default_factory=dict)
     traits: Mapping[str, str] = field(default_factory=dict)

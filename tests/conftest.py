@@ -15,6 +15,10 @@ from leadflow.topics import create_topics
 from tests.backends import Backend, backend
 
 
+WRITE_KEY = "wk_test_write_key_0123456789"
+LINK_SECRET = "test-link-secret-0123456789"
+
+
 @pytest.fixture(scope="session")
 def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
     with backend(tmp_path_factory.mktemp("infra")) as started:
@@ -37,7 +41,7 @@ def config(infra: Backend, crm_dsn: str, tmp_path: Path) -> Config:
     cfg = Config().with_changes(
         bootstrap=infra.bootstrap, topic_prefix=f"t{uuid.uuid4().hex[:10]}", partitions=3, crm_dsn=crm_dsn,
         http_port=free_port(), worker_metrics_port=free_port(), sink_metrics_port=free_port(),
-        data_dir=tmp_path / "data", **infra.kafka_settings,
+        data_dir=tmp_path / "data", write_key=WRITE_KEY, link_secret=LINK_SECRET, **infra.kafka_settings,
     )
     create_topics(cfg)
     return cfg

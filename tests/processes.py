@@ -46,9 +46,11 @@ def wait_for_http(url: str, timeout_s: float) -> bool:
     return False
 
 
-def post_json(url: str, payload: object) -> tuple[int, dict]:
-    request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+def post_json(url: str, payload: object, write_key: str | None = None) -> tuple[int, dict]:
+    headers = {"Content-Type": "application/json"}
+    if write_key:
+        headers["Authorization"] = f"Bearer {write_key}"
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())

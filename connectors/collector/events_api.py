@@ -7,38 +7,47 @@ import logging
 
 from aiohttp import web
 
-from connectors.collector import metrics
-from connectors.collector.clock import Clock
-from connectors.collector.publisher import Publisher
-from connectors.collector.rejections import rejected_input
+from connectors.collector.auth import unauthorized, write_key_ok
+from connectors.collector.intake import Intake
+from connectors.collector.publisher import SpoolFull
 from connectors.collector.segment import SOURCE, ItemError, interactions_from_item
+from leadflow.config import Config
 
 log = logging.getLogger("leadflow.collector")
 MAX_BATCH_BYTES = 500 * 1024
 MAX_ITEM_BYTES = 32 * 1024
 MAX_ITEMS = 2500
+JSON = "application/json"
+
+
+def unavailable(exc: Exception) -> web.Response:
+    """5xx/429 make senders retry: used only when we could not keep what they sent."""
+    reason = "spool full" if isinstance(exc, SpoolFull) else "could not store events"
+    return web.json_response({"error": f"{reason}; retry later"}, status=503, headers={"Retry-After": "10"})
 
 
 class EventsHandler:
-    def __init__(self, publisher: Publisher, clock: Clock) -> None:
-        self._publisher = publisher
-        self._clock = clock
+    def __init__(self, config: Config, intake: Intake) -> None:
+        self._write_key = config.secrets.write_key
+        self._intake = intake
 
     async def handle(self, request: web.Request) -> web.Response:
-        now = self._clock()
+        if not self._write_key or not write_key_ok(request, self._write_key):
+            return unauthorized("a valid write key is required (HTTP Basic username or Bearer token)")
         body = await request.read()
         if len(body) > MAX_BATCH_BYTES:
-            return await self._refuse(413, f"batch exceeds {MAX_BATCH_BYTES} bytes", body, now)
+            return await self._refuse(413, "too_large", f"batch exceeds {MAX_BATCH_BYTES} bytes", body)
         try:
             doc = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            return await self._refuse(400, f"body is not JSON: {exc}", body, now)
+            return await self._refuse(400, "not_json", f"body is not JSON: {exc}", body)
         items = doc.get("batch") if isinstance(doc, dict) and "batch" in doc else doc
         items = items if isinstance(items, list) else [items]
         if not items:
-            return await self._refuse(400, "batch is empty", body, now)
+            return await self._refuse(400, "empty", "batch is empty", body)
         if len(items) > MAX_ITEMS:
-            return await self._refuse(413, f"batch has {len(items)} items; at most {MAX_ITEMS}", body, now)
+            return await self._refuse(413, "too_many", f"batch has {len(items)} items; at most {MAX_ITEMS}", body)
+        now = self._intake.clock()
         accepted, errors, accepted_items = [], [], 0
         for index, item in enumerate(items):
             raw = json.dumps(item, separators=(",", ":")).encode()
@@ -49,30 +58,16 @@ class EventsHandler:
                 accepted_items += 1
             except ItemError as exc:
                 errors.append({"index": index, "reason": str(exc)})
-                metrics.REJECTIONS.labels(SOURCE, "invalid_item").inc()
-                await self._record_rejection(str(exc), raw, now)
+                await self._intake.reject(SOURCE, "invalid_item", str(exc), raw, JSON)
         if accepted:
             try:
-                await self._publisher.interactions(accepted)
-            except Exception:
-                log.exception("events could not be produced")
-                for interaction in accepted:
-                    metrics.INPUTS.labels(SOURCE, interaction.type, "failed").inc()
-                return web.json_response({"error": "could not store events; retry later"}, status=503,
-                                         headers={"Retry-After": "5"})
-        for interaction in accepted:
-            metrics.INPUTS.labels(SOURCE, interaction.type, "accepted").inc()
+                await self._intake.accept(SOURCE, accepted)
+            except Exception as exc:
+                log.warning("events API batch not stored: %s", exc.__class__.__name__)
+                return unavailable(exc)
         status = 200 if accepted or not errors else 400
         return web.json_response({"accepted": accepted_items, "errors": errors}, status=status)
 
-    async def _refuse(self, status: int, reason: str, body: bytes, now: int) -> web.Response:
-        metrics.INPUTS.labels(SOURCE, "-", "rejected").inc()
-        metrics.REJECTIONS.labels(SOURCE, "invalid_batch").inc()
-        await self._record_rejection(reason, body, now)
+    async def _refuse(self, status: int, code: str, reason: str, body: bytes) -> web.Response:
+        await self._intake.reject(SOURCE, code, reason, body, JSON)
         return web.json_response({"error": reason}, status=status)
-
-    async def _record_rejection(self, reason: str, payload: bytes, now: int) -> None:
-        try:
-            await self._publisher.rejected(rejected_input(SOURCE, reason, payload, now, "application/json"))
-        except Exception:
-            log.exception("rejected input could not be recorded")

@@ -11,15 +11,17 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from connectors.collector import metrics
-from connectors.collector.clock import Clock
-from connectors.collector.publisher import Publisher
-from connectors.collector.rejections import rejected_input
+from connectors.collector.intake import Intake
+from connectors.collector.links import LinkError, verify_pixel
+from connectors.collector.privacy import client_ip, treat_ip
+from leadflow.config import Config
 from schemas.records import Interaction
 from streams.core.identity import anonymous_key
 
 log = logging.getLogger("leadflow.collector")
 GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 COOKIE = "lf_aid"
+CONSENT_COOKIE = "lf_consent"
 COOKIE_MAX_AGE = 365 * 24 * 3600
 PIXEL_TYPES = frozenset({"page.viewed", "email.opened"})
 MAX_PARAM = 2048
@@ -31,65 +33,79 @@ NO_CACHE = {
 }
 
 
-def tracking_refused(request: web.Request) -> bool:
-    return request.headers.get("DNT") == "1" or request.headers.get("Sec-GPC") == "1"
+def tracking_allowed(request: web.Request, consent: str) -> bool:
+    """DNT and GPC always win; with consent 'required' the site must also signal consent."""
+    if request.headers.get("DNT") == "1" or request.headers.get("Sec-GPC") == "1":
+        return False
+    if consent == "required":
+        return request.query.get("consent") == "1" or request.cookies.get(CONSENT_COOKIE) == "1"
+    return True
 
 
 def is_https(request: web.Request) -> bool:
     return request.secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
 
 
+def anonymous_id(request: web.Request) -> str:
+    """The visitor's cookie id, or a new one."""
+    current = request.cookies.get(COOKIE, "")
+    return current if _ANON_ID.match(current) else uuid.uuid4().hex
+
+
+def set_anonymous_cookie(request: web.Request, response: web.StreamResponse, value: str) -> None:
+    response.set_cookie(COOKIE, value, max_age=COOKIE_MAX_AGE, httponly=True, samesite="Lax",
+                        secure=is_https(request), path="/")
+
+
 class PixelHandler:
-    def __init__(self, publisher: Publisher, clock: Clock) -> None:
-        self._publisher = publisher
-        self._clock = clock
+    def __init__(self, config: Config, intake: Intake) -> None:
+        self._config = config
+        self._intake = intake
 
     async def handle(self, request: web.Request) -> web.Response:
         response = web.Response(body=GIF, content_type="image/gif", headers=NO_CACHE)
-        if tracking_refused(request):
+        if not tracking_allowed(request, self._config.collector.tracking_consent):
             metrics.INPUTS.labels("pixel", "-", "not_tracked").inc()
             return response
-        now = self._clock()
         query = request.query
         type_ = query.get("e", "page.viewed")
-        problem = self._problem(type_, query)
-        if problem:
-            metrics.INPUTS.labels("pixel", "-", "rejected").inc()
-            metrics.REJECTIONS.labels("pixel", problem.split(":")[0]).inc()
-            await self._reject(problem, request, now)
+        try:
+            prospect_id, message_id = self._identify(type_, query)
+        except ValueError as exc:
+            code, _, reason = str(exc).partition(": ")
+            await self._intake.reject("pixel", code, reason, urlencode(list(query.items())).encode(), None)
             return response
-        anonymous_id = request.cookies.get(COOKIE, "")
-        if not _ANON_ID.match(anonymous_id):
-            anonymous_id = uuid.uuid4().hex
-        response.set_cookie(COOKIE, anonymous_id, max_age=COOKIE_MAX_AGE, httponly=True, samesite="Lax",
-                            secure=is_https(request), path="/")
+        visitor = anonymous_id(request)
+        set_anonymous_cookie(request, response, visitor)
+        now = self._intake.clock()
         interaction = Interaction(
-            event_id=str(uuid.uuid4()), prospect_key=anonymous_key(anonymous_id), anonymous_id=anonymous_id,
-            type=type_, occurred_at=now, received_at=now, source="pixel",
+            event_id=str(uuid.uuid4()), prospect_key=prospect_id or anonymous_key(visitor), prospect_id=prospect_id,
+            anonymous_id=visitor, type=type_, occurred_at=now, received_at=now, source="pixel",
             url=query.get("u") or request.headers.get("Referer"), referrer=query.get("r"), title=query.get("t"),
-            campaign=query.get("c"), message_id=query.get("m"),
+            campaign=query.get("c") or query.get("utm_campaign"), message_id=message_id,
+            ip=treat_ip(client_ip(request), self._config.collector.ip_mode, self._config.secrets.link_secret or ""),
+            user_agent=request.headers.get("User-Agent", "")[:512] or None,
+            properties={k: v for k, v in query.items() if k.startswith("utm_")},
         )
         try:
-            await self._publisher.interactions([interaction])
-        except Exception:
-            metrics.INPUTS.labels("pixel", type_, "failed").inc()
-            log.exception("pixel hit could not be produced")
-            return response
-        metrics.INPUTS.labels("pixel", type_, "accepted").inc()
+            await self._intake.accept("pixel", [interaction])
+        except Exception as exc:
+            log.warning("pixel hit lost: %s", exc.__class__.__name__)
         return response
 
-    @staticmethod
-    def _problem(type_: str, query) -> str | None:
+    def _identify(self, type_: str, query) -> tuple[str | None, str | None]:
         if type_ not in PIXEL_TYPES:
-            return f"bad_type: e must be one of {', '.join(sorted(PIXEL_TYPES))}, got {type_[:40]!r}"
+            raise ValueError(f"bad_type: e must be one of {', '.join(sorted(PIXEL_TYPES))}, got {type_[:40]!r}")
         for name, value in query.items():
             if len(value) > MAX_PARAM:
-                return f"too_long: parameter {name!r} exceeds {MAX_PARAM} characters"
-        return None
-
-    async def _reject(self, reason: str, request: web.Request, now: int) -> None:
+                raise ValueError(f"too_long: parameter {name!r} exceeds {MAX_PARAM} characters")
+        if "p" not in query:
+            return None, query.get("m")
+        secret = self._config.secrets.link_secret
+        if not secret:
+            raise ValueError("unsigned: prospect tokens need LEADFLOW_LINK_SECRET")
         try:
-            payload = urlencode(list(request.query.items())).encode()
-            await self._publisher.rejected(rejected_input("pixel", reason, payload, now, None))
-        except Exception:
-            log.exception("rejected pixel hit could not be recorded")
+            link = verify_pixel(secret, query)
+        except LinkError as exc:
+            raise ValueError(f"bad_signature: {exc}") from None
+        return link.prospect_id, link.message_id

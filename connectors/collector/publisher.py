@@ -1,52 +1,140 @@
-"""Produce records to Kafka and wait for the broker's acknowledgement."""
+"""Produce to Kafka, or spool to disk while Kafka cannot take records, and replay in order.
+
+``send`` returns once every record is acknowledged by the broker (acks=all) or, while
+Kafka is unreachable, fsynced to the spool. While anything is spooled, new records
+queue behind it so per-prospect order holds. Replays may duplicate records whose
+acknowledgement was lost; downstream de-duplicates by ``event_id``.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 
 from aiokafka import AIOKafkaProducer
 
 from connectors.collector import metrics
+from connectors.collector.spool import Spool, SpooledRecord
 from leadflow.config import Config
 from leadflow.kafka import new_producer
 from schemas.codec import Codec
 from schemas.records import Interaction, RejectedInput
 
+log = logging.getLogger("leadflow.collector")
+PRODUCE_TIMEOUT_S = 5.0
+REPLAY_BATCH = 500
+DRAIN_ON_STOP_S = 5.0
+
+
+class SpoolFull(RuntimeError):
+    """Kafka is unreachable and the spool reached LEADFLOW_SPOOL_MAX_BYTES."""
+
 
 class Publisher:
-    def __init__(self, config: Config, codec: Codec) -> None:
+    def __init__(self, config: Config, codec: Codec, spool: Spool) -> None:
         self._config = config
         self._codec = codec
+        self._spool = spool
         self._interactions = config.topic("interactions")
         self._rejected = config.topic("rejected")
         self._producer: AIOKafkaProducer | None = None
+        self._ready = False
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        metrics.SPOOL_RECORDS.set(spool.pending_records)
+
+    @property
+    def kafka_ready(self) -> bool:
+        return self._ready
 
     async def start(self) -> None:
-        """Called inside the event loop: aiokafka binds its producer to the running loop."""
-        self._producer = new_producer(self._config)
-        await self._producer.start()
+        """Returns at once: the producer connects in the background and anything spooled is replayed."""
+        self._task = asyncio.create_task(self._run(), name="publisher")
 
     async def stop(self) -> None:
+        """Give the replay loop a few seconds to empty the spool; what remains waits on disk for the next start."""
+        deadline = asyncio.get_running_loop().time() + DRAIN_ON_STOP_S
+        self._wake.set()
+        while self._spool.pending_records and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        if self._spool.pending_records:
+            log.warning("%d spooled records kept on disk for the next start", self._spool.pending_records)
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
         if self._producer is not None:
             await self._producer.stop()
+        self._spool.close()
 
     async def partitions(self) -> int:
-        assert self._producer is not None
+        if self._producer is None or not self._ready:
+            raise ConnectionError("producer not connected")
         return len(await self._producer.partitions_for(self._interactions))
 
     async def interactions(self, records: list[Interaction]) -> None:
-        """Returns once the broker has acknowledged every record (acks=all)."""
-        assert self._producer is not None
-        started = time.perf_counter()
-        futures = [
-            await self._producer.send(self._interactions, key=r.prospect_key.encode(),
-                                      value=self._codec.encode(r, self._interactions))
-            for r in records
-        ]
-        for future in futures:
-            await future
-        metrics.PRODUCE_SECONDS.observe(time.perf_counter() - started)
+        await self.send([SpooledRecord(self._interactions, r.prospect_key.encode(),
+                                       self._codec.encode(r, self._interactions)) for r in records])
 
     async def rejected(self, record: RejectedInput) -> None:
+        await self.send([SpooledRecord(self._rejected, None, self._codec.encode(record, self._rejected))])
+
+    async def send(self, records: list[SpooledRecord]) -> None:
+        if self._ready and not self._spool.pending_records:
+            try:
+                await asyncio.wait_for(self._produce(records), PRODUCE_TIMEOUT_S)
+                return
+            except Exception as exc:
+                self._ready = False
+                log.warning("Kafka did not acknowledge (%s); spooling to disk", exc.__class__.__name__)
+        size = sum(len(r.value) + len(r.topic) + 16 for r in records)
+        if self._spool.pending_bytes + size > self._config.collector.spool_max_bytes:
+            metrics.SPOOL_FULL.inc()
+            raise SpoolFull(f"spool holds {self._spool.pending_bytes} bytes")
+        self._spool.append(records)
+        metrics.SPOOLED.inc(len(records))
+        metrics.SPOOL_RECORDS.set(self._spool.pending_records)
+        self._wake.set()
+
+    async def _produce(self, records: list[SpooledRecord]) -> None:
         assert self._producer is not None
-        await self._producer.send_and_wait(self._rejected, value=self._codec.encode(record, self._rejected))
+        started = time.perf_counter()
+        futures = [await self._producer.send(r.topic, key=r.key, value=r.value) for r in records]
+        await asyncio.gather(*futures)
+        metrics.PRODUCE_SECONDS.observe(time.perf_counter() - started)
+
+    async def _run(self) -> None:
+        delay = 0.2
+        while True:
+            try:
+                if self._producer is None:
+                    producer = new_producer(self._config)
+                    try:
+                        await producer.start()
+                    except Exception:
+                        await producer.stop()
+                        raise
+                    self._producer = producer
+                    log.info("connected to Kafka")
+                if self._spool.pending_records:
+                    await self._drain()
+                self._ready = True
+                delay = 0.2
+                self._wake.clear()
+                await self._wake.wait()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._ready = False
+                log.warning("Kafka unavailable (%s); %d records spooled, retrying in %.1fs",
+                            exc.__class__.__name__, self._spool.pending_records, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def _drain(self) -> None:
+        while self._spool.pending_records:
+            batch = self._spool.peek(REPLAY_BATCH)
+            await asyncio.wait_for(self._produce(batch), PRODUCE_TIMEOUT_S * 2)
+            self._spool.advance(len(batch))
+            metrics.REPLAYED.inc(len(batch))
+            metrics.SPOOL_RECORDS.set(self._spool.pending_records)

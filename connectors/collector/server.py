@@ -1,4 +1,4 @@
-"""`leadflow collector`: the aiohttp application and its lifecycle."""
+"""`leadflow collector`: the aiohttp application, its routes and lifecycle."""
 
 from __future__ import annotations
 
@@ -8,18 +8,63 @@ import logging
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from connectors.collector.clicks import ClickHandler
 from connectors.collector.clock import Clock, system_clock
-from connectors.collector.events_api import MAX_BATCH_BYTES, EventsHandler
+from connectors.collector.events_api import EventsHandler
+from connectors.collector.forms import FormHandler
+from connectors.collector.intake import Intake
 from connectors.collector.pixel import PixelHandler
 from connectors.collector.publisher import Publisher
-from leadflow.config import Config
+from connectors.collector.spool import Spool
+from connectors.collector.webhooks import ses
+from connectors.collector.webhooks.handlers import MAX_BODY, WebhookHandlers
+from leadflow.config import Config, ConfigError
 from schemas.codec import Codec
 
 log = logging.getLogger("leadflow.collector")
+PROTECTED = (("write_key", "LEADFLOW_WRITE_KEY", "the events API"),
+             ("link_secret", "LEADFLOW_LINK_SECRET", "tracked links"))
 
-def create_app(config: Config, codec: Codec, clock: Clock = system_clock) -> web.Application:
-    app = web.Application(client_max_size=MAX_BATCH_BYTES + 1024)
-    publisher = Publisher(config, codec)
+
+def check_protected(config: Config) -> None:
+    """A production collector never runs a write endpoint without its credential."""
+    for attr, env, what in PROTECTED:
+        if not getattr(config.secrets, attr):
+            raise ConfigError(env, f"required: {what} must not run unprotected")
+
+
+def cors_middleware(origins: tuple[str, ...]):
+    """Forms may be posted from the configured origins only; browsers get the CORS headers they need."""
+
+    @web.middleware
+    async def cors(request: web.Request, handler):
+        if not request.path.startswith("/v1/forms/"):
+            return await handler(request)
+        origin = request.headers.get("Origin")
+        allowed = bool(origin) and (origin in origins or "*" in origins)
+        if request.method == "OPTIONS":
+            if not allowed:
+                return web.json_response({"error": f"origin {origin!r} is not in LEADFLOW_CORS_ORIGINS"}, status=403)
+            return web.Response(status=204, headers={
+                "Access-Control-Allow-Origin": origin, "Access-Control-Allow-Credentials": "true",
+                "Access-Control-Allow-Methods": "POST, OPTIONS", "Access-Control-Allow-Headers": "Content-Type",
+                "Access-Control-Max-Age": "86400", "Vary": "Origin"})
+        if origin and origins and not allowed:
+            return web.json_response({"error": f"origin {origin!r} is not in LEADFLOW_CORS_ORIGINS"}, status=403)
+        response = await handler(request)
+        if allowed:
+            response.headers.update({"Access-Control-Allow-Origin": origin,
+                                     "Access-Control-Allow-Credentials": "true", "Vary": "Origin"})
+        return response
+
+    return cors
+
+
+def create_app(config: Config, codec: Codec, clock: Clock = system_clock,
+               http_get: ses.HttpGet = ses.http_get) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[cors_middleware(config.collector.cors_origins)])
+    publisher = Publisher(config, codec, Spool(config.data_dir / "spool"))
+    intake = Intake(publisher, clock)
 
     async def lifecycle(app: web.Application):
         await publisher.start()
@@ -40,15 +85,23 @@ def create_app(config: Config, codec: Codec, clock: Clock = system_clock) -> web
         return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     app.cleanup_ctx.append(lifecycle)
-    app.router.add_get("/t/px.gif", PixelHandler(publisher, clock).handle)
-    app.router.add_post("/v1/events", EventsHandler(publisher, clock).handle)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
+    forms = FormHandler(config, intake)
+    app.add_routes([
+        web.get("/t/px.gif", PixelHandler(config, intake).handle),
+        web.get("/t/c", ClickHandler(config, intake).handle, allow_head=False),
+        web.post("/v1/events", EventsHandler(config, intake).handle),
+        web.post("/v1/forms/{form_id}", forms.handle),
+        web.options("/v1/forms/{form_id}", forms.handle),
+        *WebhookHandlers(config, intake, http_get).routes(),
+        web.get("/healthz", healthz),
+        web.get("/readyz", readyz),
+        web.get("/metrics", metrics),
+    ])
     return app
 
 
 def run_collector(config: Config) -> None:
+    check_protected(config)
     try:
         import uvloop
 

@@ -7,6 +7,7 @@ import pytest
 
 from connectors.crm.migrations import migrate
 from streams.core.identity import prospect_id_for
+from tests.conftest import WRITE_KEY
 from tests.processes import leadflow, post_json, wait_for_http, wait_for_row
 
 pytestmark = pytest.mark.e2e
@@ -30,7 +31,7 @@ def test_events_past_the_threshold_become_a_crm_lead(config, tmp_path):
             {"type": "identify", "email": email, "traits": {"company": "Navy", "job_title": "Rear Admiral"}},
             {"type": "track", "email": email, "event": "email.opened", "messageId": "o1"},
             {"type": "page", "email": email, "messageId": "p1", "properties": {"url": "https://a.io/pricing"}},
-        ]})
+        ]}, WRITE_KEY)
         assert (status, reply["accepted"]) == (200, 3)
         pid = prospect_id_for(email)
         assert wait_for_row(config.crm_dsn, "SELECT 1 FROM crm_leads WHERE prospect_id = %s", (pid,), 3) is None, \
@@ -40,7 +41,7 @@ def test_events_past_the_threshold_become_a_crm_lead(config, tmp_path):
             {"type": "page", "email": email, "messageId": "p2", "properties": {"url": "https://a.io/pricing/team"}},
             {"type": "page", "email": email, "messageId": "p2"},  # a retry of the same message: counted once
             {"type": "track", "email": email, "event": "email.clicked", "messageId": "c1"},
-        ]})
+        ]}, WRITE_KEY)
         assert status == 200
         row = wait_for_row(config.crm_dsn, "SELECT email, stage, score_total, profile->>'company' FROM crm_leads "
                            "WHERE prospect_id = %s", (pid,), 30)

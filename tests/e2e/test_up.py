@@ -57,6 +57,7 @@ def test_up_runs_the_stack_promotes_a_lead_and_stops_cleanly(tmp_path):
         assert broker, "".join(seen)
         crm = read_until(proc, r"^crm: (postgresql://\S+:(\d+)/\S+)", 60, seen)
         assert crm, "".join(seen)
+        write_key = read_until(proc, r"^write key: (\S+)", 5, seen).group(1)
         assert read_until(proc, r"^ready in", 90 - (time.monotonic() - started), seen), "".join(seen)
         assert time.monotonic() - started < 90
         children = descendants(proc)
@@ -67,7 +68,7 @@ def test_up_runs_the_stack_promotes_a_lead_and_stops_cleanly(tmp_path):
         status, reply = post_json(f"{base}/v1/events", {"batch": [
             {"type": "page", "email": email, "messageId": f"m{n}", "properties": {"url": "https://a.io/pricing"}}
             for n in range(3)
-        ]})
+        ]}, write_key)
         assert (status, reply["accepted"]) == (200, 3)
         sent = time.monotonic()
         row = wait_for_row(crm.group(1), "SELECT stage, score_total FROM crm_leads WHERE prospect_id = %s",
@@ -101,11 +102,12 @@ def test_data_survives_a_restart(tmp_path):
         seen: list[str] = []
         try:
             crm = read_until(proc, r"^crm: (postgresql://\S+)", 60, seen)
+            write_key = read_until(proc, r"^write key: (\S+)", 5, seen).group(1)
             assert crm and read_until(proc, r"^ready in", 90, seen), "".join(seen)
             if attempt == 0:
                 post_json(f"http://127.0.0.1:{env['LEADFLOW_HTTP_PORT']}/v1/events", {"batch": [
                     {"type": "page", "email": "kept@example.com", "messageId": f"k{n}",
-                     "properties": {"url": "/pricing"}} for n in range(3)]})
+                     "properties": {"url": "/pricing"}} for n in range(3)]}, write_key)
             row = wait_for_row(crm.group(1), "SELECT stage FROM crm_leads WHERE email = %s", ("kept@example.com",), 10)
             assert row == ("lead",)
         finally:
@@ -157,13 +159,14 @@ def test_a_crashed_child_is_restarted(tmp_path):
     proc, seen = start_up(tmp_path, env)
     try:
         crm = read_until(proc, r"^crm: (postgresql://\S+)", 60, seen)
+        write_key = read_until(proc, r"^write key: (\S+)", 5, seen).group(1)
         assert crm and read_until(proc, r"^ready in", 90, seen), "".join(seen)
         [worker] = [c for c in descendants(proc) if c.cmdline()[-1:] == ["worker"]]
         worker.kill()
         assert read_until(proc, r"warning: worker exited with code -9; restarting", 10, seen), "".join(seen)
         status, _ = post_json(f"http://127.0.0.1:{env['LEADFLOW_HTTP_PORT']}/v1/events", {"batch": [
             {"type": "page", "email": "after@example.com", "messageId": f"a{n}", "properties": {"url": "/pricing"}}
-            for n in range(3)]})
+            for n in range(3)]}, write_key)
         assert status == 200
         assert wait_for_row(crm.group(1), "SELECT stage FROM crm_leads WHERE email = %s", ("after@example.com",),
                             30) == ("lead",)

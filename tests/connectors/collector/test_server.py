@@ -3,29 +3,16 @@
 import asyncio
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
+from connectors.collector.links import pixel_url
 from connectors.collector.pixel import COOKIE, GIF
-from connectors.collector.server import create_app
-from schemas.codec import Codec
 from schemas.records import Interaction, RejectedInput
 from streams.core.identity import prospect_id_for
+from tests.conftest import LINK_SECRET
+from tests.connectors.collector.client import AUTH, with_client
 from tests.topic_reader import read_topic
 
 pytestmark = pytest.mark.integration
-NOW = 1_767_000_000_000
-
-
-def with_client(config, scenario):
-    async def main():
-        client = TestClient(TestServer(create_app(config, Codec(), clock=lambda: NOW)))
-        await client.start_server()
-        try:
-            return await scenario(client)
-        finally:
-            await client.close()
-
-    return asyncio.run(main())
 
 
 def test_pixel_answers_a_gif_sets_the_cookie_and_records_the_view(config):
@@ -78,7 +65,7 @@ def test_events_api_accepts_good_items_and_reports_bad_ones(config):
     ]}
 
     async def scenario(client):
-        response = await client.post("/v1/events", json=batch)
+        response = await client.post("/v1/events", json=batch, headers=AUTH)
         return response.status, await response.json()
 
     status, reply = with_client(config, scenario)
@@ -101,7 +88,7 @@ def test_events_api_accepts_good_items_and_reports_bad_ones(config):
 ])
 def test_events_api_refuses_bad_batches(config, body, status, reason):
     async def scenario(client):
-        response = await client.post("/v1/events", data=body, headers={"Content-Type": "application/json"})
+        response = await client.post("/v1/events", data=body, headers={"Content-Type": "application/json", **AUTH})
         return response.status, await response.json()
 
     got_status, reply = with_client(config, scenario)
@@ -115,7 +102,7 @@ def test_events_api_refuses_bad_batches(config, body, status, reason):
 def test_events_api_limits_batch_size(config):
     async def scenario(client):
         items = [{"type": "page", "anonymousId": "a"}] * 2501
-        response = await client.post("/v1/events", json={"batch": items})
+        response = await client.post("/v1/events", json={"batch": items}, headers=AUTH)
         return response.status, await response.json()
 
     status, reply = with_client(config, scenario)
@@ -125,7 +112,11 @@ def test_events_api_limits_batch_size(config):
 def test_health_readiness_and_metrics(config):
     async def scenario(client):
         health = await client.get("/healthz")
-        ready = await client.get("/readyz")
+        for _ in range(100):  # the producer connects in the background
+            ready = await client.get("/readyz")
+            if ready.status == 200:
+                break
+            await asyncio.sleep(0.1)
         await client.get("/t/px.gif")
         metrics = await client.get("/metrics")
         return health.status, await ready.json(), await metrics.text()
@@ -133,3 +124,36 @@ def test_health_readiness_and_metrics(config):
     health, ready, metrics = with_client(config, scenario)
     assert health == 200 and ready == {"status": "ready", "partitions": 3}
     assert 'leadflow_collector_inputs_total{outcome="accepted",source="pixel",type="page.viewed"}' in metrics
+
+
+def test_events_api_needs_the_write_key_as_basic_username_or_bearer(config):
+    from tests.conftest import WRITE_KEY
+
+    item = {"type": "page", "anonymousId": "a"}
+
+    async def scenario(client):
+        statuses = []
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Bearer {WRITE_KEY}"}, AUTH):
+            response = await client.post("/v1/events", json=item, headers=headers)
+            statuses.append(response.status)
+        return statuses
+
+    assert with_client(config, scenario) == [401, 401, 200, 200]
+
+
+def test_a_signed_pixel_records_an_open_for_the_known_prospect(config):
+    url = pixel_url("http://x", LINK_SECRET, "Ann@Example.com", message_id="m-7")
+    query = url.split("?", 1)[1]
+
+    async def scenario(client):
+        good = await client.get(f"/t/px.gif?{query}")
+        tampered = await client.get(f"/t/px.gif?{query.replace('m=m-7', 'm=m-8')}")
+        return good.status, tampered.status, await tampered.read()
+
+    good, tampered, body = with_client(config, scenario)
+    assert good == tampered == 200 and body == GIF
+    [(key, opened)] = asyncio.run(read_topic(config, "interactions", 1))
+    assert opened.type == "email.opened" and opened.prospect_id == prospect_id_for("ann@example.com")
+    assert key == opened.prospect_id.encode() and opened.message_id == "m-7" and opened.email is None
+    [(_, rejected)] = asyncio.run(read_topic(config, "rejected", 1))
+    assert rejected.reason.startswith("bad_signature")

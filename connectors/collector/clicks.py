@@ -1,0 +1,56 @@
+"""`GET /t/c`: a signed, expiring tracked link; records `email.clicked` and redirects. Never an open redirect."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from connectors.collector.intake import Intake
+from connectors.collector.links import LinkError, verify_click
+from connectors.collector.pixel import NO_CACHE, anonymous_id, set_anonymous_cookie, tracking_allowed
+from connectors.collector.privacy import client_ip, treat_ip
+from leadflow.config import Config
+from schemas.records import Interaction
+
+log = logging.getLogger("leadflow.collector")
+SOURCE = "click"
+
+
+class ClickHandler:
+    def __init__(self, config: Config, intake: Intake) -> None:
+        self._config = config
+        self._intake = intake
+
+    async def handle(self, request: web.Request) -> web.Response:
+        query = request.query
+        secret = self._config.secrets.link_secret
+        now = self._intake.clock()
+        try:
+            if not secret:
+                raise LinkError("tracked links are not configured (LEADFLOW_LINK_SECRET)")
+            link = verify_click(secret, query, now / 1000)
+        except LinkError as exc:
+            await self._intake.reject(SOURCE, "bad_link", str(exc), urlencode(list(query.items())).encode(), None)
+            return web.json_response({"error": f"invalid tracked link: {exc}"}, status=400, headers=NO_CACHE)
+        response = web.Response(status=302, headers={"Location": link.url, **NO_CACHE})
+        if not tracking_allowed(request, self._config.collector.tracking_consent) or not link.prospect_id:
+            return response
+        visitor = anonymous_id(request)
+        set_anonymous_cookie(request, response, visitor)
+        # One click per link per second: a double-click or a scanner retry de-duplicates downstream.
+        fingerprint = hashlib.sha256(f"{query.get('s')}|{now // 1000}".encode()).hexdigest()[:32]
+        interaction = Interaction(
+            event_id=f"click:{fingerprint}", prospect_key=link.prospect_id, prospect_id=link.prospect_id,
+            anonymous_id=visitor, type="email.clicked", occurred_at=now, received_at=now, source=SOURCE,
+            url=link.url, message_id=link.message_id,
+            ip=treat_ip(client_ip(request), self._config.collector.ip_mode, secret),
+            user_agent=request.headers.get("User-Agent", "")[:512] or None,
+        )
+        try:
+            await self._intake.accept(SOURCE, [interaction])
+        except Exception as exc:
+            log.warning("click lost: %s", exc.__class__.__name__)
+        return response

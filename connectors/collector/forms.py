@@ -1,0 +1,184 @@
+"""`POST /v1/forms/{form_id}`: HTML form posts (urlencoded or JSON) that identify the visitor.
+
+Field mapping to profile attributes (first match wins, case-insensitive):
+
+| attribute | accepted field names |
+|---|---|
+| email (required) | email, email_address |
+| first_name | first_name, firstname, fname, given_name |
+| last_name | last_name, lastname, lname, family_name, surname |
+| company | company, company_name, organization, organisation |
+| job_title | job_title, jobtitle, title, role |
+| phone | phone, phone_number, telephone, tel, mobile |
+| country | country, country_code |
+| consent | consent, marketing_consent, gdpr_consent, opt_in (on/true/yes/1 -> "true", else "false") |
+
+Control fields: `_hp` honeypot (must stay empty), `_ts` epoch milliseconds when the form was
+rendered (posts faster than LEADFLOW_FORM_MIN_FILL_SECONDS count as bots), `_redirect` thank-you
+URL (host must be in LEADFLOW_FORM_REDIRECT_HOSTS), `_aid` anonymous id when the page cannot
+send the `lf_aid` cookie. Other fields travel as properties of `form.submitted`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from connectors.collector.events_api import unavailable
+from connectors.collector.intake import Intake
+from connectors.collector.pixel import COOKIE, set_anonymous_cookie, tracking_allowed
+from connectors.collector.privacy import client_ip, treat_ip
+from leadflow.config import Config
+from schemas.records import Interaction
+from streams.core.identity import InvalidEmail, anonymous_key, normalize_email, prospect_id_for
+
+SOURCE = "form"
+MAX_FORM_BYTES = 64 * 1024
+MAX_FIELD = 2000
+MAX_FIELDS = 100
+FIELDS: dict[str, tuple[str, ...]] = {
+    "email": ("email", "email_address"),
+    "first_name": ("first_name", "firstname", "fname", "given_name"),
+    "last_name": ("last_name", "lastname", "lname", "family_name", "surname"),
+    "company": ("company", "company_name", "organization", "organisation"),
+    "job_title": ("job_title", "jobtitle", "title", "role"),
+    "phone": ("phone", "phone_number", "telephone", "tel", "mobile"),
+    "country": ("country", "country_code"),
+    "consent": ("consent", "marketing_consent", "gdpr_consent", "opt_in"),
+}
+_ALIASES = {alias: attribute for attribute, aliases in FIELDS.items() for alias in aliases}
+_FORM_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+_ANON_ID = re.compile(r"^[A-Za-z0-9-]{1,100}$")
+CONTROL = ("_hp", "_ts", "_redirect", "_aid")
+
+
+class FormError(ValueError):
+    pass
+
+
+def profile_from_fields(fields: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Split posted fields into profile attributes and other properties (pure)."""
+    profile: dict[str, str] = {}
+    properties: dict[str, str] = {}
+    for name, value in fields.items():
+        if name in CONTROL:
+            continue
+        attribute = _ALIASES.get(name.lower())
+        if attribute is None:
+            properties[name] = value
+        elif attribute not in profile:
+            profile[attribute] = value.strip()
+    if "consent" in profile:
+        profile["consent"] = "true" if profile["consent"].lower() in ("on", "true", "yes", "1") else "false"
+    return profile, properties
+
+
+class FormHandler:
+    def __init__(self, config: Config, intake: Intake) -> None:
+        self._config = config
+        self._intake = intake
+
+    async def handle(self, request: web.Request) -> web.Response:
+        form_id = request.match_info["form_id"]
+        body = await request.read()
+        try:
+            if not _FORM_ID.match(form_id):
+                raise FormError("form id may use letters, digits, '.', '_' and '-'")
+            if len(body) > MAX_FORM_BYTES:
+                raise FormError(f"form exceeds {MAX_FORM_BYTES} bytes")
+            fields = await self._fields(request, body)
+            profile, properties = profile_from_fields(fields)
+            redirect = self._redirect(fields.get("_redirect"))
+            try:
+                email = normalize_email(profile.pop("email", ""))
+            except InvalidEmail:
+                raise FormError("a valid email address is required") from None
+        except FormError as exc:
+            await self._intake.reject(SOURCE, "invalid_form", str(exc), body, request.content_type)
+            return web.json_response({"error": str(exc)}, status=400)
+        response = web.Response(status=303, headers={"Location": redirect}) if redirect else \
+            web.json_response({"status": "accepted"}, status=202)
+        bot = self._bot_reason(fields)
+        if bot:  # answer like a success so bots learn nothing
+            await self._intake.reject(SOURCE, "bot", bot, body, request.content_type)
+            return response
+        visitor = request.cookies.get(COOKIE) or fields.get("_aid")
+        if visitor is not None and not _ANON_ID.match(visitor):
+            visitor = None
+        now = self._intake.clock()
+        pid = prospect_id_for(email)
+        base = dict(prospect_id=pid, email=email, anonymous_id=visitor, occurred_at=now, received_at=now,
+                    source=SOURCE, form_id=form_id, url=request.headers.get("Referer"),
+                    ip=treat_ip(client_ip(request), self._config.collector.ip_mode,
+                                self._config.secrets.link_secret or ""),
+                    user_agent=request.headers.get("User-Agent", "")[:512] or None)
+        submission = str(uuid.uuid4())
+        out = [
+            Interaction(event_id=f"form:{submission}", prospect_key=pid, type="form.submitted", traits=profile,
+                        properties=properties, **base),
+            Interaction(event_id=f"form:{submission}#profile", prospect_key=pid, type="profile.updated",
+                        traits=profile, **base),
+        ]
+        if visitor:
+            out.append(Interaction(event_id=f"form:{submission}#link", prospect_key=anonymous_key(visitor),
+                                   type="identity.linked", **base))
+        try:
+            await self._intake.accept(SOURCE, out)
+        except Exception as exc:
+            return unavailable(exc)
+        if visitor and tracking_allowed(request, self._config.collector.tracking_consent):
+            set_anonymous_cookie(request, response, visitor)
+        return response
+
+    async def _fields(self, request: web.Request, body: bytes) -> dict[str, str]:
+        if request.content_type == "application/json":
+            try:
+                doc: Any = json.loads(body)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                raise FormError("body is not JSON") from None
+            if not isinstance(doc, dict):
+                raise FormError("JSON body must be an object of fields")
+            raw = {str(k): v for k, v in doc.items()}
+        elif request.content_type == "application/x-www-form-urlencoded":
+            raw = dict(await request.post())
+        else:
+            raise FormError("send application/x-www-form-urlencoded or application/json")
+        if len(raw) > MAX_FIELDS:
+            raise FormError(f"more than {MAX_FIELDS} fields")
+        fields = {}
+        for name, value in raw.items():
+            if isinstance(value, bool):
+                value = "true" if value else "false"
+            if not isinstance(value, (str, int, float)):
+                raise FormError(f"field {name[:40]!r} must be text")
+            text = str(value)
+            if len(text) > MAX_FIELD or len(name) > 100:
+                raise FormError(f"field {name[:40]!r} is too long")
+            fields[name] = text
+        return fields
+
+    def _redirect(self, url: str | None) -> str | None:
+        if not url:
+            return None
+        target = urlsplit(url)
+        if target.scheme not in ("http", "https") or target.hostname not in self._config.collector.form_redirect_hosts:
+            raise FormError(f"redirect host {target.hostname!r} is not in LEADFLOW_FORM_REDIRECT_HOSTS")
+        return url
+
+    def _bot_reason(self, fields: dict[str, str]) -> str | None:
+        if fields.get("_hp"):
+            return "honeypot field filled"
+        rendered = fields.get("_ts")
+        if rendered:
+            try:
+                elapsed = (self._intake.clock() - int(rendered)) / 1000
+            except ValueError:
+                return "render timestamp is not a number"
+            if elapsed < self._config.collector.form_min_fill_s:
+                return f"posted {elapsed:.1f}s after rendering"
+        return None

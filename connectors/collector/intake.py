@@ -1,0 +1,44 @@
+"""What every endpoint does with its outcome: publish accepted interactions, record rejections, count both."""
+
+from __future__ import annotations
+
+import logging
+
+from connectors.collector import metrics
+from connectors.collector.clock import Clock
+from connectors.collector.publisher import Publisher
+from connectors.collector.rejections import rejected_input
+from schemas.records import Interaction
+
+log = logging.getLogger("leadflow.collector")
+
+
+class Intake:
+    def __init__(self, publisher: Publisher, clock: Clock) -> None:
+        self.publisher = publisher
+        self.clock = clock
+
+    async def accept(self, source: str, interactions: list[Interaction]) -> None:
+        """Raises SpoolFull (or whatever the publisher raised) when the interactions could not be kept."""
+        try:
+            await self.publisher.interactions(interactions)
+        except Exception:
+            for interaction in interactions:
+                metrics.INPUTS.labels(source, interaction.type, "failed").inc()
+            raise
+        for interaction in interactions:
+            metrics.INPUTS.labels(source, interaction.type, "accepted").inc()
+
+    async def reject(self, source: str, code: str, reason: str, payload: bytes, content_type: str | None) -> None:
+        """Never raises: a refused input must not turn into a server error."""
+        metrics.INPUTS.labels(source, "-", "rejected").inc()
+        metrics.REJECTIONS.labels(source, code).inc()
+        try:
+            await self.publisher.rejected(rejected_input(source, f"{code}: {reason}", payload, self.clock(),
+                                                         content_type))
+        except Exception as exc:
+            log.warning("rejected %s input could not be recorded (%s)", source, exc.__class__.__name__)
+
+    def ignore(self, source: str, type_: str) -> None:
+        """A vendor event we deliberately do not track (e.g. SendGrid 'processed')."""
+        metrics.INPUTS.labels(source, type_, "ignored").inc()

@@ -1,0 +1,38 @@
+"""What the collector keeps of a visitor: the client IP after the configured treatment."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+
+from aiohttp import web
+
+
+def client_ip(request: web.Request) -> str | None:
+    """The peer address; behind a local proxy, the last hop it appended to X-Forwarded-For."""
+    peer = request.remote
+    forwarded = request.headers.get("X-Forwarded-For")
+    if forwarded and peer:
+        try:
+            if ipaddress.ip_address(peer).is_private or ipaddress.ip_address(peer).is_loopback:
+                return forwarded.split(",")[-1].strip() or peer
+        except ValueError:
+            pass
+    return peer
+
+
+def treat_ip(ip: str | None, mode: str, key: str) -> str | None:
+    """truncate: IPv4 /24, IPv6 /48; hash: keyed HMAC so it cannot be reversed by enumeration; drop; keep."""
+    if ip is None or mode == "drop":
+        return None
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    if mode == "keep":
+        return str(address)
+    if mode == "hash":
+        return "h:" + hmac.new(key.encode(), str(address).encode(), hashlib.sha256).hexdigest()[:24]
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
