@@ -25,7 +25,7 @@ import json
 import re
 import uuid
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from aiohttp import web
 
@@ -91,7 +91,7 @@ class FormHandler:
                 raise FormError("form id may use letters, digits, '.', '_' and '-'")
             if len(body) > MAX_FORM_BYTES:
                 raise FormError(f"form exceeds {MAX_FORM_BYTES} bytes")
-            fields = await self._fields(request, body)
+            fields = self._fields(request, body)
             profile, properties = profile_from_fields(fields)
             redirect = self._redirect(fields.get("_redirect"))
             try:
@@ -135,7 +135,8 @@ class FormHandler:
             set_anonymous_cookie(request, response, visitor)
         return response
 
-    async def _fields(self, request: web.Request, body: bytes) -> dict[str, str]:
+    @staticmethod
+    def _fields(request: web.Request, body: bytes) -> dict[str, str]:
         if request.content_type == "application/json":
             try:
                 doc: Any = json.loads(body)
@@ -145,7 +146,10 @@ class FormHandler:
                 raise FormError("JSON body must be an object of fields")
             raw = {str(k): v for k, v in doc.items()}
         elif request.content_type == "application/x-www-form-urlencoded":
-            raw = dict(await request.post())
+            try:
+                raw = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+            except UnicodeDecodeError:
+                raise FormError("form body is not UTF-8") from None
         else:
             raise FormError("send application/x-www-form-urlencoded or application/json")
         if len(raw) > MAX_FIELDS:

@@ -1,5 +1,6 @@
 """`leadflow up` as a user runs it: a fresh data dir, embedded broker and PostgreSQL, Ctrl-C at the end."""
 
+import http.client
 import os
 import re
 import signal
@@ -76,6 +77,20 @@ def test_up_runs_the_stack_promotes_a_lead_and_stops_cleanly(tmp_path):
         assert row == ("lead", 63.0), f"no crm_leads row within 5 s; output: {''.join(seen)}"
         assert time.monotonic() - sent < 5
         assert (tmp_path / ".leadflow" / "pgdata" / "PG_VERSION").exists()
+
+        secrets = tmp_path / ".leadflow" / "secrets.env"
+        assert secrets.stat().st_mode & 0o777 == 0o600 and write_key in secrets.read_text()
+        link = subprocess.run([sys.executable, "-m", "leadflow", "link", "--email", email, "--url",
+                               "https://example.com/pricing", "--http-port", env["LEADFLOW_HTTP_PORT"]],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30)
+        assert link.returncode == 0, link.stderr
+        click = http.client.HTTPConnection("127.0.0.1", int(env["LEADFLOW_HTTP_PORT"]), timeout=5)
+        click.request("GET", link.stdout.strip().split(base, 1)[1])
+        answer = click.getresponse()
+        assert (answer.status, answer.getheader("Location")) == (302, "https://example.com/pricing")
+        for log in (tmp_path / ".leadflow" / "logs").glob("*.log"):
+            text = log.read_text(errors="replace")
+            assert email not in text and write_key not in text, f"{log.name} leaks personal data or a secret"
 
         stop_at = time.monotonic()
         proc.send_signal(signal.SIGINT)

@@ -48,3 +48,42 @@ def test_production_commands_say_what_they_need(command, setting):
                             timeout=30)
     assert result.returncode == 2
     assert result.stderr.strip() == f"leadflow: invalid configuration: {setting}: required by `leadflow {' '.join(command)}`"
+
+
+def test_a_production_collector_refuses_to_run_unprotected(infra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADFLOW_")}
+    env.update(LEADFLOW_KAFKA_BOOTSTRAP=infra.bootstrap, LEADFLOW_DATA_DIR="/nonexistent-leadflow")
+    result = subprocess.run([sys.executable, "-m", "leadflow", "collector"], env=env, capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("leadflow: invalid configuration: LEADFLOW_WRITE_KEY: required: "
+                                     "the events API must not run unprotected")
+    env["LEADFLOW_WRITE_KEY"] = "wk_0123456789abcdef"
+    result = subprocess.run([sys.executable, "-m", "leadflow", "collector"], env=env, capture_output=True, text=True,
+                            timeout=30)
+    assert "LEADFLOW_LINK_SECRET: required: tracked links must not run unprotected" in result.stderr
+
+
+def test_link_and_pixel_print_signed_urls_without_the_email(tmp_path):
+    from urllib.parse import parse_qs, urlsplit
+
+    from connectors.collector.links import verify_click, verify_pixel
+
+    secret = "cli-link-secret-0123456789"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADFLOW_")}
+    env.update(LEADFLOW_LINK_SECRET=secret, LEADFLOW_PUBLIC_URL="https://t.example.com")
+    link = subprocess.run([sys.executable, "-m", "leadflow", "link", "--email", "Ann@Example.com", "--url",
+                           "https://a.io/pricing", "--message-id", "m1"], env=env, capture_output=True, text=True)
+    pixel = subprocess.run([sys.executable, "-m", "leadflow", "pixel", "--email", "ann@example.com"], env=env,
+                           capture_output=True, text=True)
+    assert link.returncode == pixel.returncode == 0, link.stderr + pixel.stderr
+    for output, verify in ((link.stdout, lambda q: verify_click(secret, q, 0)), (pixel.stdout,
+                                                                                 lambda q: verify_pixel(secret, q))):
+        url = output.strip()
+        assert url.startswith("https://t.example.com/t/") and "ann" not in url.lower().split("a.io")[0]
+        verify({k: v[0] for k, v in parse_qs(urlsplit(url).query).items()})
+    del env["LEADFLOW_LINK_SECRET"]
+    env["LEADFLOW_DATA_DIR"] = str(tmp_path)
+    missing = subprocess.run([sys.executable, "-m", "leadflow", "link", "--email", "a@b.io", "--url", "https://a.io"],
+                             env=env, capture_output=True, text=True)
+    assert missing.returncode == 2 and "LEADFLOW_LINK_SECRET: required by `leadflow link`" in missing.stderr
