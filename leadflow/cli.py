@@ -127,11 +127,10 @@ def cmd_signed_url(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_collector(config: Config) -> int:
-    from connectors.collector.server import run_collector
+    from connectors.collector.processes import run_collector
 
     _require(config, "collector", kafka=True)
-    run_collector(config)  # refuses to start with an unprotected write endpoint
-    return 0
+    return run_collector(config)  # refuses to start with an unprotected write endpoint
 
 
 def cmd_worker(config: Config) -> int:

@@ -82,6 +82,7 @@ class Secrets:
 @dataclass(frozen=True)
 class CollectorSettings:
     public_url: str | None = None
+    processes: int = 1
     tracking_consent: str = "implied"
     ip_mode: str = "truncate"
     spool_max_bytes: int = 256 * 1024 * 1024
@@ -334,6 +335,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LEADFLOW_LOG_LEVEL", "log_level", _choice(LOG_LEVELS, str.lower), "debug, info, warning or error"),
     Setting("LEADFLOW_PUBLIC_URL", "public_url", _parse_url,
             "collector base URL as browsers and email clients reach it (used in signed links)"),
+    Setting("LEADFLOW_COLLECTOR_PROCESSES", "processes", _parse_positive_int,
+            "collector processes sharing the port (SO_REUSEPORT); about one per core"),
     Setting("LEADFLOW_TRACKING_CONSENT", "tracking_consent", _choice(("implied", "required"), str.lower),
             "implied: track unless DNT/GPC; required: only with consent=1 or the lf_consent=1 cookie"),
     Setting("LEADFLOW_IP_MODE", "ip_mode", _choice(("truncate", "hash", "drop", "keep"), str.lower),

@@ -7,6 +7,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from leadflow.config import Config
+from leadflow.partitioner import key_partitioner
 
 TOPICS = ("interactions", "rejected", "leads", "sla", "crm-feedback", "sink-dlq")
 
@@ -15,7 +16,7 @@ def new_producer(config: Config, **overrides: Any) -> AIOKafkaProducer:
     """acks=all always; idempotence where the broker supports it (Apache Kafka does, the embedded one does not)."""
     kwargs: dict[str, Any] = dict(
         config.kafka.client_kwargs(), acks="all", enable_idempotence=config.kafka.idempotence, linger_ms=2,
-        request_timeout_ms=15000,
+        request_timeout_ms=15000, partitioner=key_partitioner,
     )
     kwargs.update(overrides)
     return AIOKafkaProducer(**kwargs)

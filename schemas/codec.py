@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import fastavro
 from fastavro.schema import fingerprint, parse_schema, to_parsing_canonical_form
 
+from schemas.fast_writer import compile_encoder
 from schemas.records import RECORD_TYPES, Record
 from schemas.registry import SchemaRegistryClient
 
@@ -63,6 +64,7 @@ class Codec:
         for name in RECORD_TYPES:
             for raw in [*history(name), self._raw[name]]:
                 self._writers[schema_fingerprint(raw)] = _Writer(name, parse_schema(raw))
+        self._encoders = {name: compile_encoder(raw) for name, raw in self._raw.items()}
         self._registry_writers: dict[int, _Writer] = {}
         self._registry_headers: dict[tuple[str, str], bytes] = {}
 
@@ -72,10 +74,9 @@ class Codec:
 
     def encode(self, record: Record, topic: str) -> bytes:
         name = record.SCHEMA
-        buf = io.BytesIO()
-        buf.write(self._registry_header(name, topic) if self._registry else self._header[name])
-        fastavro.schemaless_writer(buf, self._current[name], record.to_avro())
-        return buf.getvalue()
+        out = bytearray(self._registry_header(name, topic) if self._registry else self._header[name])
+        self._encoders[name](record, out)
+        return bytes(out)
 
     def decode(self, data: bytes) -> Record:
         writer, offset = self._writer_for(data)

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Mapping
 
 
 class _FlatRecord:
-    """Records without nested records map 1:1 onto their Avro dicts."""
+    """Records without nested records are built straight from their Avro dicts."""
 
     __slots__ = ()
-
-    def to_avro(self) -> dict[str, Any]:
-        return _shallow(self)
 
     @classmethod
     def from_avro(cls, data: dict[str, Any]) -> Any:
@@ -94,13 +90,6 @@ class LeadEvent:
     segments: tuple[str, ...] = ()
     timeline: tuple[TimelineEntry, ...] = ()
 
-    def to_avro(self) -> dict[str, Any]:
-        data = _shallow(self)
-        data["score"] = _shallow(self.score)
-        data["segments"] = list(self.segments)
-        data["timeline"] = [_shallow(entry) for entry in self.timeline]
-        return data
-
     @classmethod
     def from_avro(cls, data: dict[str, Any]) -> "LeadEvent":
         data = dict(data)
@@ -140,7 +129,3 @@ class CrmFeedback(_FlatRecord):
 
 Record = Interaction | RejectedInput | LeadEvent | SlaEvent | CrmFeedback
 RECORD_TYPES: dict[str, type] = {t.SCHEMA: t for t in (Interaction, RejectedInput, LeadEvent, SlaEvent, CrmFeedback)}
-
-
-def _shallow(record: Any) -> dict[str, Any]:
-    return {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}

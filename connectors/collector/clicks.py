@@ -50,7 +50,7 @@ class ClickHandler:
             user_agent=request.headers.get("User-Agent", "")[:512] or None,
         )
         try:
-            await self._intake.accept(SOURCE, [interaction])
+            await self._intake.accept(SOURCE, [interaction], wait_for_ack=False)
         except Exception as exc:
             log.warning("click lost: %s", exc.__class__.__name__)
         return response

@@ -18,20 +18,26 @@ class Intake:
         self.publisher = publisher
         self.clock = clock
 
-    async def accept(self, source: str, interactions: list[Interaction]) -> None:
-        """Raises SpoolFull (or whatever the publisher raised) when the interactions could not be kept."""
+    async def accept(self, source: str, interactions: list[Interaction], wait_for_ack: bool = True) -> None:
+        """Raises SpoolFull (or whatever the publisher raised) when the interactions could not be kept.
+
+        ``wait_for_ack=False`` is for pixels and clicks, whose callers need no acknowledgement.
+        """
         try:
-            await self.publisher.interactions(interactions)
+            if wait_for_ack:
+                await self.publisher.interactions(interactions)
+            else:
+                await self.publisher.submit(interactions)
         except Exception:
             for interaction in interactions:
-                metrics.INPUTS.labels(source, interaction.type, "failed").inc()
+                metrics.input_counter(source, interaction.type, "failed").inc()
             raise
         for interaction in interactions:
-            metrics.INPUTS.labels(source, interaction.type, "accepted").inc()
+            metrics.input_counter(source, interaction.type, "accepted").inc()
 
     async def reject(self, source: str, code: str, reason: str, payload: bytes, content_type: str | None) -> None:
         """Never raises: a refused input must not turn into a server error."""
-        metrics.INPUTS.labels(source, "-", "rejected").inc()
+        metrics.input_counter(source, "-", "rejected").inc()
         metrics.REJECTIONS.labels(source, code).inc()
         try:
             await self.publisher.rejected(rejected_input(source, f"{code}: {reason}", payload, self.clock(),
@@ -41,4 +47,4 @@ class Intake:
 
     def ignore(self, source: str, type_: str) -> None:
         """A vendor event we deliberately do not track (e.g. SendGrid 'processed')."""
-        metrics.INPUTS.labels(source, type_, "ignored").inc()
+        metrics.input_counter(source, type_, "ignored").inc()

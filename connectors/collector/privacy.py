@@ -26,6 +26,10 @@ def treat_ip(ip: str | None, mode: str, key: str) -> str | None:
     """truncate: IPv4 /24, IPv6 /48; hash: keyed HMAC so it cannot be reversed by enumeration; drop; keep."""
     if ip is None or mode == "drop":
         return None
+    if mode == "truncate" and ip.count(".") == 3 and ip.replace(".", "").isdigit():
+        head, _, last = ip.rpartition(".")  # the common IPv4 case without ipaddress' parsing cost
+        if all(int(part) < 256 for part in (*head.split("."), last)):
+            return head + ".0"
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:

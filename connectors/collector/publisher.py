@@ -32,10 +32,11 @@ class SpoolFull(RuntimeError):
 
 
 class Publisher:
-    def __init__(self, config: Config, codec: Codec, spool: Spool) -> None:
+    def __init__(self, config: Config, codec: Codec, spool: Spool, orphans: list[Spool] | None = None) -> None:
         self._config = config
         self._codec = codec
         self._spool = spool
+        self._orphans = list(orphans or [])
         self._interactions = config.topic("interactions")
         self._rejected = config.topic("rejected")
         self._producer: AIOKafkaProducer | None = None
@@ -79,6 +80,35 @@ class Publisher:
     async def rejected(self, record: RejectedInput) -> None:
         await self.send([SpooledRecord(self._rejected, None, self._codec.encode(record, self._rejected))])
 
+    async def submit(self, records: list[Interaction]) -> None:
+        """For pixels and clicks: the browser needs no acknowledgement, so do not wait for one.
+
+        The record is handed to the producer; if the broker later refuses it, it goes to the spool.
+        """
+        spooled = [SpooledRecord(self._interactions, r.prospect_key.encode(),
+                                 self._codec.encode(r, self._interactions)) for r in records]
+        if not self._ready or self._spool.pending_records:
+            await self.send(spooled)
+            return
+        assert self._producer is not None
+        for record in spooled:
+            try:
+                delivery = await self._producer.send(record.topic, key=record.key, value=record.value)
+            except Exception:
+                await self.send([record])
+                continue
+            delivery.add_done_callback(lambda done, record=record: self._spool_if_failed(done, record))
+
+    def _spool_if_failed(self, delivery: asyncio.Future, record: SpooledRecord) -> None:
+        if delivery.cancelled() or delivery.exception() is not None:
+            self._ready = False
+            if self._spool.pending_bytes < self._config.collector.spool_max_bytes:
+                self._spool.append([record])
+                metrics.SPOOLED.inc()
+                self._wake.set()
+            else:
+                metrics.SPOOL_FULL.inc()
+
     async def send(self, records: list[SpooledRecord]) -> None:
         if self._ready and not self._spool.pending_records:
             try:
@@ -116,8 +146,11 @@ class Publisher:
                         raise
                     self._producer = producer
                     log.info("connected to Kafka")
+                while self._orphans:  # older than anything in our own spool: replay them first
+                    await self._drain(self._orphans[0])
+                    self._orphans.pop(0).close()
                 if self._spool.pending_records:
-                    await self._drain()
+                    await self._drain(self._spool)
                 self._ready = True
                 delay = 0.2
                 self._wake.clear()
@@ -131,10 +164,10 @@ class Publisher:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
-    async def _drain(self) -> None:
-        while self._spool.pending_records:
-            batch = self._spool.peek(REPLAY_BATCH)
+    async def _drain(self, spool: Spool) -> None:
+        while spool.pending_records:
+            batch = spool.peek(REPLAY_BATCH)
             await asyncio.wait_for(self._produce(batch), PRODUCE_TIMEOUT_S * 2)
-            self._spool.advance(len(batch))
+            spool.advance(len(batch))
             metrics.REPLAYED.inc(len(batch))
             metrics.SPOOL_RECORDS.set(self._spool.pending_records)

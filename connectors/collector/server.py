@@ -6,8 +6,7 @@ import asyncio
 import logging
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
+from connectors.collector import metrics as collector_metrics
 from connectors.collector.clicks import ClickHandler
 from connectors.collector.clock import Clock, system_clock
 from connectors.collector.events_api import EventsHandler
@@ -60,10 +59,22 @@ def cors_middleware(origins: tuple[str, ...]):
     return cors
 
 
+def spools_for(config: Config, index: int) -> tuple[Spool, list[Spool]]:
+    """Each process owns spool/<index>; process 0 also replays spools left by processes that no longer run."""
+    root = config.data_dir / "spool"
+    own = Spool(root / str(index))
+    orphans: list[Spool] = []
+    if index == 0 and root.is_dir():
+        orphans = [Spool(path) for path in sorted(root.iterdir())
+                   if path.is_dir() and path.name.isdigit() and int(path.name) >= config.collector.processes]
+    return own, orphans
+
+
 def create_app(config: Config, codec: Codec, clock: Clock = system_clock,
-               http_get: ses.HttpGet = ses.http_get) -> web.Application:
+               http_get: ses.HttpGet = ses.http_get, index: int = 0) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY, middlewares=[cors_middleware(config.collector.cors_origins)])
-    publisher = Publisher(config, codec, Spool(config.data_dir / "spool"))
+    own, orphans = spools_for(config, index)
+    publisher = Publisher(config, codec, own, orphans)
     intake = Intake(publisher, clock)
 
     async def lifecycle(app: web.Application):
@@ -82,7 +93,8 @@ def create_app(config: Config, codec: Codec, clock: Clock = system_clock,
         return web.json_response({"status": "ready", "partitions": partitions})
 
     async def metrics(request: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        body, content_type = collector_metrics.exposition()
+        return web.Response(body=body, headers={"Content-Type": content_type})
 
     app.cleanup_ctx.append(lifecycle)
     forms = FormHandler(config, intake)
@@ -100,13 +112,14 @@ def create_app(config: Config, codec: Codec, clock: Clock = system_clock,
     return app
 
 
-def run_collector(config: Config) -> None:
-    check_protected(config)
+def serve(config: Config, index: int = 0) -> None:
+    """One collector process; with several, they share the port through SO_REUSEPORT."""
     try:
         import uvloop
 
         uvloop.install()
     except ImportError:
         pass
-    web.run_app(create_app(config, Codec.for_config(config)), host=config.http_host, port=config.http_port,
-                print=lambda *_: None, access_log=None, shutdown_timeout=5)
+    web.run_app(create_app(config, Codec.for_config(config), index=index), host=config.http_host,
+                port=config.http_port, reuse_port=config.collector.processes > 1, print=lambda *_: None,
+                access_log=None, shutdown_timeout=5)

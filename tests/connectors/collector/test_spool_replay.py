@@ -57,7 +57,7 @@ def test_spooled_events_survive_a_broker_outage_and_a_collector_restart(config, 
             await client.close()  # cannot drain: the spool keeps the records on disk
 
     asyncio.run(first_collector())
-    assert list((config.data_dir / "spool").glob("*.spool"))
+    assert list((config.data_dir / "spool").rglob("*.spool"))
     broker.start()
     create_topics(config)
 

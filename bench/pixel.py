@@ -1,0 +1,125 @@
+"""Pixel throughput through the real collector process into the real broker, with zero loss checked.
+
+Starts an embedded broker and `leadflow collector`, drives GET /t/px.gif with wrk from
+another process, then compares the number of hits the collector accepted with the
+number of records found on the interactions topic. Needs wrk (apt-get install wrk).
+
+Run: .venv/bin/python bench/pixel.py [--seconds 20] [--connections 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
+
+from leadflow.config import Config  # noqa: E402
+from leadflow.embedded.broker import EmbeddedBroker  # noqa: E402
+from leadflow.process import free_port  # noqa: E402
+from leadflow.supervisor import EMBEDDED_GROUP_TIMINGS  # noqa: E402
+from leadflow.topics import create_topics  # noqa: E402
+
+LUA = """
+request = function()
+  return wrk.format("GET", "/t/px.gif?u=https%3A%2F%2Fexample.com%2Fpricing&t=Pricing")
+end
+"""
+
+
+def accepted_hits(metrics_url: str) -> int:
+    text = urllib.request.urlopen(metrics_url).read().decode()
+    match = re.search(r'leadflow_collector_inputs_total\{outcome="accepted",source="pixel",type="page.viewed"\} (\S+)',
+                      text)
+    return int(float(match.group(1))) if match else 0
+
+
+async def records_on_topic(config: Config) -> tuple[int, int]:
+    """(end offsets summed, distinct event ids actually read)."""
+    from schemas.codec import Codec
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=config.kafka.bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        topic = config.topic("interactions")
+        partitions = [TopicPartition(topic, p) for p in await consumer._client._wait_on_metadata(topic)]
+        ends = await consumer.end_offsets(partitions)
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        codec, ids, idle = Codec(), set(), 0
+        while idle < 10:
+            batches = await consumer.getmany(timeout_ms=200, max_records=10000)
+            idle = 0 if batches else idle + 1
+            for records in batches.values():
+                ids.update(codec.decode(r.value).event_id for r in records)
+        return sum(ends.values()), len(ids)
+    finally:
+        await consumer.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--processes", type=int, default=2, help="LEADFLOW_COLLECTOR_PROCESSES")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed: apt-get install wrk")
+    workdir = Path(tempfile.mkdtemp(prefix="leadflow-bench-"))
+    broker = EmbeddedBroker("127.0.0.1", free_port(), workdir / "broker.log")
+    port = free_port()
+    config = Config().with_changes(bootstrap=broker.start(), http_port=port, data_dir=workdir, partitions=6,
+                                   idempotence=False, processes=args.processes, write_key="wk_bench_0123456789",
+                                   link_secret="bench-link-secret-0123456789", **EMBEDDED_GROUP_TIMINGS)
+    create_topics(config)
+    collector = subprocess.Popen([sys.executable, "-m", "leadflow", "collector"],
+                                 env={**os.environ, **config.as_env(), "LEADFLOW_LOG_LEVEL": "warning"})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if urllib.request.urlopen(f"{base}/readyz").status == 200:
+                    break
+            except OSError:
+                time.sleep(0.1)
+        time.sleep(3)  # every process listening before wrk opens its connections, or SO_REUSEPORT can't spread them
+        script = workdir / "pixel.lua"
+        script.write_text(LUA)
+        print(f"wrk: 1 thread, {args.connections} connections, {args.seconds}s against {base}/t/px.gif; "
+              f"{args.processes} collector process(es)", flush=True)
+        out = subprocess.run(["wrk", "-t1", f"-c{args.connections}", f"-d{args.seconds}s", "--latency", "-s",
+                              str(script), base], capture_output=True, text=True).stdout
+        rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+        latency = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", out, re.M))
+        non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        errors = re.search(r"Socket errors: (.*)", out)
+        time.sleep(8)  # pixels are acknowledged by the broker after the GIF went out
+        accepted = accepted_hits(f"{base}/metrics")
+        offsets, found = asyncio.run(records_on_topic(config))
+        print(f"requests/s        {rate:,.0f}")
+        print(f"latency p50/p99   {latency.get('50')} / {latency.get('99')}")
+        print(f"non-2xx           {non_2xx.group(1) if non_2xx else 0}   socket errors: "
+              f"{errors.group(1) if errors else 'none'}")
+        print(f"accepted hits     {accepted:,}")
+        print(f"records in Kafka  {found:,} distinct event ids read back ({offsets:,} by end offsets)")
+        print(f"lost              {accepted - found:,}")
+    finally:
+        collector.terminate()
+        collector.wait(15)
+        broker.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
