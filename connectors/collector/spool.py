@@ -128,29 +128,15 @@ class Spool:
             start = offset if number == segment else 0
             with open(self._path(number), "rb") as source:
                 source.seek(start)
-                while True:
-                    header = source.read(_FRAME.size)
-                    if len(header) < _FRAME.size:
-                        break
-                    length, crc = _FRAME.unpack(header)
-                    payload = source.read(length)
-                    if len(payload) < length or zlib.crc32(payload) != crc:
-                        break
-                    yield SpooledRecord.decode(payload), (number, source.tell())
+                for payload, end in _intact_frames(source):
+                    yield SpooledRecord.decode(payload), (number, end)
 
     def _repair_tail(self, segment: int) -> None:
         path = self._path(segment)
         good = 0
         with open(path, "rb") as source:
-            while True:
-                header = source.read(_FRAME.size)
-                if len(header) < _FRAME.size:
-                    break
-                length, crc = _FRAME.unpack(header)
-                payload = source.read(length)
-                if len(payload) < length or zlib.crc32(payload) != crc:
-                    break
-                good = source.tell()
+            for _, good in _intact_frames(source):
+                pass
         if good < path.stat().st_size:
             with open(path, "r+b") as target:
                 target.truncate(good)
@@ -172,3 +158,16 @@ class Spool:
         tmp = self._cursor_path.with_suffix(".tmp")
         tmp.write_text(f"{self._cursor[0]} {self._cursor[1]}")
         os.replace(tmp, self._cursor_path)
+
+
+def _intact_frames(source: BinaryIO) -> Iterator[tuple[bytes, int]]:
+    """Payloads and their end offsets, up to the first short or corrupt frame."""
+    while True:
+        header = source.read(_FRAME.size)
+        if len(header) < _FRAME.size:
+            return
+        length, crc = _FRAME.unpack(header)
+        payload = source.read(length)
+        if len(payload) < length or zlib.crc32(payload) != crc:
+            return
+        yield payload, source.tell()

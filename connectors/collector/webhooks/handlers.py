@@ -8,7 +8,6 @@ An endpoint whose secret is not configured answers 404 and says which setting en
 from __future__ import annotations
 
 import json
-import time
 
 from aiohttp import web
 
@@ -65,7 +64,7 @@ class WebhookHandlers:
         body = await self._body(request)
         try:
             doc = mailgun.parse_body(body)
-            mailgun.verify(self._mailgun_key, doc["signature"], time.time(), self._mailgun_tokens)
+            mailgun.verify(self._mailgun_key, doc["signature"], self._intake.clock() / 1000, self._mailgun_tokens)
             mapped = mailgun.parse_event(doc["event-data"], self._intake.clock())
         except mailgun.Replayed as exc:
             return await self._refuse("mailgun", 406, "replayed", str(exc), body)

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
 from connectors.collector.webhooks.ses import string_to_sign
-from tests.connectors.collector.client import with_client
+from tests.connectors.collector.client import NOW, with_client
 from tests.connectors.collector.webhooks.payloads import MAILGUN, POSTMARK, SENDGRID, SES, dumps
 from tests.topic_reader import read_topic
 
@@ -61,7 +61,7 @@ def sendgrid_headers(key, body: bytes, timestamp: str = "1767000000") -> dict:
 
 
 def mailgun_body(event: dict, timestamp: int | None = None, token: str | None = None, key: str = MAILGUN_KEY) -> dict:
-    timestamp = str(int(time.time()) if timestamp is None else timestamp)
+    timestamp = str(NOW // 1000 if timestamp is None else timestamp)
     token = token or hashlib.sha256(f"{event['id']}{time.time_ns()}".encode()).hexdigest()[:50]
     signature = hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
     return {"signature": {"timestamp": timestamp, "token": token, "signature": signature}, "event-data": event}
@@ -112,7 +112,7 @@ def test_mailgun_signature_replay_and_staleness(hooks_config):
     results = post_all(hooks_config, [
         ("/v1/webhooks/mailgun", dumps(fresh), {"Content-Type": "application/json"}),
         ("/v1/webhooks/mailgun", dumps(fresh), {"Content-Type": "application/json"}),  # replayed token
-        ("/v1/webhooks/mailgun", dumps(mailgun_body(MAILGUN["clicked"], timestamp=int(time.time()) - 3600)), {}),
+        ("/v1/webhooks/mailgun", dumps(mailgun_body(MAILGUN["clicked"], timestamp=NOW // 1000 - 3600)), {}),
         ("/v1/webhooks/mailgun", dumps(mailgun_body(MAILGUN["clicked"], key="wrong-key")), {}),
         ("/v1/webhooks/mailgun", b'{"event-data": {}}', {}),
         ("/v1/webhooks/mailgun", dumps(mailgun_body(MAILGUN["accepted"])), {}),
