@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -19,10 +22,28 @@ WRITE_KEY = "wk_test_write_key_0123456789"
 LINK_SECRET = "test-link-secret-0123456789"
 
 
+@contextmanager
+def traversable_tmp(prefix: str) -> Iterator[Path]:
+    """A temp dir outside pytest's 0700 basetemp: as root, the embedded PostgreSQL runs as another user, which must
+    be able to reach its data dir, and pytest resets its basetemp to 0700 whenever another session starts."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
-    with backend(tmp_path_factory.mktemp("infra")) as started:
+def infra() -> Iterator[Backend]:
+    with traversable_tmp("leadflow-infra-") as workdir, backend(workdir) as started:
         yield started
+
+
+@pytest.fixture
+def workdir() -> Iterator[Path]:
+    """A per-test directory the embedded PostgreSQL of a `leadflow up` under test can use."""
+    with traversable_tmp("leadflow-test-") as path:
+        yield path
 
 
 @pytest.fixture

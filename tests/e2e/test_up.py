@@ -19,7 +19,7 @@ from tests.processes import post_json, wait_for_row
 pytestmark = pytest.mark.e2e
 
 
-def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEADFLOW_")}
     env.update(LEADFLOW_HTTP_PORT=str(free_port()), LEADFLOW_WORKER_METRICS_PORT=str(free_port()),
                LEADFLOW_SINK_METRICS_PORT=str(free_port()))
@@ -40,6 +40,12 @@ def read_until(proc: subprocess.Popen, pattern: str, timeout_s: float, seen: lis
     return None
 
 
+def log_tails(workdir: Path) -> str:
+    logs = sorted((workdir / ".leadflow" / "logs").glob("*.log"))
+    return "".join(f"\n--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+                   for log in logs)
+
+
 def descendants(proc: subprocess.Popen) -> list[psutil.Process]:
     try:
         return psutil.Process(proc.pid).children(recursive=True)
@@ -47,10 +53,10 @@ def descendants(proc: subprocess.Popen) -> list[psutil.Process]:
         return []
 
 
-def test_up_runs_the_stack_promotes_a_lead_and_stops_cleanly(tmp_path):
-    env = clean_env(tmp_path)
+def test_up_runs_the_stack_promotes_a_lead_and_stops_cleanly(workdir):
+    env = clean_env()
     started = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-m", "leadflow", "up"], cwd=tmp_path, env=env, text=True,
+    proc = subprocess.Popen([sys.executable, "-m", "leadflow", "up"], cwd=workdir, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     seen: list[str] = []
     try:
@@ -74,21 +80,21 @@ def test_up_runs_the_stack_promotes_a_lead_and_stops_cleanly(tmp_path):
         sent = time.monotonic()
         row = wait_for_row(crm.group(1), "SELECT stage, score_total FROM crm_leads WHERE prospect_id = %s",
                            (prospect_id_for(email),), 5)
-        assert row == ("lead", 63.0), f"no crm_leads row within 5 s; output: {''.join(seen)}"
+        assert row == ("lead", 63.0), f"no crm_leads row within 5 s; output: {''.join(seen)}{log_tails(workdir)}"
         assert time.monotonic() - sent < 5
-        assert (tmp_path / ".leadflow" / "pgdata" / "PG_VERSION").exists()
+        assert (workdir / ".leadflow" / "pgdata" / "PG_VERSION").exists()
 
-        secrets = tmp_path / ".leadflow" / "secrets.env"
+        secrets = workdir / ".leadflow" / "secrets.env"
         assert secrets.stat().st_mode & 0o777 == 0o600 and write_key in secrets.read_text()
         link = subprocess.run([sys.executable, "-m", "leadflow", "link", "--email", email, "--url",
                                "https://example.com/pricing", "--http-port", env["LEADFLOW_HTTP_PORT"]],
-                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30)
+                              cwd=workdir, env=env, capture_output=True, text=True, timeout=30)
         assert link.returncode == 0, link.stderr
         click = http.client.HTTPConnection("127.0.0.1", int(env["LEADFLOW_HTTP_PORT"]), timeout=5)
         click.request("GET", link.stdout.strip().split(base, 1)[1])
         answer = click.getresponse()
         assert (answer.status, answer.getheader("Location")) == (302, "https://example.com/pricing")
-        for log in (tmp_path / ".leadflow" / "logs").glob("*.log"):
+        for log in (workdir / ".leadflow" / "logs").glob("*.log"):
             text = log.read_text(errors="replace")
             assert email not in text and write_key not in text, f"{log.name} leaks personal data or a secret"
 
@@ -108,11 +114,11 @@ def test_up_runs_the_stack_promotes_a_lead_and_stops_cleanly(tmp_path):
                 child.kill()
 
 
-def test_data_survives_a_restart(tmp_path):
+def test_data_survives_a_restart(workdir):
     """The embedded PostgreSQL keeps the CRM under the data dir; a second `up` finds it again."""
     for attempt in range(2):
-        env = clean_env(tmp_path)
-        proc = subprocess.Popen([sys.executable, "-m", "leadflow", "up"], cwd=tmp_path, env=env, text=True,
+        env = clean_env()
+        proc = subprocess.Popen([sys.executable, "-m", "leadflow", "up"], cwd=workdir, env=env, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         seen: list[str] = []
         try:
@@ -134,9 +140,9 @@ def test_data_survives_a_restart(tmp_path):
     ({"CALF_TANSU_BIN": "/nonexistent/tansu"}, "leadflow: cannot start the embedded broker: "),
     ({"LEADFLOW_DATA_DIR": "blocked/data"}, "leadflow: "),
 ])
-def test_a_service_that_cannot_start_gives_a_one_line_reason(tmp_path, extra, expected):
-    (tmp_path / "blocked").write_text("a file where the data dir should be")
-    result = subprocess.run([sys.executable, "-m", "leadflow", "up"], cwd=tmp_path, env=clean_env(tmp_path, **extra),
+def test_a_service_that_cannot_start_gives_a_one_line_reason(workdir, extra, expected):
+    (workdir / "blocked").write_text("a file where the data dir should be")
+    result = subprocess.run([sys.executable, "-m", "leadflow", "up"], cwd=workdir, env=clean_env(**extra),
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.strip()]
@@ -144,34 +150,34 @@ def test_a_service_that_cannot_start_gives_a_one_line_reason(tmp_path, extra, ex
     assert "Traceback" not in result.stderr + result.stdout
 
 
-def test_postgres_failing_to_start_gives_a_one_line_reason(tmp_path):
-    env = clean_env(tmp_path)
-    pgdata = tmp_path / ".leadflow" / "pgdata"
+def test_postgres_failing_to_start_gives_a_one_line_reason(workdir):
+    env = clean_env()
+    pgdata = workdir / ".leadflow" / "pgdata"
     pgdata.mkdir(parents=True)
     (pgdata / "PG_VERSION").write_text("9\n")  # a data dir from an incompatible PostgreSQL
-    result = subprocess.run([sys.executable, "-m", "leadflow", "up"], cwd=tmp_path, env=env, capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "leadflow", "up"], cwd=workdir, env=env, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(errors) == 1 and errors[0].startswith("leadflow: the embedded PostgreSQL did not start"), result.stderr
 
 
-def test_invalid_configuration_names_the_setting(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "leadflow", "up", "--http-port", "eighty"], cwd=tmp_path,
-                            env=clean_env(tmp_path), capture_output=True, text=True, timeout=30)
+def test_invalid_configuration_names_the_setting(workdir):
+    result = subprocess.run([sys.executable, "-m", "leadflow", "up", "--http-port", "eighty"], cwd=workdir,
+                            env=clean_env(), capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert result.stderr.strip().startswith("leadflow: invalid configuration: LEADFLOW_HTTP_PORT:")
 
 
-def start_up(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.Popen, list[str]]:
-    proc = subprocess.Popen([sys.executable, "-m", "leadflow", "up"], cwd=tmp_path, env=env, text=True,
+def start_up(workdir: Path, env: dict[str, str]) -> tuple[subprocess.Popen, list[str]]:
+    proc = subprocess.Popen([sys.executable, "-m", "leadflow", "up"], cwd=workdir, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     return proc, []
 
 
-def test_a_crashed_child_is_restarted(tmp_path):
-    env = clean_env(tmp_path)
-    proc, seen = start_up(tmp_path, env)
+def test_a_crashed_child_is_restarted(workdir):
+    env = clean_env()
+    proc, seen = start_up(workdir, env)
     try:
         crm = read_until(proc, r"^crm: (postgresql://\S+)", 60, seen)
         write_key = read_until(proc, r"^write key: (\S+)", 5, seen).group(1)
@@ -190,14 +196,14 @@ def test_a_crashed_child_is_restarted(tmp_path):
         assert proc.wait(12) == 0
 
 
-def test_a_child_that_keeps_crashing_stops_the_stack_with_a_clear_message(tmp_path):
+def test_a_child_that_keeps_crashing_stops_the_stack_with_a_clear_message(workdir):
     import socket
 
     blocker = socket.socket()
     blocker.bind(("127.0.0.1", 0))
     blocker.listen()
-    env = clean_env(tmp_path, LEADFLOW_SINK_METRICS_PORT=str(blocker.getsockname()[1]))
-    proc, seen = start_up(tmp_path, env)
+    env = clean_env(LEADFLOW_SINK_METRICS_PORT=str(blocker.getsockname()[1]))
+    proc, seen = start_up(workdir, env)
     try:
         match = read_until(proc, r"^error: sink crashed 6 times", 60, seen)
         assert match, "".join(seen)
@@ -209,12 +215,12 @@ def test_a_child_that_keeps_crashing_stops_the_stack_with_a_clear_message(tmp_pa
             proc.kill()
 
 
-def test_a_broken_scoring_model_is_reported_before_anything_starts(tmp_path):
-    model = tmp_path / "model.yaml"
+def test_a_broken_scoring_model_is_reported_before_anything_starts(workdir):
+    model = workdir / "model.yaml"
     model.write_text("version: x\nthresholds: {promote: 10}\nrules:\n  - id: a\n    when: {type: page.view}\n"
                      "    points: 1\n")
-    result = subprocess.run([sys.executable, "-m", "leadflow", "up"], cwd=tmp_path,
-                            env=clean_env(tmp_path, LEADFLOW_MODEL=str(model)), capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "leadflow", "up"], cwd=workdir,
+                            env=clean_env(LEADFLOW_MODEL=str(model)), capture_output=True, text=True,
                             timeout=30)
     assert result.returncode == 2
     assert result.stderr.strip().startswith(f"leadflow: {model}:5: rule 'a': unknown interaction type 'page.view'")
