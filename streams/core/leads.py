@@ -1,33 +1,59 @@
-"""Turn a lead change into the LeadEvent the CRM receives."""
+"""Turn a lead change into the LeadEvent the CRM receives, and a prospect's history into its timeline."""
 
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 
-from schemas.records import LeadEvent, Score
+from schemas.records import Interaction, LeadEvent, Score, TimelineEntry
 from streams.core.model import ScoringModel
-from streams.core.prospect import LeadChange, ProspectState
+from streams.core.prospect import LeadChange, ProspectState, scores
 
+SCORE_DECIMALS = 2  # what sales sees; the state keeps full precision
 _NAMESPACE = uuid.UUID("6f1c3f8e-58a5-4c41-9a4e-2f1d0c3b7a10")
 
 
+def timeline(state: ProspectState) -> tuple[TimelineEntry, ...]:
+    """Every retained interaction and CRM verdict, chronological, with the points each earned."""
+    points: Counter[str] = Counter()
+    for entry in state.ledger:
+        if not entry.rule_id.startswith(("fit:", "recycle:")):
+            points[entry.event_id] += entry.points
+    entries = [
+        TimelineEntry(event_id=i.event_id, type=i.type if isinstance(i, Interaction) else f"crm.{i.type}",
+                      occurred_at=i.occurred_at, source=i.source if isinstance(i, Interaction) else "crm",
+                      url=i.url if isinstance(i, Interaction) else None, points=points[i.event_id])
+        for i in state.history
+    ]
+    return tuple(sorted(entries, key=lambda e: (e.occurred_at, e.event_id)))
+
+
+def type_counts(state: ProspectState) -> dict[str, int]:
+    return dict(Counter(i.type if isinstance(i, Interaction) else f"crm.{i.type}" for i in state.history))
+
+
 def lead_event(state: ProspectState, change: LeadChange, model: ScoringModel) -> LeadEvent:
-    """The id derives from the cause, so a reprocessed interaction re-emits the same event, not a new one."""
+    """The id derives from the cause, so a reprocessed input re-emits the same event, not a new one."""
     assert state.prospect_id is not None, "only known prospects become leads"
-    cause = change.cause
+    current = scores(state, model)
     return LeadEvent(
-        event_id=str(uuid.uuid5(_NAMESPACE, f"{change.kind}/{state.prospect_id}/{cause.event_id}")),
+        event_id=str(uuid.uuid5(_NAMESPACE, f"{change.kind}/{state.prospect_id}/{change.cause_id}")),
         prospect_id=state.prospect_id,
         type=change.kind,
-        occurred_at=cause.occurred_at,
-        received_at=cause.received_at,
+        occurred_at=change.occurred_at,
+        received_at=change.received_at,
         version=state.version,
         email=state.email,
         stage=state.stage,
         promoted_at=state.promoted_at,
-        score=Score(total=state.total, fit=state.fit, behaviour=state.behaviour),
+        score=Score(total=round(current.total, SCORE_DECIMALS), fit=round(current.fit, SCORE_DECIMALS),
+                    behaviour=round(current.behaviour, SCORE_DECIMALS)),
+        dimensions={name: round(value, SCORE_DECIMALS) for name, value in current.dimensions.items()},
         profile=dict(state.profile),
-        timeline=state.timeline,
+        segments=state.segments,
+        timeline=timeline(state),
         model_version=model.version,
-        cause_event_id=cause.event_id,
+        cause_event_id=change.cause_id,
     )
+
+

@@ -1,12 +1,51 @@
-"""Lifecycle stages and the transitions scoring can cause."""
+"""Lifecycle stages and transitions.
+
+name -> lead (score reaches the promotion threshold) -> accepted / contacted -> won | lost |
+disqualified (CRM verdicts). Lost and disqualified leads are recycled to nurture under the
+model's score policy and promoted again when interest returns. A lead nobody accepted
+whose score decays below the demotion threshold goes back to name; the gap between the
+two thresholds keeps it from flapping.
+"""
 
 from __future__ import annotations
 
 NAME = "name"
 LEAD = "lead"
-STAGES = (NAME, LEAD)
+ACCEPTED = "accepted"
+CONTACTED = "contacted"
+WON = "won"
+NURTURE = "nurture"
+STAGES = (NAME, LEAD, ACCEPTED, CONTACTED, WON, NURTURE)
+VERDICTS = ("accepted", "contacted", "won", "lost", "disqualified")
+RECYCLING_VERDICTS = frozenset({"lost", "disqualified"})
+_PROMOTABLE = frozenset({NAME, NURTURE})
+_IN_SALES = frozenset({LEAD, ACCEPTED, CONTACTED, WON})
 
 
 def promotes(stage: str, total: float, threshold: float, known: bool) -> bool:
     """Only a known person (an email to hand to sales) can become a lead."""
-    return stage == NAME and known and total >= threshold
+    return stage in _PROMOTABLE and known and total >= threshold
+
+
+def demotes(stage: str, total: float, threshold: float | None) -> bool:
+    return stage == LEAD and threshold is not None and total < threshold
+
+
+def in_sales(stage: str) -> bool:
+    """Stages whose changes the CRM hears about."""
+    return stage in _IN_SALES
+
+
+def after_verdict(stage: str, verdict: str) -> str | None:
+    """The stage a CRM verdict leads to, or None when it does not apply (e.g. 'accepted' for a name)."""
+    if stage not in _IN_SALES and verdict != "won":
+        return None
+    if verdict in RECYCLING_VERDICTS:
+        return NURTURE
+    if verdict == "contacted" and stage in (LEAD, ACCEPTED):
+        return CONTACTED
+    if verdict == "accepted" and stage == LEAD:
+        return ACCEPTED
+    if verdict == "won":
+        return WON
+    return None

@@ -13,15 +13,27 @@ from typing import Any
 
 import yaml
 
+from schemas.records import Interaction
+from streams.core.conditions import AttributeCondition, EventCondition, ValueTest
+from streams.core.durations import parse_duration_ms
+
 INTERACTION_TYPES = frozenset({
     "page.viewed", "email.delivered", "email.opened", "email.clicked", "email.bounced", "email.complained",
     "email.unsubscribed", "form.submitted", "asset.downloaded", "webinar.registered", "webinar.attended",
     "identity.linked", "profile.updated",
 })
-_TOP_KEYS = {"version", "thresholds", "rules"}
-_THRESHOLD_KEYS = {"promote"}
-_RULE_KEYS = {"id", "when", "points"}
-_WHEN_KEYS = {"type", "url", "url_contains", "url_regex", "form_id", "campaign"}
+RECYCLE_POLICIES = ("reset", "halve", "keep")
+_TOP_KEYS = {"version", "defaults", "thresholds", "recycle", "timeline", "rules", "fit", "segments"}
+_DEFAULTS_KEYS = {"half_life"}
+_THRESHOLD_KEYS = {"promote", "demote"}
+_RECYCLE_KEYS = {"score"}
+_TIMELINE_KEYS = {"max_events", "max_age"}
+_RULE_KEYS = {"id", "when", "points", "once", "cap", "half_life", "dimension", "score_machine"}
+_WHEN_KEYS = {"type", "url", "url_contains", "url_regex", "form_id", "campaign", "asset", "property"}
+_TEST_KEYS = {"equals", "in", "regex"}
+_FIT_KEYS = {"id", "when", "points"}
+_SEGMENT_KEYS = {"id", "when"}
+_CAP_KEYS = {"max", "per"}
 
 
 class ModelError(ValueError):
@@ -29,28 +41,41 @@ class ModelError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Rule:
-    id: str
-    type: str
-    points: float
-    url: str | None = None
-    url_contains: str | None = None
-    url_regex: re.Pattern[str] | None = None
-    form_id: str | None = None
-    campaign: str | None = None
+class Cap:
+    max: int
+    per_ms: int
 
-    def matches(self, type_: str, url: str | None, form_id: str | None, campaign: str | None) -> bool:
-        if type_ != self.type:
-            return False
-        if self.url is not None and url != self.url:
-            return False
-        if self.url_contains is not None and (url is None or self.url_contains not in url):
-            return False
-        if self.url_regex is not None and (url is None or not self.url_regex.search(url)):
-            return False
-        if self.form_id is not None and form_id != self.form_id:
-            return False
-        return self.campaign is None or campaign == self.campaign
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A behaviour rule: points for matching interactions, optionally once, capped, decaying."""
+
+    id: str
+    condition: EventCondition
+    points: float
+    once: bool = False
+    cap: Cap | None = None
+    half_life_ms: int | None = None
+    dimension: str | None = None
+    score_machine: bool = False
+
+    def matches(self, event: Interaction) -> bool:
+        return (self.score_machine or not event.machine) and self.condition.matches(event)
+
+
+@dataclass(frozen=True, slots=True)
+class FitRule:
+    """Explicit points from a profile attribute; recomputed whenever the profile changes."""
+
+    id: str
+    condition: AttributeCondition
+    points: float
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    id: str
+    condition: EventCondition
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +83,12 @@ class ScoringModel:
     version: str
     promote_threshold: float
     rules: tuple[Rule, ...]
+    demote_threshold: float | None = None
+    fit_rules: tuple[FitRule, ...] = ()
+    segments: tuple[Segment, ...] = ()
+    recycle_policy: str = "reset"
+    timeline_max_events: int = 500
+    timeline_max_age_ms: int | None = None
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -90,75 +121,200 @@ def parse_model(text: str, source: str = "<model>") -> ScoringModel:
         raise ModelError(f"{source}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(doc, dict):
         raise ModelError(f"{source}:1: the model must be a mapping with version, thresholds and rules")
-    _check_keys(doc, _TOP_KEYS, source, "model")
-    version = doc.get("version")
-    if not isinstance(version, (str, int)) or str(version) == "":
-        raise ModelError(f"{source}:{doc['__line__']}: 'version' is required (a string naming this model)")
-    thresholds = doc.get("thresholds")
-    if not isinstance(thresholds, dict):
-        raise ModelError(f"{source}:{doc['__line__']}: 'thresholds' is required (a mapping with 'promote')")
-    _check_keys(thresholds, _THRESHOLD_KEYS, source, "thresholds")
-    promote = _number(thresholds.get("promote"), source, thresholds["__line__"], "thresholds.promote")
-    raw_rules = doc.get("rules")
-    if not isinstance(raw_rules, list) or not raw_rules:
-        raise ModelError(f"{source}:{doc['__line__']}: 'rules' must be a non-empty list")
-    rules: list[Rule] = []
-    seen: dict[str, int] = {}
-    for raw in raw_rules:
-        rule = _parse_rule(raw, source)
+    return _Parser(source).model(doc)
+
+
+class _Parser:
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, line: int, message: str) -> ModelError:
+        return ModelError(f"{self.source}:{line}: {message}")
+
+    def model(self, doc: dict[str, Any]) -> ScoringModel:
+        self.keys(doc, _TOP_KEYS, "model")
+        version = doc.get("version")
+        if not isinstance(version, (str, int)) or str(version) == "":
+            raise self.fail(doc["__line__"], "'version' is required (a string naming this model)")
+        defaults = self.section(doc, "defaults", _DEFAULTS_KEYS)
+        default_half_life = self.duration(defaults, "half_life", "defaults.half_life")
+        thresholds = doc.get("thresholds")
+        if not isinstance(thresholds, dict):
+            raise self.fail(doc["__line__"], "'thresholds' is required (a mapping with 'promote')")
+        self.keys(thresholds, _THRESHOLD_KEYS, "thresholds")
+        promote = self.number(thresholds.get("promote"), thresholds["__line__"], "thresholds.promote")
+        demote = None
+        if thresholds.get("demote") is not None:
+            demote = self.number(thresholds["demote"], thresholds["__line__"], "thresholds.demote")
+            if demote >= promote:
+                raise self.fail(thresholds["__line__"], "thresholds.demote must be below thresholds.promote "
+                                "(the gap keeps leads from flapping)")
+        recycle = self.section(doc, "recycle", _RECYCLE_KEYS)
+        policy = recycle.get("score", "reset")
+        if policy not in RECYCLE_POLICIES:
+            raise self.fail(recycle.get("__line__", doc["__line__"]),
+                            f"recycle.score must be one of {', '.join(RECYCLE_POLICIES)}, got {policy!r}")
+        timeline = self.section(doc, "timeline", _TIMELINE_KEYS)
+        max_events = timeline.get("max_events", 500)
+        if isinstance(max_events, bool) or not isinstance(max_events, int) or max_events < 1:
+            raise self.fail(timeline.get("__line__", doc["__line__"]), "timeline.max_events must be a positive integer")
+        raw_rules = doc.get("rules")
+        if not isinstance(raw_rules, list) or not raw_rules:
+            raise self.fail(doc["__line__"], "'rules' must be a non-empty list")
+        rules = self.unique([self.rule(raw, default_half_life) for raw in raw_rules], raw_rules, "rule")
+        raw_fit = self.list_of(doc, "fit")
+        fit = self.unique([self.fit_rule(raw) for raw in raw_fit], raw_fit, "fit rule")
+        raw_segments = self.list_of(doc, "segments")
+        segments = self.unique([self.segment(raw) for raw in raw_segments], raw_segments, "segment")
+        return ScoringModel(
+            version=str(version), promote_threshold=promote, demote_threshold=demote, rules=tuple(rules),
+            fit_rules=tuple(fit), segments=tuple(segments), recycle_policy=policy, timeline_max_events=max_events,
+            timeline_max_age_ms=self.duration(timeline, "max_age", "timeline.max_age"),
+        )
+
+    def rule(self, raw: Any, default_half_life: int | None) -> Rule:
+        rule_id, line, label = self.identify(raw, "rule", _RULE_KEYS)
+        condition = self.event_condition(raw.get("when"), line, label)
+        points = self.number(raw.get("points"), line, f"rule '{rule_id}': points")
+        once = raw.get("once", False)
+        score_machine = raw.get("score_machine", False)
+        for name, value in (("once", once), ("score_machine", score_machine)):
+            if not isinstance(value, bool):
+                raise self.fail(line, f"rule '{rule_id}': {name} must be true or false")
+        cap = None
+        if raw.get("cap") is not None:
+            cap_raw = raw["cap"]
+            if not isinstance(cap_raw, dict):
+                raise self.fail(line, f"rule '{rule_id}': cap must be a mapping like {{max: 3, per: 1d}}")
+            self.keys(cap_raw, _CAP_KEYS, f"rule '{rule_id}': cap")
+            limit = cap_raw.get("max")
+            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+                raise self.fail(cap_raw["__line__"], f"rule '{rule_id}': cap.max must be a positive integer")
+            cap = Cap(limit, self.duration(cap_raw, "per", f"rule '{rule_id}': cap.per", required=True))
+        half_life = self.duration(raw, "half_life", f"rule '{rule_id}': half_life")
+        dimension = raw.get("dimension")
+        if dimension is not None and (not isinstance(dimension, str) or not dimension):
+            raise self.fail(line, f"rule '{rule_id}': dimension must be a name")
+        return Rule(id=rule_id, condition=condition, points=points, once=once, cap=cap,
+                    half_life_ms=half_life if half_life is not None else default_half_life, dimension=dimension,
+                    score_machine=score_machine)
+
+    def fit_rule(self, raw: Any) -> FitRule:
+        rule_id, line, label = self.identify(raw, "fit rule", _FIT_KEYS)
+        when = raw.get("when")
+        if not isinstance(when, dict) or not isinstance(when.get("attribute"), str):
+            raise self.fail(line, f"{label}: 'when' needs an 'attribute' and a test (equals, in or regex)")
+        self.keys(when, _TEST_KEYS | {"attribute"}, label)
+        return FitRule(rule_id, AttributeCondition(when["attribute"], self.value_test(when, label)),
+                       self.number(raw.get("points"), line, f"{label}: points"))
+
+    def segment(self, raw: Any) -> Segment:
+        segment_id, line, label = self.identify(raw, "segment", _SEGMENT_KEYS)
+        return Segment(segment_id, self.event_condition(raw.get("when"), line, label))
+
+    def event_condition(self, when: Any, rule_line: int, label: str) -> EventCondition:
+        if not isinstance(when, dict):
+            raise self.fail(rule_line, f"{label}: 'when' is required (a mapping with at least 'type')")
+        line = when["__line__"]
+        unknown = set(when) - _WHEN_KEYS - {"__line__"}
+        if unknown:
+            raise self.fail(line, f"{label}: unknown condition(s) {', '.join(sorted(unknown))}; "
+                            f"allowed: {', '.join(sorted(_WHEN_KEYS))}")
+        type_ = when.get("type")
+        if type_ not in INTERACTION_TYPES:
+            raise self.fail(line, f"{label}: unknown interaction type {type_!r}; known: "
+                            f"{', '.join(sorted(INTERACTION_TYPES))}")
+        regex = self.regex(when.get("url_regex"), line, label, "url_regex")
+        prop = when.get("property")
+        prop_name, prop_test = None, None
+        if prop is not None:
+            if not isinstance(prop, dict) or not isinstance(prop.get("name"), str):
+                raise self.fail(line, f"{label}: property needs a 'name' and a test (equals, in or regex)")
+            self.keys(prop, _TEST_KEYS | {"name"}, f"{label}: property")
+            prop_name, prop_test = prop["name"], self.value_test(prop, f"{label}: property")
+        return EventCondition(type=type_, url=_opt_str(when, "url"), url_contains=_opt_str(when, "url_contains"),
+                              url_regex=regex, form_id=_opt_str(when, "form_id"), campaign=_opt_str(when, "campaign"),
+                              asset=_opt_str(when, "asset"), property_name=prop_name, property_test=prop_test)
+
+    def value_test(self, raw: dict[str, Any], label: str) -> ValueTest:
         line = raw["__line__"]
-        if rule.id in seen:
-            raise ModelError(f"{source}:{line}: rule '{rule.id}': duplicate id (first defined on line {seen[rule.id]})")
-        seen[rule.id] = line
-        rules.append(rule)
-    return ScoringModel(version=str(version), promote_threshold=promote, rules=tuple(rules))
+        if not any(k in raw for k in _TEST_KEYS):
+            raise self.fail(line, f"{label}: give at least one of equals, in or regex")
+        one_of = raw.get("in")
+        if one_of is not None and not isinstance(one_of, list):
+            raise self.fail(line, f"{label}: 'in' must be a list")
+        return ValueTest(equals=_opt_str(raw, "equals"),
+                         one_of=frozenset(str(v) for v in one_of) if one_of is not None else None,
+                         regex=self.regex(raw.get("regex"), line, label, "regex"))
 
-
-def _parse_rule(raw: Any, source: str) -> Rule:
-    if not isinstance(raw, dict):
-        raise ModelError(f"{source}: every rule must be a mapping, got {raw!r}")
-    line = raw["__line__"]
-    rule_id = raw.get("id")
-    if not isinstance(rule_id, str) or not rule_id:
-        raise ModelError(f"{source}:{line}: rule without an 'id'")
-    where = f"{source}:{line}: rule '{rule_id}'"
-    unknown = set(raw) - _RULE_KEYS - {"__line__"}
-    if unknown:
-        raise ModelError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(_RULE_KEYS))}")
-    when = raw.get("when")
-    if not isinstance(when, dict):
-        raise ModelError(f"{where}: 'when' is required (a mapping with at least 'type')")
-    unknown = set(when) - _WHEN_KEYS - {"__line__"}
-    where = f"{source}:{when['__line__']}: rule '{rule_id}'"
-    if unknown:
-        raise ModelError(f"{where}: unknown condition(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(_WHEN_KEYS))}")
-    type_ = when.get("type")
-    if type_ not in INTERACTION_TYPES:
-        raise ModelError(f"{where}: unknown interaction type {type_!r}; known: {', '.join(sorted(INTERACTION_TYPES))}")
-    regex = None
-    if when.get("url_regex") is not None:
+    def regex(self, pattern: Any, line: int, label: str, name: str) -> re.Pattern[str] | None:
+        if pattern is None:
+            return None
         try:
-            regex = re.compile(str(when["url_regex"]))
+            return re.compile(str(pattern))
         except re.error as exc:
-            raise ModelError(f"{where}: bad url_regex {when['url_regex']!r}: {exc}") from None
-    points = _number(raw.get("points"), source, line, f"rule '{rule_id}': points")
-    return Rule(
-        id=rule_id, type=type_, points=points, url=_opt_str(when, "url"), url_contains=_opt_str(when, "url_contains"),
-        url_regex=regex, form_id=_opt_str(when, "form_id"), campaign=_opt_str(when, "campaign"),
-    )
+            raise self.fail(line, f"{label}: bad {name} {pattern!r}: {exc}") from None
 
+    def identify(self, raw: Any, kind: str, allowed: set[str]) -> tuple[str, int, str]:
+        if not isinstance(raw, dict):
+            raise ModelError(f"{self.source}: every {kind} must be a mapping, got {raw!r}")
+        line = raw["__line__"]
+        item_id = raw.get("id")
+        if not isinstance(item_id, str) or not item_id:
+            raise self.fail(line, f"{kind} without an 'id'")
+        label = f"{kind} '{item_id}'"
+        unknown = set(raw) - allowed - {"__line__"}
+        if unknown:
+            raise self.fail(line, f"{label}: unknown key(s) {', '.join(sorted(unknown))}; "
+                            f"allowed: {', '.join(sorted(allowed))}")
+        return item_id, line, label
 
-def _check_keys(mapping: dict[str, Any], allowed: set[str], source: str, what: str) -> None:
-    unknown = set(mapping) - allowed - {"__line__"}
-    if unknown:
-        raise ModelError(f"{source}:{mapping['__line__']}: {what}: unknown key(s) {', '.join(sorted(unknown))}; "
-                         f"allowed: {', '.join(sorted(allowed))}")
+    def unique(self, items: list[Any], raws: list[dict[str, Any]], kind: str) -> list[Any]:
+        seen: dict[str, int] = {}
+        for item, raw in zip(items, raws):
+            if item.id in seen:
+                raise self.fail(raw["__line__"], f"{kind} '{item.id}': duplicate id (first defined on line "
+                                f"{seen[item.id]})")
+            seen[item.id] = raw["__line__"]
+        return items
 
+    def section(self, doc: dict[str, Any], name: str, allowed: set[str]) -> dict[str, Any]:
+        value = doc.get(name)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(doc["__line__"], f"'{name}' must be a mapping")
+        self.keys(value, allowed, name)
+        return value
 
-def _number(value: Any, source: str, line: int, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ModelError(f"{source}:{line}: {what} must be a number, got {value!r}")
-    return float(value)
+    def list_of(self, doc: dict[str, Any], name: str) -> list[Any]:
+        value = doc.get(name)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.fail(doc["__line__"], f"'{name}' must be a list")
+        return value
+
+    def keys(self, mapping: dict[str, Any], allowed: set[str], what: str) -> None:
+        unknown = set(mapping) - allowed - {"__line__"}
+        if unknown:
+            raise self.fail(mapping["__line__"], f"{what}: unknown key(s) {', '.join(sorted(unknown))}; "
+                            f"allowed: {', '.join(sorted(allowed))}")
+
+    def duration(self, mapping: dict[str, Any], key: str, what: str, required: bool = False) -> int | None:
+        if mapping.get(key) is None:
+            if required:
+                raise self.fail(mapping.get("__line__", 1), f"{what} is required")
+            return None
+        try:
+            return parse_duration_ms(mapping[key])
+        except ValueError as exc:
+            raise self.fail(mapping["__line__"], f"{what}: {exc}") from None
+
+    def number(self, value: Any, line: int, what: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(line, f"{what} must be a number, got {value!r}")
+        return float(value)
 
 
 def _opt_str(mapping: dict[str, Any], key: str) -> str | None:

@@ -1,23 +1,34 @@
-"""A prospect's state and the pure transition ``apply(state, interaction, model)``.
+"""A prospect's state and the pure transition ``apply(state, input, model)``.
 
-Same events in the same order under the same model give the same state and the
-same effects; redelivered events (same ``event_id``) change nothing.
+Inputs are interactions, CRM verdicts and clock ticks. Same inputs in the same order
+under the same model give the same state and the same effects; a redelivered input
+(same ``event_id``) changes nothing. Scores are derived from per-rule tallies at the
+state's clock (the newest event time seen), so decay is computed in event time.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from bisect import insort
-from typing import Mapping, TypeVar
+from typing import Mapping, Union
 
-from schemas.records import Interaction, TimelineEntry
-from streams.core import lifecycle
+from schemas.records import CrmFeedback, Interaction
+from streams.core import lifecycle, scoring
+from streams.core.decay import decay_factor
 from streams.core.model import ScoringModel
+from streams.core.scoring import RuleTally
 
 SEEN_WINDOW = 2000
-TIMELINE_LIMIT = 500
-LEDGER_LIMIT = 500
-T = TypeVar("T")
+LEDGER_LIMIT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Time passing without events (from the worker's clock): lets decay demote a lead."""
+
+    at: int
+
+
+Input = Union[Interaction, CrmFeedback]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +38,7 @@ class LedgerEntry:
     event_id: str
     rule_id: str
     points: float
+    decayed: float  # behaviour lost to decay since the previous entry
     total: float
     occurred_at: int
 
@@ -37,19 +49,32 @@ class ProspectState:
     prospect_id: str | None = None
     email: str | None = None
     stage: str = lifecycle.NAME
+    profile: Mapping[str, str] = field(default_factory=dict)
     fit: float = 0.0
-    behaviour: float = 0.0
+    fit_rules: tuple[str, ...] = ()
+    tallies: Mapping[str, RuleTally] = field(default_factory=dict)
+    clock: int = 0
+    segments: tuple[str, ...] = ()
     version: int = 0
     promoted_at: int | None = None
     last_activity_at: int | None = None
-    profile: Mapping[str, str] = field(default_factory=dict)
-    timeline: tuple[TimelineEntry, ...] = ()
+    history: tuple[Input, ...] = ()
     ledger: tuple[LedgerEntry, ...] = ()
     seen: tuple[str, ...] = ()
 
-    @property
-    def total(self) -> float:
-        return self.fit + self.behaviour
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    total: float
+    fit: float
+    behaviour: float
+    dimensions: Mapping[str, float]
+
+
+def scores(state: ProspectState, model: ScoringModel, now: int | None = None) -> Scores:
+    at = state.clock if now is None else max(now, state.clock)
+    behaviour = scoring.behaviour(state.tallies, model, at)
+    return Scores(state.fit + behaviour, state.fit, behaviour, scoring.dimensions(state.tallies, model, at))
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +82,9 @@ class LeadChange:
     """An effect: the lead's CRM record must change; ``kind`` is the LeadEvent type."""
 
     kind: str
-    cause: Interaction
+    cause_id: str
+    occurred_at: int
+    received_at: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,63 +93,132 @@ class Outcome:
     effects: tuple[LeadChange, ...] = ()
 
 
-def apply(state: ProspectState, event: Interaction, model: ScoringModel) -> Outcome:
-    if event.event_id in state.seen:
+def apply(state: ProspectState, item: Input | Tick, model: ScoringModel) -> Outcome:
+    if isinstance(item, Tick):
+        return _tick(state, item, model)
+    if item.event_id in state.seen:
         return Outcome(state)
-    ledger_entries, points = _score(state, event, model)
-    behaviour = state.behaviour + points
+    if isinstance(item, CrmFeedback):
+        return _verdict(state, item, model)
+    return _interaction(state, item, model)
+
+
+def replay(key: str, inputs: list[Input], model: ScoringModel) -> ProspectState:
+    """The state these inputs produce from scratch: how rescoring and identity merges are computed."""
+    state = ProspectState(key)
+    for item in inputs:
+        state = apply(state, item, model).state
+    return state
+
+
+def canonical_order(inputs: list[Input]) -> list[Input]:
+    return sorted(inputs, key=lambda i: (i.occurred_at, i.received_at, i.event_id))
+
+
+def merge(known: ProspectState, anonymous: ProspectState, model: ScoringModel, prospect_id: str,
+          email: str | None) -> ProspectState:
+    """The known prospect after absorbing an anonymous one: as if every input had been theirs from the start.
+
+    Once-only rules, caps and decay then hold across both histories; the anonymous events
+    take the identity the link (``identity.linked``) names.
+    """
+    own = {i.event_id for i in known.history}
+    adopted = [replace(i, prospect_key=known.key, prospect_id=prospect_id, email=email)
+               if isinstance(i, Interaction) else i for i in anonymous.history if i.event_id not in own]
+    merged = replay(known.key, canonical_order([*known.history, *adopted]), model)
+    return replace(merged, prospect_id=prospect_id, email=merged.email or email, version=_next_version(max(known.version, anonymous.version), merged.clock))
+
+
+def _interaction(state: ProspectState, event: Interaction, model: ScoringModel) -> Outcome:
+    before = scores(state, model)
+    clock = max(state.clock, event.occurred_at)
+    decayed_only = scoring.behaviour(state.tallies, model, clock)
+    tallies = dict(state.tallies)
+    entries: list[LedgerEntry] = []
+    decayed = before.behaviour - decayed_only
+    running = state.fit + decayed_only
+    for activation in scoring.activations(tallies, event, model):
+        rule = activation.rule
+        tallies[rule.id] = scoring.add(tallies.get(rule.id), rule, activation.points, event.occurred_at)
+        points_now = activation.points * decay_factor(clock - event.occurred_at, rule.half_life_ms)
+        running += points_now
+        entries.append(LedgerEntry(event.event_id, rule.id, activation.points, decayed, running, event.occurred_at))
+        decayed = 0.0
     profile = {**state.profile, **event.traits} if event.traits else state.profile
+    fit, fit_rules = scoring.fit(profile, model) if profile is not state.profile else (state.fit, state.fit_rules)
+    if fit != state.fit:
+        entries.append(LedgerEntry(event.event_id, "fit:" + "+".join(fit_rules), fit - state.fit, decayed,
+                                   running + fit - state.fit, event.occurred_at))
+    segments = state.segments
+    joined = [s.id for s in model.segments if s.id not in segments and s.condition.matches(event)]
+    if joined:
+        segments = tuple(sorted((*segments, *joined)))
     new = replace(
-        state,
-        prospect_id=state.prospect_id or event.prospect_id,
-        email=state.email or event.email,
-        behaviour=behaviour,
-        version=next_version(state.version, event.received_at),
+        state, prospect_id=state.prospect_id or event.prospect_id, email=state.email or event.email,
+        profile=profile, fit=fit, fit_rules=fit_rules, tallies=tallies, clock=clock, segments=segments,
+        version=_next_version(state.version, event.received_at),
         last_activity_at=max(state.last_activity_at or event.occurred_at, event.occurred_at),
-        profile=profile,
-        timeline=_with_entry(state.timeline, _timeline_entry(event, points)),
-        ledger=(state.ledger + ledger_entries)[-LEDGER_LIMIT:],
-        seen=_bounded(state.seen, event.event_id, SEEN_WINDOW),
+        history=_retain(state.history, event, model), ledger=(*state.ledger, *entries)[-LEDGER_LIMIT:],
+        seen=(*state.seen, event.event_id)[-SEEN_WINDOW:],
     )
-    if lifecycle.promotes(new.stage, new.total, model.promote_threshold, new.prospect_id is not None):
-        new = replace(new, stage=lifecycle.LEAD, promoted_at=event.occurred_at)
-        return Outcome(new, (LeadChange("lead.promoted", event),))
-    if new.stage != lifecycle.NAME:
-        return Outcome(new, (LeadChange("lead.updated", event),))
-    return Outcome(new)
+    return _transition(new, model, event.event_id, event.occurred_at, event.received_at, activity=True)
 
 
-def next_version(current: int, received_at_ms: int) -> int:
+def _verdict(state: ProspectState, verdict: CrmFeedback, model: ScoringModel) -> Outcome:
+    new = replace(state, seen=(*state.seen, verdict.event_id)[-SEEN_WINDOW:],
+                  history=_retain(state.history, verdict, model),
+                  clock=max(state.clock, verdict.occurred_at),
+                  version=_next_version(state.version, verdict.received_at))
+    stage = lifecycle.after_verdict(state.stage, verdict.type)
+    if stage is None:
+        return Outcome(new)
+    if stage == lifecycle.NURTURE:
+        new = _recycle(new, verdict, model)
+        return Outcome(new, (LeadChange("lead.recycled", verdict.event_id, verdict.occurred_at,
+                                        verdict.received_at),))
+    new = replace(new, stage=stage)
+    return Outcome(new, (LeadChange("lead.updated", verdict.event_id, verdict.occurred_at, verdict.received_at),))
+
+
+def _recycle(state: ProspectState, verdict: CrmFeedback, model: ScoringModel) -> ProspectState:
+    """Back to nurture; the behaviour score is reset, halved or kept as the model says."""
+    factor = {"reset": 0.0, "halve": 0.5, "keep": 1.0}[model.recycle_policy]
+    before = scores(state, model).behaviour
+    tallies = {rule_id: replace(t, value=t.value * factor) for rule_id, t in state.tallies.items()}
+    entry = LedgerEntry(verdict.event_id, f"recycle:{model.recycle_policy}", before * factor - before, 0.0,
+                        state.fit + before * factor, verdict.occurred_at)
+    return replace(state, stage=lifecycle.NURTURE, tallies=tallies, ledger=(*state.ledger, entry)[-LEDGER_LIMIT:])
+
+
+def _tick(state: ProspectState, tick: Tick, model: ScoringModel) -> Outcome:
+    if tick.at <= state.clock:
+        return Outcome(state)
+    return _transition(replace(state, clock=tick.at), model, f"tick:{tick.at}", tick.at, tick.at, activity=False)
+
+
+def _transition(state: ProspectState, model: ScoringModel, cause: str, at: int, received: int,
+                activity: bool) -> Outcome:
+    total = scores(state, model).total
+    if lifecycle.promotes(state.stage, total, model.promote_threshold, state.prospect_id is not None):
+        promoted = replace(state, stage=lifecycle.LEAD, promoted_at=at)
+        return Outcome(promoted, (LeadChange("lead.promoted", cause, at, received),))
+    if lifecycle.demotes(state.stage, total, model.demote_threshold):
+        return Outcome(replace(state, stage=lifecycle.NAME), (LeadChange("lead.demoted", cause, at, received),))
+    if activity and lifecycle.in_sales(state.stage):
+        return Outcome(state, (LeadChange("lead.updated", cause, at, received),))
+    return Outcome(state)
+
+
+def _retain(history: tuple[Input, ...], item: Input, model: ScoringModel) -> tuple[Input, ...]:
+    """Keep the newest inputs within the model's timeline retention (count and age)."""
+    kept = (*history, item)[-model.timeline_max_events:]
+    if model.timeline_max_age_ms is not None:
+        horizon = max(i.occurred_at for i in kept) - model.timeline_max_age_ms
+        kept = tuple(i for i in kept if i.occurred_at >= horizon)
+    return kept
+
+
+def _next_version(current: int, received_at_ms: int) -> int:
     """Monotonic per prospect, and anchored to receive time so it keeps rising even if the state is lost
     (the embedded broker keeps nothing across restarts) and the CRM's version guard must still accept it."""
     return max(current + 1, received_at_ms * 1000)
-
-
-def _score(state: ProspectState, event: Interaction, model: ScoringModel) -> tuple[tuple[LedgerEntry, ...], float]:
-    if event.machine:
-        return (), 0.0
-    entries: list[LedgerEntry] = []
-    total = state.total
-    for rule in model.rules:
-        if rule.matches(event.type, event.url, event.form_id, event.campaign):
-            total += rule.points
-            entries.append(LedgerEntry(event.event_id, rule.id, rule.points, total, event.occurred_at))
-    return tuple(entries), sum(entry.points for entry in entries)
-
-
-def _timeline_entry(event: Interaction, points: float) -> TimelineEntry:
-    return TimelineEntry(event_id=event.event_id, type=event.type, occurred_at=event.occurred_at,
-                         source=event.source, url=event.url, points=points)
-
-
-def _bounded(items: tuple[T, ...], item: T, limit: int) -> tuple[T, ...]:
-    return (items + (item,))[-limit:]
-
-
-def _with_entry(timeline: tuple[TimelineEntry, ...], entry: TimelineEntry) -> tuple[TimelineEntry, ...]:
-    """Keep the timeline chronological even when events arrive out of order."""
-    if not timeline or timeline[-1].occurred_at <= entry.occurred_at:
-        return _bounded(timeline, entry, TIMELINE_LIMIT)
-    entries = list(timeline)
-    insort(entries, entry, key=lambda e: (e.occurred_at, e.event_id))
-    return tuple(entries[-TIMELINE_LIMIT:])

@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from leadflow.config import DEFAULT_MODEL
+from schemas.records import Interaction
 from streams.core.model import ModelError, load_model, parse_model
 
 VALID = """\
@@ -27,12 +28,67 @@ def test_shipped_model_loads():
     assert points["unsubscribe"] < 0
 
 
+def view(url: str, **extra) -> Interaction:
+    return Interaction(event_id="e", prospect_key="p", type="page.viewed", occurred_at=0, received_at=0,
+                       source="t", url=url, **extra)
+
+
 def test_valid_model():
     model = parse_model(VALID)
     assert model.version == "v1"
     assert [r.id for r in model.rules] == ["pricing", "open"]
-    assert model.rules[0].matches("page.viewed", "https://a.io/pricing", None, None)
-    assert not model.rules[0].matches("page.viewed", "https://a.io/blog", None, None)
+    assert model.rules[0].matches(view("https://a.io/pricing"))
+    assert not model.rules[0].matches(view("https://a.io/blog"))
+    assert not model.rules[0].matches(view("https://a.io/pricing", machine=True))
+    assert model.demote_threshold is None and model.rules[0].half_life_ms is None
+
+
+FULL = """\
+version: v2
+defaults: {half_life: 30d}
+thresholds: {promote: 50, demote: 20}
+recycle: {score: halve}
+timeline: {max_events: 100, max_age: 180d}
+rules:
+  - id: pro-pricing
+    when:
+      type: page.viewed
+      url_regex: "/pricing(/|$)"
+      property: {name: plan, in: [pro, enterprise]}
+    points: 20
+    once: true
+    cap: {max: 3, per: 12h}
+    half_life: 7d
+    dimension: product-pro
+  - id: whitepaper
+    when: {type: asset.downloaded, asset: wp-2026}
+    points: 10
+fit:
+  - id: vp
+    when: {attribute: job_title, regex: "(?i)vp"}
+    points: 15
+segments:
+  - id: pricing
+    when: {type: page.viewed, url_contains: /pricing}
+"""
+
+
+def test_every_option_parses():
+    model = parse_model(FULL)
+    pro, whitepaper = model.rules
+    assert (pro.once, pro.cap.max, pro.cap.per_ms, pro.half_life_ms, pro.dimension) == (
+        True, 3, 12 * 3_600_000, 7 * 86_400_000, "product-pro")
+    assert whitepaper.half_life_ms == 30 * 86_400_000  # the model default
+    assert (model.demote_threshold, model.recycle_policy, model.timeline_max_events, model.timeline_max_age_ms) == (
+        20, "halve", 100, 180 * 86_400_000)
+    assert pro.matches(view("https://a.io/pricing", properties={"plan": "pro"}))
+    assert not pro.matches(view("https://a.io/pricing", properties={"plan": "free"}))
+    assert not pro.matches(view("https://a.io/pricing-old", properties={"plan": "pro"}))
+    download = Interaction(event_id="e", prospect_key="p", type="asset.downloaded", occurred_at=0, received_at=0,
+                           source="t", properties={"asset": "wp-2026"})
+    assert whitepaper.matches(download)
+    assert model.fit_rules[0].condition.matches({"job_title": "VP Sales"})
+    assert [s.id for s in model.segments] == ["pricing"]
 
 
 @pytest.mark.parametrize("broken, expected", [
@@ -45,6 +101,15 @@ def test_valid_model():
     (VALID.replace("promote: 50", "promote: high"), "m.yaml:3: thresholds.promote must be a number"),
     (VALID.replace("version: v1", "versoin: v1"), "m.yaml:1: model: unknown key(s) versoin"),
     ("rules: [\n  - id: x\n   bad", "m.yaml:2: not valid YAML"),
+    (FULL.replace("half_life: 7d", "half_life: 7 days"), "m.yaml:7: rule 'pro-pricing': half_life: '7 days' is not a "
+     "duration"),
+    (FULL.replace("demote: 20", "demote: 60"), "m.yaml:3: thresholds.demote must be below thresholds.promote"),
+    (FULL.replace("max: 3", "max: 0"), "m.yaml:14: rule 'pro-pricing': cap.max must be a positive integer"),
+    (FULL.replace("score: halve", "score: zero"), "m.yaml:4: recycle.score must be one of reset, halve, keep"),
+    (FULL.replace('regex: "(?i)vp"', 'regex: "(unclosed"'), "m.yaml:22: fit rule 'vp': bad regex"),
+    (FULL.replace("in: [pro, enterprise]", "in: pro"), "m.yaml:11: rule 'pro-pricing': property: 'in' must be a list"),
+    (FULL.replace("id: pricing\n", "id: pricing\n    points: 3\n"), "m.yaml:25: segment 'pricing': unknown key(s) points"),
+    (FULL.replace("once: true", "once: yes please"), "m.yaml:7: rule 'pro-pricing': once must be true or false"),
 ])
 def test_errors_name_file_line_and_rule(broken, expected):
     with pytest.raises(ModelError) as err:
