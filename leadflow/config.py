@@ -111,6 +111,7 @@ class Config:
     sink_metrics_port: int = 9102
     data_dir: Path = Path(".leadflow")
     log_level: str = "info"
+    decay_tick_s: float = 60.0
 
     def topic(self, name: str) -> str:
         """Full topic name, e.g. ``topic("interactions") == "leadflow.interactions"``."""
@@ -333,6 +334,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LEADFLOW_DATA_DIR", "data_dir", lambda raw: Path(raw).expanduser(),
             "embedded broker/PostgreSQL data and local state"),
     Setting("LEADFLOW_LOG_LEVEL", "log_level", _choice(LOG_LEVELS, str.lower), "debug, info, warning or error"),
+    Setting("LEADFLOW_DECAY_TICK_SECONDS", "decay_tick_s", _parse_positive_float,
+            "how often the worker checks whether decay demoted a lead"),
     Setting("LEADFLOW_PUBLIC_URL", "public_url", _parse_url,
             "collector base URL as browsers and email clients reach it (used in signed links)"),
     Setting("LEADFLOW_COLLECTOR_PROCESSES", "processes", _parse_positive_int,

@@ -16,14 +16,16 @@ import faust
 
 from leadflow.config import Config
 from schemas.codec import Codec, DecodeError
-from schemas.records import Interaction
+from schemas.records import CrmFeedback, Interaction
 from streams import metrics
+from streams.core import lifecycle
 from streams.core.leads import lead_event
 from streams.core.model import ScoringModel
-from streams.core.prospect import ProspectState, apply
+from streams.core.prospect import ProspectState, Tick, apply
 from streams.state_codec import dump_state, load_state
 
 log = logging.getLogger("leadflow.worker")
+TICK_TYPE = "clock.tick"  # not an interaction: the worker's own marker that time has passed
 
 
 def faust_credentials(config: Config) -> Any:
@@ -57,22 +59,30 @@ def create_app(config: Config, model: ScoringModel, codec: Codec) -> faust.App:
         consumer_auto_offset_reset="earliest",
         web_enabled=False,
     )
-    interactions = app.topic(config.topic("interactions"), key_type=bytes, value_type=bytes,
-                             partitions=config.partitions)
+    interactions_name = config.topic("interactions")
+    interactions = app.topic(interactions_name, key_type=bytes, value_type=bytes, partitions=config.partitions)
+    # CRM verdicts are keyed by prospect_id like interactions: one agent, one table, no repartition.
+    inputs = app.topic(interactions_name, config.topic("crm-feedback"), key_type=bytes, value_type=bytes,
+                       partitions=config.partitions)
     leads_name = config.topic("leads")
     leads = app.topic(leads_name, key_type=bytes, value_type=bytes, partitions=config.partitions)
     prospects = app.Table("prospects", partitions=config.partitions, key_type=bytes, value_type=bytes)
+    # Leads that decay could demote; the tick timer visits only these.
+    watched = app.Table("lead-watch", partitions=config.partitions, key_type=bytes, value_type=bytes)
 
-    def step(interaction: Interaction) -> list[tuple[bytes, bytes]]:
-        key = interaction.prospect_key.encode()
+    def step(key: bytes, item: Interaction | CrmFeedback | Tick) -> list[tuple[bytes, bytes]]:
         stored = prospects.get(key)
-        state = load_state(stored) if stored is not None else ProspectState(interaction.prospect_key)
-        outcome = apply(state, interaction, model)
+        state = load_state(stored) if stored is not None else ProspectState(key.decode())
+        outcome = apply(state, item, model)
         if outcome.state is state:
-            metrics.DUPLICATES.inc()
+            if not isinstance(item, Tick):
+                metrics.DUPLICATES.inc()
             return []
         prospects[key] = dump_state(outcome.state)
-        metrics.EVENTS_PROCESSED.labels(interaction.type).inc()
+        if outcome.state.stage == lifecycle.LEAD and model.demote_threshold is not None:
+            watched[key] = b"1"
+        elif key in watched:
+            del watched[key]
         out = []
         for change in outcome.effects:
             event = lead_event(outcome.state, change, model)
@@ -80,25 +90,42 @@ def create_app(config: Config, model: ScoringModel, codec: Codec) -> faust.App:
             out.append((event.prospect_id.encode(), codec.encode(event, leads_name)))
         return out
 
+    @app.timer(interval=config.decay_tick_s)
+    async def tick() -> None:
+        """Time passing can demote a lead; a tick is an input on the topic, so it is processed in order."""
+        now = time.time_ns() // 1_000_000
+        for key in list(watched.keys()):
+            record = Interaction(event_id=f"tick:{now}", prospect_key=key.decode(), type=TICK_TYPE,
+                                 occurred_at=now, received_at=now, source="worker")
+            await interactions.send(key=key, value=codec.encode(record, interactions_name))
+
     @app.on_rebalance_complete.connect
     async def on_rebalance_complete(sender: faust.App, **_: Any) -> None:
         assigned = [tp for tp in sender.consumer.assignment() if tp.topic == interactions.get_topic_name()]
         metrics.ASSIGNED_PARTITIONS.set(len(assigned))
         metrics.READY.set(1)
 
-    @app.agent(interactions, concurrency=1)
+    @app.agent(inputs, concurrency=1)
     async def score(stream: faust.StreamT) -> None:
         async for event in stream.events():
             started = time.perf_counter()
             try:
-                interaction = codec.decode(event.value)
+                record = codec.decode(event.value)
             except DecodeError as exc:
                 metrics.EVENTS_UNDECODABLE.inc()
                 log.warning("skipping undecodable record at %s[%s]@%s: %s", event.message.topic,
                             event.message.partition, event.message.offset, exc)
                 continue
-            for key, value in step(interaction):
-                await leads.send(key=key, value=value)
+            if isinstance(record, Interaction):
+                key, kind = record.prospect_key.encode(), record.type
+                item: Interaction | CrmFeedback | Tick = Tick(record.occurred_at) if kind == TICK_TYPE else record
+            elif isinstance(record, CrmFeedback):
+                key, kind, item = record.prospect_id.encode(), f"crm.{record.type}", record
+            else:
+                continue
+            for lead_key, value in step(key, item):
+                await leads.send(key=lead_key, value=value)
+            metrics.EVENTS_PROCESSED.labels(kind).inc()
             metrics.SCORING_SECONDS.observe(time.perf_counter() - started)
 
     return app

@@ -1,0 +1,66 @@
+"""The Faust worker as a process on the real broker: scoring, CRM verdicts and decay-driven demotion."""
+
+import asyncio
+import time
+
+import pytest
+
+from leadflow.kafka import new_producer
+from schemas.codec import Codec
+from schemas.records import CrmFeedback, Interaction
+from tests.processes import leadflow
+from tests.topic_reader import read_topic
+
+pytestmark = pytest.mark.integration
+MODEL = """\
+version: worker-test
+thresholds: {promote: 50, demote: 30}
+recycle: {score: reset}
+rules:
+  - {id: fading, when: {type: page.viewed, url_contains: /fading}, points: 30, half_life: 2s}
+  - {id: steady, when: {type: page.viewed, url_contains: /steady}, points: 30}
+"""
+
+
+async def produce(config, records):
+    producer = new_producer(config)
+    await producer.start()
+    codec = Codec()
+    try:
+        for record in records:
+            topic = config.topic("interactions" if isinstance(record, Interaction) else "crm-feedback")
+            key = record.prospect_key if isinstance(record, Interaction) else record.prospect_id
+            await producer.send_and_wait(topic, key=key.encode(), value=codec.encode(record, topic))
+    finally:
+        await producer.stop()
+
+
+def view(n: int, pid: str, path: str, now: int) -> Interaction:
+    return Interaction(event_id=f"{pid}-{n}", prospect_key=pid, prospect_id=pid, email=f"{pid}@x.io",
+                       type="page.viewed", occurred_at=now, received_at=now, source="test", url=f"https://a.io{path}")
+
+
+def test_verdicts_recycle_and_decay_demotes(config, tmp_path):
+    model = tmp_path / "model.yaml"
+    model.write_text(MODEL)
+    env = {**config.as_env(), "LEADFLOW_MODEL": str(model), "LEADFLOW_DECAY_TICK_SECONDS": "0.5"}
+    now = time.time_ns() // 1_000_000
+    with leadflow(["worker"], env, tmp_path / "worker.log"):
+        asyncio.run(produce(config, [view(1, "p_fade", "/fading", now), view(2, "p_fade", "/fading", now),
+                                     view(1, "p_lost", "/steady", now), view(2, "p_lost", "/steady", now)]))
+        promoted = [e for _, e in asyncio.run(read_topic(config, "leads", 2, timeout_s=40))]
+        assert {e.prospect_id for e in promoted if e.type == "lead.promoted"} == {"p_fade", "p_lost"}
+        # The CRM answers a lead it has received (verdicts travel on their own topic, so only after it).
+        asyncio.run(produce(config, [CrmFeedback(event_id="v1", prospect_id="p_lost", type="lost",
+                                                 occurred_at=now + 1, received_at=now + 1)]))
+        events = [e for _, e in asyncio.run(read_topic(config, "leads", 4, timeout_s=40))]
+    by_prospect: dict[str, list[str]] = {}
+    for event in events:
+        by_prospect.setdefault(event.prospect_id, []).append(event.type)
+    assert by_prospect["p_lost"] == ["lead.promoted", "lead.recycled"]
+    assert by_prospect["p_fade"] == ["lead.promoted", "lead.demoted"]
+    recycled = next(e for e in events if e.type == "lead.recycled")
+    assert recycled.stage == "nurture" and recycled.score.total == 0
+    assert [t.type for t in recycled.timeline] == ["page.viewed", "page.viewed", "crm.lost"]
+    demoted = next(e for e in events if e.type == "lead.demoted")
+    assert demoted.stage == "name" and demoted.score.total < 30
