@@ -9,7 +9,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from leadflow.config import Config
 from leadflow.partitioner import key_partitioner
 
-TOPICS = ("interactions", "rejected", "leads", "sla", "crm-feedback", "sink-dlq")
+TOPICS = ("interactions", "rejected", "leads", "sla", "crm-feedback", "sink-dlq", "identity")
 
 
 def new_producer(config: Config, **overrides: Any) -> AIOKafkaProducer:

@@ -127,5 +127,22 @@ class CrmFeedback(_FlatRecord):
     owner: str | None = None
 
 
-Record = Interaction | RejectedInput | LeadEvent | SlaEvent | CrmFeedback
-RECORD_TYPES: dict[str, type] = {t.SCHEMA: t for t in (Interaction, RejectedInput, LeadEvent, SlaEvent, CrmFeedback)}
+@dataclass(frozen=True, slots=True)
+class IdentityMerge(_FlatRecord):
+    SCHEMA: ClassVar[str] = "IdentityMerge"
+    event_id: str
+    prospect_id: str
+    anonymous_key: str
+    occurred_at: int
+    received_at: int
+    email: str | None = None
+    inputs: tuple[bytes, ...] = ()
+
+    @classmethod
+    def from_avro(cls, data: dict[str, Any]) -> "IdentityMerge":
+        return cls(**{**data, "inputs": tuple(data["inputs"])})
+
+
+Record = Interaction | RejectedInput | LeadEvent | SlaEvent | CrmFeedback | IdentityMerge
+RECORD_TYPES: dict[str, type] = {t.SCHEMA: t for t in (Interaction, RejectedInput, LeadEvent, SlaEvent, CrmFeedback,
+                                                      IdentityMerge)}

@@ -16,12 +16,12 @@ import faust
 
 from leadflow.config import Config
 from schemas.codec import Codec, DecodeError
-from schemas.records import CrmFeedback, Interaction
+from schemas.records import CrmFeedback, IdentityMerge, Interaction
 from streams import metrics
 from streams.core import lifecycle
 from streams.core.leads import lead_event
 from streams.core.model import ScoringModel
-from streams.core.prospect import ProspectState, Tick, apply
+from streams.core.prospect import Forward, MergeRequest, ProspectState, Tick, absorb, apply
 from streams.state_codec import dump_state, load_state
 
 log = logging.getLogger("leadflow.worker")
@@ -61,19 +61,22 @@ def create_app(config: Config, model: ScoringModel, codec: Codec) -> faust.App:
     )
     interactions_name = config.topic("interactions")
     interactions = app.topic(interactions_name, key_type=bytes, value_type=bytes, partitions=config.partitions)
-    # CRM verdicts are keyed by prospect_id like interactions: one agent, one table, no repartition.
-    inputs = app.topic(interactions_name, config.topic("crm-feedback"), key_type=bytes, value_type=bytes,
-                       partitions=config.partitions)
+    identity_name = config.topic("identity")
+    identity = app.topic(identity_name, key_type=bytes, value_type=bytes, partitions=config.partitions)
+    # Verdicts and identity merges are keyed by prospect like interactions: one agent, one table, no repartition.
+    inputs = app.topic(interactions_name, config.topic("crm-feedback"), identity_name, key_type=bytes,
+                       value_type=bytes, partitions=config.partitions)
     leads_name = config.topic("leads")
     leads = app.topic(leads_name, key_type=bytes, value_type=bytes, partitions=config.partitions)
     prospects = app.Table("prospects", partitions=config.partitions, key_type=bytes, value_type=bytes)
     # Leads that decay could demote; the tick timer visits only these.
     watched = app.Table("lead-watch", partitions=config.partitions, key_type=bytes, value_type=bytes)
 
-    def step(key: bytes, item: Interaction | CrmFeedback | Tick) -> list[tuple[bytes, bytes]]:
+    def step(key: bytes, item: Interaction | CrmFeedback | Tick | MergeRequest) -> list[tuple[str, bytes, bytes]]:
+        """Apply one input to its prospect; return the (topic, key, value) records its effects produce."""
         stored = prospects.get(key)
         state = load_state(stored) if stored is not None else ProspectState(key.decode())
-        outcome = apply(state, item, model)
+        outcome = absorb(state, item, model) if isinstance(item, MergeRequest) else apply(state, item, model)
         if outcome.state is state:
             if not isinstance(item, Tick):
                 metrics.DUPLICATES.inc()
@@ -84,11 +87,24 @@ def create_app(config: Config, model: ScoringModel, codec: Codec) -> faust.App:
         elif key in watched:
             del watched[key]
         out = []
-        for change in outcome.effects:
-            event = lead_event(outcome.state, change, model)
-            metrics.LEAD_EVENTS.labels(event.type).inc()
-            out.append((event.prospect_id.encode(), codec.encode(event, leads_name)))
+        for effect in outcome.effects:
+            if isinstance(effect, Forward):
+                moved = effect.interaction
+                out.append((interactions_name, moved.prospect_key.encode(), codec.encode(moved, interactions_name)))
+            elif isinstance(effect, MergeRequest):
+                link = effect.link
+                merge_record = IdentityMerge(
+                    event_id=link.event_id, prospect_id=link.prospect_id or "", email=link.email,
+                    anonymous_key=link.prospect_key, occurred_at=link.occurred_at, received_at=link.received_at,
+                    inputs=tuple(codec.encode(i, identity_name) for i in effect.inputs))
+                out.append((identity_name, merge_record.prospect_id.encode(), codec.encode(merge_record, identity_name)))
+            else:
+                event = lead_event(outcome.state, effect, model)
+                metrics.LEAD_EVENTS.labels(event.type).inc()
+                out.append((leads_name, event.prospect_id.encode(), codec.encode(event, leads_name)))
         return out
+
+    outputs = {leads_name: leads, interactions_name: interactions, identity_name: identity}
 
     @app.timer(interval=config.decay_tick_s)
     async def tick() -> None:
@@ -118,13 +134,20 @@ def create_app(config: Config, model: ScoringModel, codec: Codec) -> faust.App:
                 continue
             if isinstance(record, Interaction):
                 key, kind = record.prospect_key.encode(), record.type
-                item: Interaction | CrmFeedback | Tick = Tick(record.occurred_at) if kind == TICK_TYPE else record
+                item: Interaction | CrmFeedback | Tick | MergeRequest = (
+                    Tick(record.occurred_at) if kind == TICK_TYPE else record)
             elif isinstance(record, CrmFeedback):
                 key, kind, item = record.prospect_id.encode(), f"crm.{record.type}", record
+            elif isinstance(record, IdentityMerge):
+                link = Interaction(event_id=record.event_id, prospect_key=record.anonymous_key,
+                                   prospect_id=record.prospect_id, email=record.email, type="identity.linked",
+                                   occurred_at=record.occurred_at, received_at=record.received_at, source="worker")
+                key, kind = record.prospect_id.encode(), "identity.merged"
+                item = MergeRequest(link, tuple(codec.decode(data) for data in record.inputs))
             else:
                 continue
-            for lead_key, value in step(key, item):
-                await leads.send(key=lead_key, value=value)
+            for topic, out_key, value in step(key, item):
+                await outputs[topic].send(key=out_key, value=value)
             metrics.EVENTS_PROCESSED.labels(kind).inc()
             metrics.SCORING_SECONDS.observe(time.perf_counter() - started)
 

@@ -33,6 +33,7 @@ def dump_state(state: ProspectState) -> bytes:
         "history": [_input(i) for i in state.history],
         "ledger": [[e.event_id, e.rule_id, e.points, e.decayed, e.total, e.occurred_at] for e in state.ledger],
         "seen": list(state.seen),
+        "alias_of": state.alias_of,
     }, separators=(",", ":")).encode()
 
 
@@ -47,7 +48,7 @@ def load_state(data: bytes) -> ProspectState:
         clock=raw["clock"], segments=tuple(raw["segments"]), version=raw["version"],
         promoted_at=raw["promoted_at"], last_activity_at=raw["last_activity_at"],
         history=tuple(_KINDS[i.pop("k")](**i) for i in raw["history"]),
-        ledger=tuple(LedgerEntry(*e) for e in raw["ledger"]), seen=tuple(raw["seen"]),
+        ledger=tuple(LedgerEntry(*e) for e in raw["ledger"]), seen=tuple(raw["seen"]), alias_of=raw["alias_of"],
     )
 
 

@@ -14,6 +14,7 @@ from typing import Mapping, Union
 from schemas.records import CrmFeedback, Interaction
 from streams.core import lifecycle, scoring
 from streams.core.decay import decay_factor
+from streams.core.identity import is_anonymous
 from streams.core.model import ScoringModel
 from streams.core.scoring import RuleTally
 
@@ -61,6 +62,7 @@ class ProspectState:
     history: tuple[Input, ...] = ()
     ledger: tuple[LedgerEntry, ...] = ()
     seen: tuple[str, ...] = ()
+    alias_of: str | None = None  # an anonymous visitor who turned out to be this prospect
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +90,27 @@ class LeadChange:
 
 
 @dataclass(frozen=True, slots=True)
+class Forward:
+    """An effect: this interaction of a linked anonymous visitor belongs to the known prospect now."""
+
+    interaction: Interaction
+
+
+@dataclass(frozen=True, slots=True)
+class MergeRequest:
+    """An effect: hand the anonymous visitor's retained inputs to the known prospect's partition."""
+
+    link: Interaction
+    inputs: tuple[Input, ...]
+
+
+Effect = Union[LeadChange, Forward, MergeRequest]
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     state: ProspectState
-    effects: tuple[LeadChange, ...] = ()
+    effects: tuple[Effect, ...] = ()
 
 
 def apply(state: ProspectState, item: Input | Tick, model: ScoringModel) -> Outcome:
@@ -100,7 +120,30 @@ def apply(state: ProspectState, item: Input | Tick, model: ScoringModel) -> Outc
         return Outcome(state)
     if isinstance(item, CrmFeedback):
         return _verdict(state, item, model)
+    if state.alias_of is not None:
+        forwarded = replace(item, prospect_key=state.alias_of, prospect_id=state.alias_of)
+        return Outcome(replace(state, seen=(*state.seen, item.event_id)[-SEEN_WINDOW:]), (Forward(forwarded),))
+    if item.type == "identity.linked" and is_anonymous(state.key) and item.prospect_id:
+        linked = replace(state, alias_of=item.prospect_id, seen=(*state.seen, item.event_id)[-SEEN_WINDOW:])
+        return Outcome(linked, (MergeRequest(item, state.history),))
     return _interaction(state, item, model)
+
+
+def absorb(known: ProspectState, request: MergeRequest, model: ScoringModel) -> Outcome:
+    """The known prospect's side of an identity merge; redelivery changes nothing."""
+    link = request.link
+    if link.event_id in known.seen or link.prospect_id is None:
+        return Outcome(known)
+    anonymous = replay(link.prospect_key, list(request.inputs), model)
+    merged = merge(known, anonymous, model, link.prospect_id, link.email)
+    merged = replace(merged, seen=(*merged.seen, link.event_id)[-SEEN_WINDOW:])
+    if merged.stage == lifecycle.LEAD and known.stage != lifecycle.LEAD:
+        kind = "lead.promoted"
+    elif lifecycle.in_sales(merged.stage):
+        kind = "lead.updated"
+    else:
+        return Outcome(merged)
+    return Outcome(merged, (LeadChange(kind, link.event_id, link.occurred_at, link.received_at),))
 
 
 def replay(key: str, inputs: list[Input], model: ScoringModel) -> ProspectState:

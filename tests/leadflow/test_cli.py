@@ -7,6 +7,8 @@ import uuid
 
 import pytest
 
+from leadflow.kafka import TOPICS
+
 pytestmark = pytest.mark.integration
 
 
@@ -22,12 +24,12 @@ def test_topics_create_is_idempotent_and_describe_lists_them(infra):
     assert before.returncode == 1 and "MISSING" in before.stdout
     first = run(["topics", "create"], env)
     assert first.returncode == 0, first.stderr
-    assert first.stdout.count("created ") == 6 and f"created {env['LEADFLOW_TOPIC_PREFIX']}.interactions" in first.stdout
+    assert first.stdout.count("created ") == len(TOPICS) and f"created {env['LEADFLOW_TOPIC_PREFIX']}.interactions" in first.stdout
     again = run(["topics", "create"], env)
     assert (again.returncode, again.stdout.strip()) == (0, "all topics exist")
     described = run(["topics", "describe"], env)
     assert described.returncode == 0
-    assert described.stdout.count("4 partitions") == 6
+    assert described.stdout.count("4 partitions") == len(TOPICS)
 
 
 def test_migrate_applies_once(crm_dsn):

@@ -64,3 +64,25 @@ def test_verdicts_recycle_and_decay_demotes(config, tmp_path):
     assert [t.type for t in recycled.timeline] == ["page.viewed", "page.viewed", "crm.lost"]
     demoted = next(e for e in events if e.type == "lead.demoted")
     assert demoted.stage == "name" and demoted.score.total < 30
+
+
+def test_an_identity_link_merges_the_anonymous_history_into_the_person(config, tmp_path):
+    from dataclasses import replace
+
+    model = tmp_path / "model.yaml"
+    model.write_text(MODEL)
+    env = {**config.as_env(), "LEADFLOW_MODEL": str(model)}
+    now = time.time_ns() // 1_000_000
+    anonymous = [replace(view(n, "p_ada", "/steady", now + n), prospect_key="anon:v1", prospect_id=None, email=None,
+                         event_id=f"anon-{n}") for n in range(2)]
+    link = Interaction(event_id="link-1", prospect_key="anon:v1", prospect_id="p_ada", email="p_ada@x.io",
+                       type="identity.linked", occurred_at=now + 5, received_at=now + 5, source="test")
+    after = replace(anonymous[0], event_id="anon-after", occurred_at=now + 9, received_at=now + 9)
+    with leadflow(["worker"], env, tmp_path / "worker.log"):
+        asyncio.run(produce(config, [*anonymous, link]))
+        [(_, promoted)] = asyncio.run(read_topic(config, "leads", 1, timeout_s=40))
+        asyncio.run(produce(config, [after]))
+        events = [e for _, e in asyncio.run(read_topic(config, "leads", 2, timeout_s=40))]
+    assert promoted.type == "lead.promoted" and promoted.prospect_id == "p_ada" and promoted.score.total == 60
+    assert [t.event_id for t in promoted.timeline] == ["anon-0", "anon-1"]
+    assert events[-1].type == "lead.updated" and events[-1].score.total == 90  # later anonymous activity follows

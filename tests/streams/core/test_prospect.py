@@ -8,7 +8,8 @@ from leadflow.config import DEFAULT_MODEL
 from schemas.records import CrmFeedback, Interaction
 from streams.core.leads import lead_event, timeline, type_counts
 from streams.core.model import load_model, parse_model
-from streams.core.prospect import ProspectState, Tick, apply, canonical_order, merge, replay, scores
+from streams.core.prospect import (Forward, MergeRequest, ProspectState, Tick, absorb, apply, canonical_order, merge,
+                                    replay, scores)
 
 DAY = 86_400_000
 PID = "p_1"
@@ -247,3 +248,22 @@ def test_merge_equals_processing_everything_under_one_identity(raw, anonymous_fl
     assert scores(merged, MODEL) == scores(reference, MODEL)
     assert merged.stage == reference.stage and merged.ledger == reference.ledger
     assert merged.segments == reference.segments and merged.profile == reference.profile
+
+
+def test_a_link_hands_the_anonymous_history_over_and_later_events_follow():
+    anon_events = [event(n, known=False, at=n) for n in range(1, 3)]
+    anonymous, _ = run(anon_events, ProspectState("anon:a"))
+    link = replace(event(5, "identity.linked", url=None, known=False, at=5), prospect_id=PID, email="a@b.io")
+    linked = apply(anonymous, link, MODEL)
+    [request] = linked.effects
+    assert isinstance(request, MergeRequest) and request.inputs == anonymous.history
+    assert linked.state.alias_of == PID
+    later = apply(linked.state, event(6, "email.opened", url=None, known=False, at=6), MODEL)
+    [forward] = later.effects
+    assert isinstance(forward, Forward) and forward.interaction.prospect_key == PID
+    known, _ = run([event(9, at=9)])
+    absorbed = absorb(known, request, MODEL)
+    assert absorbed.state.stage == "lead" and [c.kind for c in absorbed.effects] == ["lead.promoted"]
+    assert total(absorbed.state) == 63 and len(absorbed.state.history) == 3
+    again = absorb(absorbed.state, request, MODEL)
+    assert again.state is absorbed.state and again.effects == ()
