@@ -9,16 +9,23 @@ import os
 import signal
 import sys
 import warnings
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from leadflow.config import SETTINGS, Config, ConfigError, load_config
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from streams.core.model import ScoringModel
 from leadflow.process import StartupError
 
 
-def _settings_parser() -> argparse.ArgumentParser:
+def _settings_parser(exclude: tuple[str, ...] = ()) -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("settings (each also read from its LEADFLOW_* env var)")
     for setting in SETTINGS:
+        if setting.env in exclude:
+            continue
         group.add_argument(setting.flag, dest=setting.env, metavar="VALUE", help=f"{setting.help} [{setting.env}]")
     return parent
 
@@ -41,6 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
     link.add_argument("--email", required=True)
     link.add_argument("--url", required=True, help="where the click redirects")
     link.add_argument("--message-id")
+    explain = commands.add_parser("explain", parents=[settings],
+                                  help="print a prospect's score, stage, timeline and the ledger of every point")
+    explain.add_argument("target", help="an email address or a prospect id (p_...) or anon:<id>")
+    explain.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    rescore = commands.add_parser("rescore", parents=[_settings_parser(exclude=("LEADFLOW_MODEL",))],
+                                  help="replay every prospect under a new model; report who would change stage")
+    rescore.add_argument("--model", dest="new_model", required=True,
+                         help="the candidate model YAML (the current one is LEADFLOW_MODEL)")
     pixel = commands.add_parser("pixel", parents=[settings], help="print a signed email-open pixel URL")
     pixel.add_argument("--email", required=True)
     pixel.add_argument("--message-id")
@@ -61,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if command in ("link", "pixel"):
             return cmd_signed_url(config, args)
+        if command == "explain":
+            return cmd_explain(config, args.target, args.json)
+        if command == "rescore":
+            return cmd_rescore(config, args.new_model)
         return COMMANDS[command](config)
     except (StartupError, ConfigError, MissingSetting) as exc:
         print(f"leadflow: {exc}", file=sys.stderr)
@@ -105,6 +124,57 @@ def cmd_up(config: Config) -> int:
     except OSError as exc:
         raise StartupError(f"cannot write secrets to {config.data_dir} (LEADFLOW_DATA_DIR): {exc.strerror}") from None
     return run_up(config.with_changes(**{s.attr: generated[s.env] for s in secret_settings if s.env in generated}))
+
+
+def _model_or_exit(path: "Path") -> "ScoringModel | None":
+    from streams.core.model import ModelError, load_model
+
+    try:
+        return load_model(path)
+    except ModelError as exc:
+        print(f"leadflow: {exc}", file=sys.stderr)
+        return None
+
+
+def cmd_explain(config: Config, target: str, as_json: bool) -> int:
+    import json
+
+    from leadflow.explain import as_json as explain_json
+    from leadflow.explain import as_table
+    from streams.core.identity import InvalidEmail, prospect_id_for
+    from streams.state_reader import changelog_topic, read_states
+
+    _require(config, "explain", kafka=True)
+    try:
+        key = prospect_id_for(target) if "@" in target else target
+    except InvalidEmail as exc:
+        print(f"leadflow: {exc}", file=sys.stderr)
+        return 2
+    model = _model_or_exit(config.model_path)
+    if model is None:
+        return 2
+    state = asyncio.run(read_states(config, key)).get(key)
+    if state is None:
+        print(f"leadflow: no state for {key} on {changelog_topic(config)}", file=sys.stderr)
+        return 1
+    print(json.dumps(explain_json(state, model), indent=2) if as_json else as_table(state, model))
+    return 0
+
+
+def cmd_rescore(config: Config, new_model_path: str) -> int:
+    import time
+    from pathlib import Path
+
+    from leadflow.explain import rescore
+    from streams.state_reader import read_states
+
+    _require(config, "rescore", kafka=True)
+    old, new = _model_or_exit(config.model_path), _model_or_exit(Path(new_model_path))
+    if old is None or new is None:
+        return 2
+    states = list(asyncio.run(read_states(config)).values())
+    print(rescore(states, old, new, time.time_ns() // 1_000_000).render(old, new))
+    return 0
 
 
 def cmd_signed_url(config: Config, args: argparse.Namespace) -> int:

@@ -1,6 +1,7 @@
 """The Faust worker as a process on the real broker: scoring, CRM verdicts and decay-driven demotion."""
 
 import asyncio
+import os
 import time
 
 import pytest
@@ -86,3 +87,38 @@ def test_an_identity_link_merges_the_anonymous_history_into_the_person(config, t
     assert promoted.type == "lead.promoted" and promoted.prospect_id == "p_ada" and promoted.score.total == 60
     assert [t.event_id for t in promoted.timeline] == ["anon-0", "anon-1"]
     assert events[-1].type == "lead.updated" and events[-1].score.total == 90  # later anonymous activity follows
+
+
+def test_explain_and_rescore_read_the_workers_state(config, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    model = tmp_path / "model.yaml"
+    model.write_text(MODEL)
+    stricter = tmp_path / "stricter.yaml"
+    stricter.write_text(MODEL.replace("version: worker-test", "version: stricter").replace("promote: 50", "promote: 90"))
+    env = {**config.as_env(), "LEADFLOW_MODEL": str(model)}
+    now = time.time_ns() // 1_000_000
+    with leadflow(["worker"], env, tmp_path / "worker.log"):
+        asyncio.run(produce(config, [view(1, "p_eve", "/steady", now), view(2, "p_eve", "/steady", now + 1),
+                                     view(1, "p_bob", "/steady", now)]))
+        asyncio.run(read_topic(config, "leads", 1, timeout_s=40))
+        time.sleep(1)  # the changelog write follows the lead event
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "leadflow", *args], env={**os.environ, **env},
+                              capture_output=True, text=True, timeout=60)
+
+    table = cli("explain", "p_eve")
+    assert table.returncode == 0, table.stderr
+    assert "stage lead   total 60.00 = fit 0.00 + behaviour 60.00" in table.stdout
+    assert table.stdout.count("steady ") == 2 and "p_eve-2" in table.stdout
+    data = json.loads(cli("explain", "p_eve", "--json").stdout)
+    assert data["stage"] == "lead" and [e["rule"] for e in data["ledger"]] == ["steady", "steady"]
+    assert data["counts"] == {"page.viewed": 2}
+    assert cli("explain", "nobody@example.com").returncode == 1
+    report = cli("rescore", "--model", str(stricter))
+    assert report.returncode == 0, report.stderr
+    assert "2 prospects rescored" in report.stdout and "1 would change stage" in report.stdout
+    assert "lead -> name: 1" in report.stdout

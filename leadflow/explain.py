@@ -1,0 +1,78 @@
+"""`leadflow explain` and `leadflow rescore`: why a prospect has its score, and what a new model would change."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from streams.core.leads import timeline, type_counts
+from streams.core.model import ScoringModel
+from streams.core.prospect import ProspectState, Tick, apply, replay, scores
+
+
+def as_json(state: ProspectState, model: ScoringModel) -> dict:
+    """Profile, scores, stage, segments, timeline and ledger: what `explain --json` prints."""
+    current = scores(state, model)
+    return {
+        "prospect_id": state.prospect_id, "key": state.key, "email": state.email, "stage": state.stage,
+        "profile": dict(state.profile), "model_version": model.version,
+        "scores": {"total": current.total, "fit": current.fit, "behaviour": current.behaviour,
+                   "dimensions": dict(current.dimensions)},
+        "segments": list(state.segments), "counts": type_counts(state),
+        "timeline": [{"event_id": e.event_id, "type": e.type, "occurred_at": _iso(e.occurred_at), "source": e.source,
+                      "url": e.url, "points": e.points} for e in timeline(state)],
+        "ledger": [{"event_id": e.event_id, "rule": e.rule_id, "points": e.points, "decayed": e.decayed,
+                    "total": e.total, "occurred_at": _iso(e.occurred_at)} for e in state.ledger],
+    }
+
+
+def as_table(state: ProspectState, model: ScoringModel) -> str:
+    current = scores(state, model)
+    lines = [
+        f"prospect {state.prospect_id or state.key}  {state.email or ''}".rstrip(),
+        f"stage {state.stage}   total {current.total:.2f} = fit {current.fit:.2f} + behaviour "
+        f"{current.behaviour:.2f}   (model {model.version}, as of {_iso(state.clock)})",
+    ]
+    if current.dimensions:
+        lines.append("dimensions: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(current.dimensions.items())))
+    if state.segments:
+        lines.append("segments: " + ", ".join(state.segments))
+    lines.append("counts: " + ", ".join(f"{k} {v}" for k, v in sorted(type_counts(state).items())))
+    lines.append("")
+    header = f"{'when (UTC)':<20}  {'event':<28}  {'rule':<24}  {'points':>8}  {'decayed':>8}  {'total':>8}"
+    lines += [header, "-" * len(header)]
+    for e in state.ledger:
+        lines.append(f"{_iso(e.occurred_at)[:19]:<20}  {e.event_id[:28]:<28}  {e.rule_id[:24]:<24}  "
+                     f"{e.points:>8.2f}  {-e.decayed:>8.2f}  {e.total:>8.2f}")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class RescoreReport:
+    prospects: int
+    changes: Counter  # (old stage, new stage) -> count
+
+    def render(self, old: ScoringModel, new: ScoringModel) -> str:
+        moved = sum(self.changes.values())
+        lines = [f"{self.prospects} prospects rescored from their timelines: model {old.version} -> {new.version}",
+                 f"{moved} would change stage"]
+        lines += [f"  {a} -> {b}: {n}" for (a, b), n in sorted(self.changes.items())]
+        return "\n".join(lines)
+
+
+def rescore(states: list[ProspectState], old: ScoringModel, new: ScoringModel, now_ms: int) -> RescoreReport:
+    """Replay every retained history under both models up to now and compare the stages they reach."""
+    changes: Counter = Counter()
+    for state in states:
+        before = apply(replay(state.key, list(state.history), old), Tick(now_ms), old).state.stage
+        after = apply(replay(state.key, list(state.history), new), Tick(now_ms), new).state.stage
+        if before != after:
+            changes[(before, after)] += 1
+    return RescoreReport(len(states), changes)
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds")
+
+
