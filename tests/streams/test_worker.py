@@ -122,3 +122,57 @@ def test_explain_and_rescore_read_the_workers_state(config, tmp_path):
     assert report.returncode == 0, report.stderr
     assert "2 prospects rescored" in report.stdout and "1 would change stage" in report.stdout
     assert "lead -> name: 1" in report.stdout
+
+
+def test_a_worker_killed_mid_stream_resumes_to_the_same_scores(config, tmp_path):
+    import re
+    import signal
+    import urllib.request
+
+    from streams.core.model import parse_model
+    from streams.core.prospect import ProspectState, apply, scores
+    from streams.state_reader import read_states
+
+    model_text = MODEL.replace("half_life: 2s", "half_life: 30d")
+    model_file = tmp_path / "model.yaml"
+    model_file.write_text(model_text)
+    env = {**config.as_env(), "LEADFLOW_MODEL": str(model_file)}
+    now = time.time_ns() // 1_000_000
+    prospects = [f"p_{n:02d}" for n in range(40)]
+    records = [view(i, pid, "/fading" if i % 3 else "/steady", now + i)
+               for i in range(60) for pid in prospects]
+    asyncio.run(produce(config, records))
+
+    def processed() -> float:
+        try:
+            text = urllib.request.urlopen(f"http://127.0.0.1:{config.worker_metrics_port}/metrics").read().decode()
+        except OSError:
+            return 0.0
+        return sum(float(v) for v in re.findall(r'leadflow_worker_events_processed_total\{type="page.viewed"\} (\S+)',
+                                                text))
+
+    with leadflow(["worker"], env, tmp_path / "worker-1.log") as first:
+        deadline = time.monotonic() + 60
+        while processed() < 300 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        first.send_signal(signal.SIGKILL)  # mid-stream, no chance to commit or flush
+        first.wait(10)
+    with leadflow(["worker"], env, tmp_path / "worker-2.log"):
+        deadline = time.monotonic() + 90
+        states: dict = {}
+        while time.monotonic() < deadline:
+            states = asyncio.run(read_states(config))
+            if len(states) == len(prospects) and all(len(s.history) == 60 for s in states.values()):
+                break
+            time.sleep(1)
+        leads = [e for _, e in asyncio.run(read_topic(config, "leads", len(prospects), timeout_s=30))]
+    model = parse_model(model_text)
+    for pid in prospects:
+        reference = ProspectState(pid)
+        for record in records:
+            if record.prospect_key == pid:
+                reference = apply(reference, record, model).state
+        assert scores(states[pid], model).total == pytest.approx(scores(reference, model).total), pid
+        assert states[pid].stage == reference.stage
+    promotions = {(e.prospect_id, e.event_id) for e in leads if e.type == "lead.promoted"}
+    assert sorted(pid for pid, _ in promotions) == sorted(prospects)  # each promoted once, by one event id

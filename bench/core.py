@@ -1,0 +1,67 @@
+"""Throughput of the pure scoring core: synthetic interactions, Zipf-distributed prospects, a realistic mix.
+
+Run: .venv/bin/python bench/core.py [--events 200000] [--prospects 20000]
+Prints events/s of `apply` alone and the state size per prospect (serialized, as the worker stores it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from leadflow.config import DEFAULT_MODEL  # noqa: E402
+from schemas.records import Interaction  # noqa: E402
+from streams.core.model import load_model  # noqa: E402
+from streams.core.prospect import ProspectState, apply  # noqa: E402
+from streams.state_codec import dump_state  # noqa: E402
+
+MIX = [("page.viewed", 0.55), ("email.delivered", 0.12), ("email.opened", 0.15), ("email.clicked", 0.08),
+       ("form.submitted", 0.03), ("asset.downloaded", 0.03), ("email.bounced", 0.02), ("webinar.attended", 0.02)]
+URLS = ["https://example.com/", "https://example.com/pricing", "https://example.com/blog/a", "https://example.com/docs"]
+
+
+def synthetic(events: int, prospects: int, seed: int = 7) -> list[Interaction]:
+    rng = random.Random(seed)
+    weights = [1 / (rank + 1) for rank in range(prospects)]  # Zipf(1)
+    keys = rng.choices(range(prospects), weights, k=events)
+    types = rng.choices([t for t, _ in MIX], [w for _, w in MIX], k=events)
+    start = 1_767_000_000_000
+    out = []
+    for n, (key, type_) in enumerate(zip(keys, types)):
+        pid = f"p_{key:08x}"
+        at = start + n * 50
+        out.append(Interaction(event_id=f"e{n}", prospect_key=pid, prospect_id=pid, email=f"{pid}@example.com",
+                               type=type_, occurred_at=at, received_at=at, source="bench",
+                               url=rng.choice(URLS) if type_ == "page.viewed" else None))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--prospects", type=int, default=20_000)
+    args = parser.parse_args()
+    model = load_model(DEFAULT_MODEL)
+    events = synthetic(args.events, args.prospects)
+    states: dict[str, ProspectState] = {}
+    started = time.perf_counter()
+    for n, event in enumerate(events, start=1):
+        state = states.get(event.prospect_key) or ProspectState(event.prospect_key)
+        states[event.prospect_key] = apply(state, event, model).state
+        if n % 50_000 == 0:
+            print(f"  {n:,} events, {n / (time.perf_counter() - started):,.0f}/s", file=sys.stderr, flush=True)
+    elapsed = time.perf_counter() - started
+    sizes = [len(dump_state(s)) for s in states.values()]
+    print(f"core apply: {args.events:,} events over {len(states):,} prospects in {elapsed:.2f}s = "
+          f"{args.events / elapsed:,.0f} events/s")
+    print(f"state per prospect (serialized): mean {sum(sizes) / len(sizes) / 1024:.1f} KiB, "
+          f"max {max(sizes) / 1024:.1f} KiB")
+
+
+if __name__ == "__main__":
+    main()
