@@ -27,7 +27,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
 
 from leadflow.config import Config  # noqa: E402
 from leadflow.embedded.broker import EmbeddedBroker  # noqa: E402
-from leadflow.process import free_port  # noqa: E402
+from leadflow.process import free_ports  # noqa: E402
 from leadflow.supervisor import EMBEDDED_GROUP_TIMINGS  # noqa: E402
 from leadflow.topics import create_topics  # noqa: E402
 
@@ -77,8 +77,8 @@ def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install wrk")
     workdir = Path(tempfile.mkdtemp(prefix="leadflow-bench-"))
-    broker = EmbeddedBroker("127.0.0.1", free_port(), workdir / "broker.log")
-    port = free_port()
+    broker_port, port = free_ports(2)
+    broker = EmbeddedBroker("127.0.0.1", broker_port, workdir / "broker.log")
     config = Config().with_changes(bootstrap=broker.start(), http_port=port, data_dir=workdir, partitions=6,
                                    idempotence=False, processes=args.processes, write_key="wk_bench_0123456789",
                                    link_secret="bench-link-secret-0123456789", **EMBEDDED_GROUP_TIMINGS)

@@ -47,6 +47,20 @@ def free_port(host: str = "127.0.0.1", preferred: int = 0) -> int:
         return sock.getsockname()[1]
 
 
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """``count`` distinct free ports: all are held open while choosing, so none comes back twice."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind((host, 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 def wait_for_port(host: str, port: int, proc: subprocess.Popen, timeout_s: float) -> bool:
     """True once something accepts on host:port; False if the process exits or time runs out."""
     deadline = time.monotonic() + timeout_s

@@ -15,7 +15,7 @@ from typing import Iterator
 
 from leadflow.embedded.broker import EmbeddedBroker
 from leadflow.embedded.postgres import EmbeddedPostgres
-from leadflow.process import free_port
+from leadflow.process import free_ports
 from leadflow.supervisor import EMBEDDED_GROUP_TIMINGS
 
 KAFKA_IMAGE = "confluentinc/cp-kafka:7.6.0"  # Apache Kafka 3.6, run in KRaft mode
@@ -35,8 +35,9 @@ class Backend:
 
 @contextmanager
 def embedded_backend(workdir: Path) -> Iterator[Backend]:
-    broker = EmbeddedBroker("127.0.0.1", free_port(), workdir / "logs" / "broker.log")
-    postgres = EmbeddedPostgres(workdir / "pgdata", "127.0.0.1", free_port(), workdir / "logs" / "postgres.log")
+    broker_port, postgres_port = free_ports(2)
+    broker = EmbeddedBroker("127.0.0.1", broker_port, workdir / "logs" / "broker.log")
+    postgres = EmbeddedPostgres(workdir / "pgdata", "127.0.0.1", postgres_port, workdir / "logs" / "postgres.log")
     try:
         bootstrap = broker.start()
         dsn = postgres.start()

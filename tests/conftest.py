@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from leadflow.config import Config
-from leadflow.process import free_port
+from leadflow.process import free_ports
 from leadflow.topics import create_topics
 from tests.backends import Backend, backend
 
@@ -59,9 +59,10 @@ def crm_dsn(infra: Backend) -> Iterator[str]:
 @pytest.fixture
 def config(infra: Backend, crm_dsn: str, tmp_path: Path) -> Config:
     """A config isolated to this test: own topics, own database, own ports and data dir."""
+    http_port, worker_port, sink_port = free_ports(3)
     cfg = Config().with_changes(
         bootstrap=infra.bootstrap, topic_prefix=f"t{uuid.uuid4().hex[:10]}", partitions=3, crm_dsn=crm_dsn,
-        http_port=free_port(), worker_metrics_port=free_port(), sink_metrics_port=free_port(),
+        http_port=http_port, worker_metrics_port=worker_port, sink_metrics_port=sink_port,
         data_dir=tmp_path / "data", write_key=WRITE_KEY, link_secret=LINK_SECRET, **infra.kafka_settings,
     )
     create_topics(cfg)

@@ -155,7 +155,7 @@ def replay(key: str, inputs: list[Input], model: ScoringModel) -> ProspectState:
 
 
 def canonical_order(inputs: list[Input]) -> list[Input]:
-    return sorted(inputs, key=lambda i: (i.occurred_at, i.received_at, i.event_id))
+    return sorted(inputs, key=_order)
 
 
 def merge(known: ProspectState, anonymous: ProspectState, model: ScoringModel, prospect_id: str,
@@ -253,12 +253,21 @@ def _transition(state: ProspectState, model: ScoringModel, cause: str, at: int, 
 
 
 def _retain(history: tuple[Input, ...], item: Input, model: ScoringModel) -> tuple[Input, ...]:
-    """Keep the newest inputs within the model's timeline retention (count and age)."""
-    kept = (*history, item)[-model.timeline_max_events:]
+    """History in canonical order, trimmed from its oldest end to the model's retention (count and age)."""
+    if not history or _order(history[-1]) <= _order(item):
+        kept = (*history, item)
+    else:  # an out-of-order input: rare, so a sort is fine
+        kept = tuple(sorted((*history, item), key=_order))
+    start = max(0, len(kept) - model.timeline_max_events)
     if model.timeline_max_age_ms is not None:
-        horizon = max(i.occurred_at for i in kept) - model.timeline_max_age_ms
-        kept = tuple(i for i in kept if i.occurred_at >= horizon)
-    return kept
+        horizon = kept[-1].occurred_at - model.timeline_max_age_ms
+        while start < len(kept) and kept[start].occurred_at < horizon:
+            start += 1
+    return kept[start:] if start else kept
+
+
+def _order(item: Input) -> tuple[int, int, str]:
+    return item.occurred_at, item.received_at, item.event_id
 
 
 def _next_version(current: int, received_at_ms: int) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from leadflow.process import free_port, port_is_free
+from leadflow.process import free_ports, port_is_free
 from streams.core.identity import prospect_id_for
 from tests.processes import post_json, wait_for_row
 
@@ -21,8 +21,9 @@ pytestmark = pytest.mark.e2e
 
 def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEADFLOW_")}
-    env.update(LEADFLOW_HTTP_PORT=str(free_port()), LEADFLOW_WORKER_METRICS_PORT=str(free_port()),
-               LEADFLOW_SINK_METRICS_PORT=str(free_port()))
+    ports = free_ports(3)
+    env.update(LEADFLOW_HTTP_PORT=str(ports[0]), LEADFLOW_WORKER_METRICS_PORT=str(ports[1]),
+               LEADFLOW_SINK_METRICS_PORT=str(ports[2]))
     env.update(extra)
     return env
 
