@@ -7,18 +7,17 @@ code path; the embedded stack only fills in addresses.
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from leadflow import parsers
 from leadflow.secrets_file import read_secrets, secrets_path
 
 DEFAULT_MODEL = Path(__file__).with_name("models") / "default.yaml"
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 LOG_LEVELS = ("debug", "info", "warning", "error")
-_PREFIX_RE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 
 
 class ConfigError(ValueError):
@@ -151,123 +150,6 @@ _GROUP_FIELDS = {
 }
 
 
-def _parse_bool(raw: str) -> bool:
-    lowered = raw.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"expected true or false, got {raw!r}")
-
-
-def _parse_port(raw: str) -> int:
-    port = int(raw)
-    if not 0 <= port <= 65535:
-        raise ValueError(f"port must be 0-65535, got {port}")
-    return port
-
-
-def _parse_positive_int(raw: str) -> int:
-    value = int(raw)
-    if value < 1:
-        raise ValueError(f"must be at least 1, got {value}")
-    return value
-
-
-def _parse_positive_float(raw: str) -> float:
-    value = float(raw)
-    if value <= 0:
-        raise ValueError(f"must be greater than 0, got {value}")
-    return value
-
-
-def _choice(options: tuple[str, ...], transform: Callable[[str], str] = str.upper) -> Callable[[str], str]:
-    def parse(raw: str) -> str:
-        value = transform(raw.strip())
-        if value not in options:
-            raise ValueError(f"must be one of {', '.join(options)}, got {raw!r}")
-        return value
-
-    return parse
-
-
-def _parse_prefix(raw: str) -> str:
-    if not _PREFIX_RE.match(raw):
-        raise ValueError("use letters, digits, '.', '_' or '-' (1-100 characters)")
-    return raw
-
-
-def _parse_bootstrap(raw: str) -> str:
-    hosts = [h.strip() for h in raw.split(",") if h.strip()]
-    if not hosts:
-        raise ValueError("is empty")
-    for host in hosts:
-        name, sep, port = host.rpartition(":")
-        if not sep or not name or not port.isdigit():
-            raise ValueError(f"expected host:port[,host:port...], got {host!r}")
-    return ",".join(hosts)
-
-
-def _parse_dsn(raw: str) -> str:
-    if not raw.startswith(("postgresql://", "postgres://")) and "=" not in raw:
-        raise ValueError("expected a postgresql:// URI or a libpq key=value string")
-    return raw
-
-
-def _parse_url(raw: str) -> str:
-    if not raw.startswith(("http://", "https://")):
-        raise ValueError(f"expected an http(s):// URL, got {raw!r}")
-    return raw.rstrip("/")
-
-
-def _parse_list(raw: str) -> tuple[str, ...]:
-    return tuple(item.strip() for item in raw.split(",") if item.strip())
-
-
-def _parse_origins(raw: str) -> tuple[str, ...]:
-    origins = _parse_list(raw)
-    for origin in origins:
-        if origin != "*" and not re.match(r"^https?://[^/\s]+$", origin):
-            raise ValueError(f"expected origins like https://www.example.com (no path), got {origin!r}")
-    return origins
-
-
-def _parse_regex(raw: str) -> str:
-    try:
-        re.compile(raw)
-    except re.error as exc:
-        raise ValueError(f"not a valid regular expression: {exc}") from None
-    return raw
-
-
-def _parse_basic_auth(raw: str) -> str:
-    user, sep, password = raw.partition(":")
-    if not sep or not user or not password:
-        raise ValueError("expected user:password")
-    return raw
-
-
-def _parse_arns(raw: str) -> tuple[str, ...]:
-    arns = _parse_list(raw)
-    for arn in arns:
-        if not arn.startswith("arn:aws") or arn.count(":") < 5:
-            raise ValueError(f"not an SNS topic ARN: {arn!r}")
-    return arns
-
-
-def _parse_secret(raw: str) -> str:
-    if len(raw) < 16:
-        raise ValueError("must be at least 16 characters")
-    return raw
-
-
-def _parse_existing_file(raw: str) -> Path:
-    path = Path(raw).expanduser()
-    if not path.is_file():
-        raise ValueError(f"no such file: {path}")
-    return path
-
-
 @dataclass(frozen=True)
 class Setting:
     """One configurable value: its env var, CLI flag, parser and place in Config."""
@@ -298,74 +180,74 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("LEADFLOW_KAFKA_BOOTSTRAP", "bootstrap", _parse_bootstrap,
+    Setting("LEADFLOW_KAFKA_BOOTSTRAP", "bootstrap", parsers.bootstrap,
             "Kafka bootstrap servers host:port[,...]; unset = `leadflow up` starts the embedded broker"),
-    Setting("LEADFLOW_KAFKA_SECURITY_PROTOCOL", "security_protocol", _choice(SECURITY_PROTOCOLS),
+    Setting("LEADFLOW_KAFKA_SECURITY_PROTOCOL", "security_protocol", parsers.choice(SECURITY_PROTOCOLS),
             "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"),
-    Setting("LEADFLOW_KAFKA_SASL_MECHANISM", "sasl_mechanism", _choice(SASL_MECHANISMS),
+    Setting("LEADFLOW_KAFKA_SASL_MECHANISM", "sasl_mechanism", parsers.choice(SASL_MECHANISMS),
             "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"),
     Setting("LEADFLOW_KAFKA_SASL_USERNAME", "sasl_username", str, "SASL username"),
     Setting("LEADFLOW_KAFKA_SASL_PASSWORD", "sasl_password", str, "SASL password", secret=True),
     Setting("LEADFLOW_KAFKA_SSL_CAFILE", "ssl_cafile", str, "CA bundle for TLS"),
     Setting("LEADFLOW_KAFKA_SSL_CERTFILE", "ssl_certfile", str, "client certificate for mutual TLS"),
     Setting("LEADFLOW_KAFKA_SSL_KEYFILE", "ssl_keyfile", str, "client key for mutual TLS"),
-    Setting("LEADFLOW_KAFKA_IDEMPOTENCE", "idempotence", _parse_bool,
+    Setting("LEADFLOW_KAFKA_IDEMPOTENCE", "idempotence", parsers.boolean,
             "idempotent producers (true on Apache Kafka; the embedded broker does not support them)"),
-    Setting("LEADFLOW_KAFKA_REBALANCE_TIMEOUT", "rebalance_timeout_s", _parse_positive_float,
+    Setting("LEADFLOW_KAFKA_REBALANCE_TIMEOUT", "rebalance_timeout_s", parsers.positive_float,
             "consumer-group rebalance timeout in seconds"),
-    Setting("LEADFLOW_KAFKA_SESSION_TIMEOUT", "session_timeout_s", _parse_positive_float,
+    Setting("LEADFLOW_KAFKA_SESSION_TIMEOUT", "session_timeout_s", parsers.positive_float,
             "consumer-group session timeout in seconds"),
-    Setting("LEADFLOW_KAFKA_HEARTBEAT_INTERVAL", "heartbeat_interval_s", _parse_positive_float,
+    Setting("LEADFLOW_KAFKA_HEARTBEAT_INTERVAL", "heartbeat_interval_s", parsers.positive_float,
             "consumer-group heartbeat interval in seconds"),
-    Setting("LEADFLOW_TOPIC_PREFIX", "topic_prefix", _parse_prefix, "prefix of every topic name"),
-    Setting("LEADFLOW_PARTITIONS", "partitions", _parse_positive_int,
+    Setting("LEADFLOW_TOPIC_PREFIX", "topic_prefix", parsers.prefix, "prefix of every topic name"),
+    Setting("LEADFLOW_PARTITIONS", "partitions", parsers.positive_int,
             "partitions per topic (the most workers that can share the load)"),
-    Setting("LEADFLOW_REPLICATION_FACTOR", "replication_factor", _parse_positive_int,
+    Setting("LEADFLOW_REPLICATION_FACTOR", "replication_factor", parsers.positive_int,
             "replication factor for created topics (3 in production)"),
-    Setting("LEADFLOW_CRM_DSN", "crm_dsn", _parse_dsn,
+    Setting("LEADFLOW_CRM_DSN", "crm_dsn", parsers.dsn,
             "CRM PostgreSQL DSN; unset = `leadflow up` starts the embedded PostgreSQL"),
-    Setting("LEADFLOW_SCHEMA_REGISTRY_URL", "schema_registry_url", _parse_url,
+    Setting("LEADFLOW_SCHEMA_REGISTRY_URL", "schema_registry_url", parsers.url,
             "Confluent Schema Registry URL; unset = self-describing Avro single-object framing"),
-    Setting("LEADFLOW_MODEL", "model_path", _parse_existing_file, "scoring model YAML file"),
+    Setting("LEADFLOW_MODEL", "model_path", parsers.existing_file, "scoring model YAML file"),
     Setting("LEADFLOW_HTTP_HOST", "http_host", str, "collector bind address"),
-    Setting("LEADFLOW_HTTP_PORT", "http_port", _parse_port, "collector port (serves /metrics too)"),
-    Setting("LEADFLOW_WORKER_METRICS_PORT", "worker_metrics_port", _parse_port, "worker Prometheus port"),
-    Setting("LEADFLOW_SINK_METRICS_PORT", "sink_metrics_port", _parse_port, "sink Prometheus port"),
+    Setting("LEADFLOW_HTTP_PORT", "http_port", parsers.port, "collector port (serves /metrics too)"),
+    Setting("LEADFLOW_WORKER_METRICS_PORT", "worker_metrics_port", parsers.port, "worker Prometheus port"),
+    Setting("LEADFLOW_SINK_METRICS_PORT", "sink_metrics_port", parsers.port, "sink Prometheus port"),
     Setting("LEADFLOW_DATA_DIR", "data_dir", lambda raw: Path(raw).expanduser(),
             "embedded broker/PostgreSQL data and local state"),
-    Setting("LEADFLOW_LOG_LEVEL", "log_level", _choice(LOG_LEVELS, str.lower), "debug, info, warning or error"),
-    Setting("LEADFLOW_DECAY_TICK_SECONDS", "decay_tick_s", _parse_positive_float,
+    Setting("LEADFLOW_LOG_LEVEL", "log_level", parsers.choice(LOG_LEVELS, str.lower), "debug, info, warning or error"),
+    Setting("LEADFLOW_DECAY_TICK_SECONDS", "decay_tick_s", parsers.positive_float,
             "how often the worker checks whether decay demoted a lead"),
-    Setting("LEADFLOW_PUBLIC_URL", "public_url", _parse_url,
+    Setting("LEADFLOW_PUBLIC_URL", "public_url", parsers.url,
             "collector base URL as browsers and email clients reach it (used in signed links)"),
-    Setting("LEADFLOW_COLLECTOR_PROCESSES", "processes", _parse_positive_int,
+    Setting("LEADFLOW_COLLECTOR_PROCESSES", "processes", parsers.positive_int,
             "collector processes sharing the port (SO_REUSEPORT); about one per core"),
-    Setting("LEADFLOW_TRACKING_CONSENT", "tracking_consent", _choice(("implied", "required"), str.lower),
+    Setting("LEADFLOW_TRACKING_CONSENT", "tracking_consent", parsers.choice(("implied", "required"), str.lower),
             "implied: track unless DNT/GPC; required: only with consent=1 or the lf_consent=1 cookie"),
-    Setting("LEADFLOW_IP_MODE", "ip_mode", _choice(("truncate", "hash", "drop", "keep"), str.lower),
+    Setting("LEADFLOW_IP_MODE", "ip_mode", parsers.choice(("truncate", "hash", "drop", "keep"), str.lower),
             "client IPs: truncate (/24, /48), hash (keyed), drop or keep"),
-    Setting("LEADFLOW_SPOOL_MAX_BYTES", "spool_max_bytes", _parse_positive_int,
+    Setting("LEADFLOW_SPOOL_MAX_BYTES", "spool_max_bytes", parsers.positive_int,
             "disk spool size past which write endpoints answer 503"),
-    Setting("LEADFLOW_CORS_ORIGINS", "cors_origins", _parse_origins, "origins allowed to post forms (comma-separated)"),
-    Setting("LEADFLOW_FORM_REDIRECT_HOSTS", "form_redirect_hosts", _parse_list,
+    Setting("LEADFLOW_CORS_ORIGINS", "cors_origins", parsers.origins, "origins allowed to post forms (comma-separated)"),
+    Setting("LEADFLOW_FORM_REDIRECT_HOSTS", "form_redirect_hosts", parsers.comma_list,
             "hosts a form may redirect to after a post (comma-separated)"),
     Setting("LEADFLOW_FORM_MIN_FILL_SECONDS", "form_min_fill_s", float,
             "forms posted faster than this after rendering count as bots"),
-    Setting("LEADFLOW_LINK_TTL_DAYS", "link_ttl_days", _parse_positive_int, "how long signed click links stay valid"),
-    Setting("LEADFLOW_SNS_CERT_HOSTS", "sns_cert_hosts", _parse_regex,
+    Setting("LEADFLOW_LINK_TTL_DAYS", "link_ttl_days", parsers.positive_int, "how long signed click links stay valid"),
+    Setting("LEADFLOW_SNS_CERT_HOSTS", "sns_cert_hosts", parsers.regex,
             "regex of hosts SNS signing certificates may be fetched from"),
-    Setting("LEADFLOW_SNS_CERT_FILE", "sns_cert_file", _parse_existing_file,
+    Setting("LEADFLOW_SNS_CERT_FILE", "sns_cert_file", parsers.existing_file,
             "a local SNS signing certificate (PEM) used instead of fetching one"),
-    Setting("LEADFLOW_WRITE_KEY", "write_key", _parse_secret, "events API write key", secret=True),
-    Setting("LEADFLOW_LINK_SECRET", "link_secret", _parse_secret, "signs click and pixel links", secret=True),
-    Setting("LEADFLOW_CRM_FEEDBACK_TOKEN", "crm_feedback_token", _parse_secret, "CRM feedback bearer token",
+    Setting("LEADFLOW_WRITE_KEY", "write_key", parsers.secret, "events API write key", secret=True),
+    Setting("LEADFLOW_LINK_SECRET", "link_secret", parsers.secret, "signs click and pixel links", secret=True),
+    Setting("LEADFLOW_CRM_FEEDBACK_TOKEN", "crm_feedback_token", parsers.secret, "CRM feedback bearer token",
             secret=True),
     Setting("LEADFLOW_SENDGRID_PUBLIC_KEY", "sendgrid_public_key", str,
             "SendGrid signed-webhook verification key (base64 DER or PEM)", secret=True),
     Setting("LEADFLOW_MAILGUN_SIGNING_KEY", "mailgun_signing_key", str, "Mailgun webhook signing key", secret=True),
-    Setting("LEADFLOW_POSTMARK_BASIC_AUTH", "postmark_basic_auth", _parse_basic_auth,
+    Setting("LEADFLOW_POSTMARK_BASIC_AUTH", "postmark_basic_auth", parsers.basic_auth,
             "user:password Postmark sends with its webhooks", secret=True),
-    Setting("LEADFLOW_SES_TOPIC_ARNS", "ses_topic_arns", _parse_arns, "SNS topic ARNs accepted for SES events"),
+    Setting("LEADFLOW_SES_TOPIC_ARNS", "ses_topic_arns", parsers.arns, "SNS topic ARNs accepted for SES events"),
 )
 
 

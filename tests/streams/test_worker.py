@@ -136,7 +136,8 @@ def test_a_worker_killed_mid_stream_resumes_to_the_same_scores(config, tmp_path)
     model_text = MODEL.replace("half_life: 2s", "half_life: 30d")
     model_file = tmp_path / "model.yaml"
     model_file.write_text(model_text)
-    env = {**config.as_env(), "LEADFLOW_MODEL": str(model_file)}
+    # No decay ticks here: a tick moves a prospect's clock to wall time, which the reference run does not have.
+    env = {**config.as_env(), "LEADFLOW_MODEL": str(model_file), "LEADFLOW_DECAY_TICK_SECONDS": "3600"}
     now = time.time_ns() // 1_000_000
     prospects = [f"p_{n:02d}" for n in range(40)]
     records = [view(i, pid, "/fading" if i % 3 else "/steady", now + i)
