@@ -28,7 +28,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
 from leadflow.config import Config  # noqa: E402
 from leadflow.embedded.broker import EmbeddedBroker  # noqa: E402
 from leadflow.process import free_ports  # noqa: E402
-from leadflow.supervisor import EMBEDDED_GROUP_TIMINGS  # noqa: E402
+from leadflow.supervisor import EMBEDDED_KAFKA  # noqa: E402
 from leadflow.topics import create_topics  # noqa: E402
 
 LUA = """
@@ -80,8 +80,8 @@ def main() -> None:
     broker_port, port = free_ports(2)
     broker = EmbeddedBroker("127.0.0.1", broker_port, workdir / "broker.log")
     config = Config().with_changes(bootstrap=broker.start(), http_port=port, data_dir=workdir, partitions=6,
-                                   idempotence=False, processes=args.processes, write_key="wk_bench_0123456789",
-                                   link_secret="bench-link-secret-0123456789", **EMBEDDED_GROUP_TIMINGS)
+                                   processes=args.processes, write_key="wk_bench_0123456789",
+                                   link_secret="bench-link-secret-0123456789", **EMBEDDED_KAFKA)
     create_topics(config)
     collector = subprocess.Popen([sys.executable, "-m", "leadflow", "collector"],
                                  env={**os.environ, **config.as_env(), "LEADFLOW_LOG_LEVEL": "warning"})

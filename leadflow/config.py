@@ -42,6 +42,7 @@ class KafkaSettings:
     rebalance_timeout_s: float = 60.0
     session_timeout_s: float = 45.0
     heartbeat_interval_s: float = 3.0
+    worker_max_batch_bytes: int = 16384
 
     def client_kwargs(self) -> dict[str, Any]:
         """Connection and security settings shared by every aiokafka/kafka-python client."""
@@ -199,6 +200,8 @@ SETTINGS: tuple[Setting, ...] = (
             "consumer-group session timeout in seconds"),
     Setting("LEADFLOW_KAFKA_HEARTBEAT_INTERVAL", "heartbeat_interval_s", parsers.positive_float,
             "consumer-group heartbeat interval in seconds"),
+    Setting("LEADFLOW_WORKER_MAX_BATCH_BYTES", "worker_max_batch_bytes", parsers.positive_int,
+            "largest producer batch of the worker (its changelog); the embedded broker needs 1"),
     Setting("LEADFLOW_TOPIC_PREFIX", "topic_prefix", parsers.prefix, "prefix of every topic name"),
     Setting("LEADFLOW_PARTITIONS", "partitions", parsers.positive_int,
             "partitions per topic (the most workers that can share the load)"),

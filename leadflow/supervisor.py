@@ -30,8 +30,12 @@ MAX_RESTARTS = 5
 RESTART_WINDOW_S = 120.0
 BROKER_PORT = 19092
 POSTGRES_PORT = 15432
-# Tansu holds a first JoinGroup for about half the session timeout: short timeouts make the group form in ~2 s.
-EMBEDDED_GROUP_TIMINGS = dict(rebalance_timeout_s=3.0, session_timeout_s=3.0, heartbeat_interval_s=0.5)
+# What the embedded broker (Tansu) needs: it rejects idempotent producers; it holds a first JoinGroup for about
+# half the session timeout, so short timeouts make a group form in ~2 s; and it reports a partition's high
+# watermark as the last batch's base offset + 1, so the worker writes its changelog one record per batch, or
+# table recovery would stop short of the newest state.
+EMBEDDED_KAFKA = dict(idempotence=False, rebalance_timeout_s=3.0, session_timeout_s=3.0, heartbeat_interval_s=0.5,
+                      worker_max_batch_bytes=1)
 
 
 @dataclass
@@ -103,7 +107,7 @@ class Stack:
             bootstrap = self.broker.start()
             self.say(f"warning: the embedded broker ({bootstrap}) keeps data in memory only: "
                      "topics and consumer offsets are gone when leadflow stops")
-            config = config.with_changes(bootstrap=bootstrap, idempotence=False, **EMBEDDED_GROUP_TIMINGS)
+            config = config.with_changes(bootstrap=bootstrap, **EMBEDDED_KAFKA)
         if not config.crm_dsn:
             port = free_port("127.0.0.1", POSTGRES_PORT)
             self.postgres = EmbeddedPostgres(config.data_dir / "pgdata", "127.0.0.1", port,

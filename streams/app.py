@@ -56,6 +56,7 @@ def create_app(config: Config, model: ScoringModel, codec: Codec) -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
         producer_acks=-1,
+        producer_max_batch_size=config.kafka.worker_max_batch_bytes,
         consumer_auto_offset_reset="earliest",
         web_enabled=False,
     )

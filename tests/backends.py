@@ -16,7 +16,7 @@ from typing import Iterator
 from leadflow.embedded.broker import EmbeddedBroker
 from leadflow.embedded.postgres import EmbeddedPostgres
 from leadflow.process import free_ports
-from leadflow.supervisor import EMBEDDED_GROUP_TIMINGS
+from leadflow.supervisor import EMBEDDED_KAFKA
 
 KAFKA_IMAGE = "confluentinc/cp-kafka:7.6.0"  # Apache Kafka 3.6, run in KRaft mode
 POSTGRES_IMAGE = "postgres:17"
@@ -41,7 +41,7 @@ def embedded_backend(workdir: Path) -> Iterator[Backend]:
     try:
         bootstrap = broker.start()
         dsn = postgres.start()
-        yield Backend(bootstrap, dsn, dict(idempotence=False, **EMBEDDED_GROUP_TIMINGS))
+        yield Backend(bootstrap, dsn, dict(EMBEDDED_KAFKA))
     finally:
         postgres.stop()
         broker.stop()
