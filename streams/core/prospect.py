@@ -173,12 +173,12 @@ def merge(known: ProspectState, anonymous: ProspectState, model: ScoringModel, p
 
 
 def _interaction(state: ProspectState, event: Interaction, model: ScoringModel) -> Outcome:
-    before = scores(state, model)
+    before = scoring.behaviour(state.tallies, model, state.clock)
     clock = max(state.clock, event.occurred_at)
     decayed_only = scoring.behaviour(state.tallies, model, clock)
     tallies = dict(state.tallies)
     entries: list[LedgerEntry] = []
-    decayed = before.behaviour - decayed_only
+    decayed = before - decayed_only
     running = state.fit + decayed_only
     for activation in scoring.activations(tallies, event, model):
         rule = activation.rule
@@ -226,7 +226,7 @@ def _verdict(state: ProspectState, verdict: CrmFeedback, model: ScoringModel) ->
 def _recycle(state: ProspectState, verdict: CrmFeedback, model: ScoringModel) -> ProspectState:
     """Back to nurture; the behaviour score is reset, halved or kept as the model says."""
     factor = {"reset": 0.0, "halve": 0.5, "keep": 1.0}[model.recycle_policy]
-    before = scores(state, model).behaviour
+    before = scoring.behaviour(state.tallies, model, state.clock)
     tallies = {rule_id: replace(t, value=t.value * factor) for rule_id, t in state.tallies.items()}
     entry = LedgerEntry(verdict.event_id, f"recycle:{model.recycle_policy}", before * factor - before, 0.0,
                         state.fit + before * factor, verdict.occurred_at)
@@ -241,7 +241,7 @@ def _tick(state: ProspectState, tick: Tick, model: ScoringModel) -> Outcome:
 
 def _transition(state: ProspectState, model: ScoringModel, cause: str, at: int, received: int,
                 activity: bool) -> Outcome:
-    total = scores(state, model).total
+    total = state.fit + scoring.behaviour(state.tallies, model, state.clock)
     if lifecycle.promotes(state.stage, total, model.promote_threshold, state.prospect_id is not None):
         promoted = replace(state, stage=lifecycle.LEAD, promoted_at=at)
         return Outcome(promoted, (LeadChange("lead.promoted", cause, at, received),))
