@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections import deque
@@ -78,11 +77,13 @@ class Stack:
         self.broker: EmbeddedBroker | None = None
         self.postgres: EmbeddedPostgres | None = None
         self.children: list[Child] = []
-        self._stopping = threading.Event()
+        # A plain flag: signal handlers run between bytecodes of the main thread, and a threading.Event would
+        # deadlock when the signal lands while the main thread holds the Event's lock inside wait().
+        self._stopping = False
         self._failed = False
 
     def request_stop(self, *_: object) -> None:
-        self._stopping.set()
+        self._stopping = True
 
     def run(self) -> int:
         try:
@@ -152,7 +153,7 @@ class Stack:
         """Poll until collector, worker and sink say they are ready, restarting crashed children meanwhile."""
         deadline = time.monotonic() + timeout_s
         pending = list(probes)
-        while time.monotonic() < deadline and not self._stopping.is_set():
+        while time.monotonic() < deadline and not self._stopping:
             pending = [probe for probe in pending if not probe.ready()]
             if not pending:
                 return True
@@ -161,8 +162,8 @@ class Stack:
                 self.say(failed)
                 self._failed = True
                 return False
-            self._stopping.wait(0.2)
-        if pending and not self._stopping.is_set():
+            time.sleep(0.2)
+        if pending and not self._stopping:
             self.say(f"warning: not ready after {timeout_s:.0f}s: {', '.join(p.name for p in pending)}; "
                      f"see {self.logs}/")
         return False
@@ -170,7 +171,7 @@ class Stack:
     def _supervise(self) -> int:
         if self._failed:
             return 1
-        while not self._stopping.is_set():
+        while not self._stopping:
             failed = self._check_children()
             if failed:
                 self.say(failed)
@@ -179,7 +180,7 @@ class Stack:
                 if service is not None and not service.alive():
                     self.say(f"error: the embedded {name} exited; stopping the stack")
                     return 1
-            self._stopping.wait(0.2)
+            time.sleep(0.2)
         self.say("stopping...")
         return 0
 

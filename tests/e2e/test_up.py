@@ -225,3 +225,17 @@ def test_a_broken_scoring_model_is_reported_before_anything_starts(workdir):
                             timeout=30)
     assert result.returncode == 2
     assert result.stderr.strip().startswith(f"leadflow: {model}:5: rule 'a': unknown interaction type 'page.view'")
+
+
+def test_repeated_signals_still_stop_the_stack(workdir):
+    """Impatient users press Ctrl-C several times; the supervisor must not deadlock in its signal handler."""
+    proc, seen = start_up(workdir, clean_env())
+    try:
+        assert read_until(proc, r"^ready in", 90, seen), "".join(seen)
+        for sig in (signal.SIGINT, signal.SIGTERM) * 5:
+            proc.send_signal(sig)
+            time.sleep(0.01)
+        assert proc.wait(12) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
