@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import TopicAlreadyExistsError
 
 from leadflow.config import Config
 from leadflow.kafka import TOPICS
@@ -51,5 +51,3 @@ def describe_topics(config: Config) -> list[TopicInfo]:
     finally:
         admin.close()
 
-
-__all__ = ["create_topics", "describe_topics", "TopicInfo", "KafkaError"]

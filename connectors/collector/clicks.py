@@ -11,7 +11,7 @@ from aiohttp import web
 from connectors.collector.intake import Intake
 from connectors.collector.links import LinkError, verify_click
 from connectors.collector.pixel import NO_CACHE, anonymous_id, set_anonymous_cookie, tracking_allowed
-from connectors.collector.privacy import client_ip, treat_ip
+from connectors.collector.privacy import client_details
 from leadflow.config import Config
 from schemas.records import Interaction
 
@@ -42,12 +42,12 @@ class ClickHandler:
         set_anonymous_cookie(request, response, visitor)
         # One click per link per second: a double-click or a scanner retry de-duplicates downstream.
         fingerprint = hashlib.sha256(f"{query.get('s')}|{now // 1000}".encode()).hexdigest()[:32]
+        ip, user_agent = client_details(request, self._config)
         interaction = Interaction(
             event_id=f"click:{fingerprint}", prospect_key=link.prospect_id, prospect_id=link.prospect_id,
             anonymous_id=visitor, type="email.clicked", occurred_at=now, received_at=now, source=SOURCE,
             url=link.url, message_id=link.message_id,
-            ip=treat_ip(client_ip(request), self._config.collector.ip_mode, secret),
-            user_agent=request.headers.get("User-Agent", "")[:512] or None,
+            ip=ip, user_agent=user_agent,
         )
         try:
             await self._intake.accept(SOURCE, [interaction], wait_for_ack=False)

@@ -32,7 +32,7 @@ from aiohttp import web
 from connectors.collector.events_api import unavailable
 from connectors.collector.intake import Intake
 from connectors.collector.pixel import COOKIE, set_anonymous_cookie, tracking_allowed
-from connectors.collector.privacy import client_ip, treat_ip
+from connectors.collector.privacy import client_details
 from leadflow.config import Config
 from schemas.records import Interaction
 from streams.core.identity import InvalidEmail, anonymous_key, normalize_email, prospect_id_for
@@ -112,11 +112,10 @@ class FormHandler:
             visitor = None
         now = self._intake.clock()
         pid = prospect_id_for(email)
+        ip, user_agent = client_details(request, self._config)
         base = dict(prospect_id=pid, email=email, anonymous_id=visitor, occurred_at=now, received_at=now,
                     source=SOURCE, form_id=form_id, url=request.headers.get("Referer"),
-                    ip=treat_ip(client_ip(request), self._config.collector.ip_mode,
-                                self._config.secrets.link_secret or ""),
-                    user_agent=request.headers.get("User-Agent", "")[:512] or None)
+                    ip=ip, user_agent=user_agent)
         submission = str(uuid.uuid4())
         out = [
             Interaction(event_id=f"form:{submission}", prospect_key=pid, type="form.submitted", traits=profile,

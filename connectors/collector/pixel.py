@@ -14,7 +14,7 @@ from aiohttp import web
 from connectors.collector import metrics
 from connectors.collector.intake import Intake
 from connectors.collector.links import LinkError, verify_pixel
-from connectors.collector.privacy import client_ip, treat_ip
+from connectors.collector.privacy import client_details
 from leadflow.config import Config
 from schemas.records import Interaction
 from streams.core.identity import anonymous_key
@@ -84,13 +84,13 @@ class PixelHandler:
         visitor = anonymous_id(request)
         set_anonymous_cookie(request, response, visitor)
         now = self._intake.clock()
+        ip, user_agent = client_details(request, self._config)
         interaction = Interaction(
             event_id=f"px:{_EVENT_PREFIX}{next(_EVENT_COUNTER):x}", prospect_key=prospect_id or anonymous_key(visitor), prospect_id=prospect_id,
             anonymous_id=visitor, type=type_, occurred_at=now, received_at=now, source="pixel",
             url=query.get("u") or request.headers.get("Referer"), referrer=query.get("r"), title=query.get("t"),
             campaign=query.get("c") or query.get("utm_campaign"), message_id=message_id,
-            ip=treat_ip(client_ip(request), self._config.collector.ip_mode, self._config.secrets.link_secret or ""),
-            user_agent=request.headers.get("User-Agent", "")[:512] or None,
+            ip=ip, user_agent=user_agent,
             properties={k: v for k, v in query.items() if k.startswith("utm_")},
         )
         try:

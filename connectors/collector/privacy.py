@@ -8,6 +8,16 @@ import ipaddress
 
 from aiohttp import web
 
+from leadflow.config import Config
+
+MAX_USER_AGENT = 512
+
+
+def client_details(request: web.Request, config: Config) -> tuple[str | None, str | None]:
+    """(IP after the configured treatment, user agent): what every tracked input keeps of the visitor."""
+    ip = treat_ip(client_ip(request), config.collector.ip_mode, config.secrets.link_secret or "")
+    return ip, request.headers.get("User-Agent", "")[:MAX_USER_AGENT] or None
+
 
 def client_ip(request: web.Request) -> str | None:
     """The peer address; behind a local proxy, the last hop it appended to X-Forwarded-For."""
