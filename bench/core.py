@@ -18,6 +18,7 @@ from leadflow.config import DEFAULT_MODEL  # noqa: E402
 from schemas.records import Interaction  # noqa: E402
 from streams.core.model import load_model  # noqa: E402
 from streams.core.prospect import ProspectState, apply  # noqa: E402
+from streams.gc_policy import settle_long_lived_objects  # noqa: E402
 from streams.state_codec import dump_state  # noqa: E402
 
 MIX = [("page.viewed", 0.55), ("email.delivered", 0.12), ("email.opened", 0.15), ("email.clicked", 0.08),
@@ -48,11 +49,14 @@ def main() -> None:
     args = parser.parse_args()
     model = load_model(DEFAULT_MODEL)
     events = synthetic(args.events, args.prospects)
+    settle_long_lived_objects()  # as the worker does after recovery; the input list is not the work measured
     states: dict[str, ProspectState] = {}
     started = time.perf_counter()
     for n, event in enumerate(events, start=1):
-        state = states.get(event.prospect_key) or ProspectState(event.prospect_key)
-        states[event.prospect_key] = apply(state, event, model).state
+        state = states.get(event.prospect_key)
+        if state is None:
+            state = states[event.prospect_key] = ProspectState(event.prospect_key)
+        apply(state, event, model)
         if n % 50_000 == 0:
             print(f"  {n:,} events, {n / (time.perf_counter() - started):,.0f}/s", file=sys.stderr, flush=True)
     elapsed = time.perf_counter() - started

@@ -4,7 +4,7 @@ profile-attribute conditions for fit rules. Pure predicates, compiled once from 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping
 
 from schemas.records import Interaction
@@ -39,6 +39,12 @@ class EventCondition:
     asset: str | None = None
     property_name: str | None = None
     property_test: ValueTest | None = None
+    narrows: bool = field(init=False, repr=False, compare=False)  # tests more than the type
+
+    def __post_init__(self) -> None:
+        filters = (self.url, self.url_contains, self.url_regex, self.form_id, self.campaign, self.asset,
+                   self.property_test)
+        object.__setattr__(self, "narrows", any(f is not None for f in filters))
 
     def matches(self, event: Interaction) -> bool:
         if event.type != self.type:

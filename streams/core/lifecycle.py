@@ -22,13 +22,14 @@ _PROMOTABLE = frozenset({NAME, NURTURE})
 _IN_SALES = frozenset({LEAD, ACCEPTED, CONTACTED, WON})
 
 
-def promotes(stage: str, total: float, threshold: float, known: bool) -> bool:
-    """Only a known person (an email to hand to sales) can become a lead."""
-    return stage in _PROMOTABLE and known and total >= threshold
-
-
-def demotes(stage: str, total: float, threshold: float | None) -> bool:
-    return stage == LEAD and threshold is not None and total < threshold
+def after_score(stage: str, total: float, promote: float, demote: float | None, known: bool) -> str | None:
+    """The stage a new score leads to, or None for no change. Only a known person (an email to hand to
+    sales) can become a lead; only a lead nobody accepted yet can be demoted."""
+    if stage in _PROMOTABLE:
+        return LEAD if known and total >= promote else None
+    if stage == LEAD and demote is not None and total < demote:
+        return NAME
+    return None
 
 
 def in_sales(stage: str) -> bool:

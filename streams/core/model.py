@@ -7,7 +7,7 @@ by hand and must be able to fix it without reading code.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +89,20 @@ class ScoringModel:
     recycle_policy: str = "reset"
     timeline_max_events: int = 500
     timeline_max_age_ms: int | None = None
+    rules_by_type: dict[str, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
+    segments_by_type: dict[str, tuple[Segment, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Every condition names its interaction type, so an event only meets the rules of its type.
+        object.__setattr__(self, "rules_by_type", _by_type(self.rules))
+        object.__setattr__(self, "segments_by_type", _by_type(self.segments))
+
+
+def _by_type(items: tuple[Any, ...]) -> dict[str, tuple[Any, ...]]:
+    out: dict[str, list[Any]] = {}
+    for item in items:
+        out.setdefault(item.condition.type, []).append(item)
+    return {type_: tuple(group) for type_, group in out.items()}
 
 
 class _LineLoader(yaml.SafeLoader):

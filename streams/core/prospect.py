@@ -1,22 +1,31 @@
-"""A prospect's state and the pure transition ``apply(state, input, model)``.
+"""A prospect's state and the transition ``apply(state, input, model)``.
 
 Inputs are interactions, CRM verdicts and clock ticks. Same inputs in the same order
 under the same model give the same state and the same effects; a redelivered input
-(same ``event_id``) changes nothing. Scores are derived from per-rule tallies at the
+(same ``event_id``) changes nothing. Scores are derived from decaying sums at the
 state's clock (the newest event time seen), so decay is computed in event time.
+
+The state is a mutable aggregate that ``apply`` updates in place: it is owned by one
+caller at a time (a worker's table, a replay), and copying its bounded history, ledger
+and de-duplication window on every event cost several times the per-event budget.
+Callers that need the state as it was before an input build what they need from it
+(a lead event, say) before applying the next one.
 """
 
 from __future__ import annotations
 
+import bisect
+from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import Mapping, Union
+from typing import NamedTuple, Union
 
 from schemas.records import CrmFeedback, Interaction
 from streams.core import lifecycle, scoring
 from streams.core.decay import decay_factor
 from streams.core.identity import is_anonymous
 from streams.core.model import ScoringModel
-from streams.core.scoring import RuleTally
+from streams.core.scoring import DecayingSum, RuleTally
+from streams.core.seen import RecentIds
 
 SEEN_WINDOW = 2000
 LEDGER_LIMIT = 1000
@@ -32,8 +41,7 @@ class Tick:
 Input = Union[Interaction, CrmFeedback]
 
 
-@dataclass(frozen=True, slots=True)
-class LedgerEntry:
+class LedgerEntry(NamedTuple):
     """One score change and why: the provenance marketing ops ask for."""
 
     event_id: str
@@ -44,24 +52,34 @@ class LedgerEntry:
     occurred_at: int
 
 
-@dataclass(frozen=True, slots=True)
+def _new_ledger() -> deque[LedgerEntry]:
+    return deque(maxlen=LEDGER_LIMIT)
+
+
+def _new_seen() -> RecentIds:
+    return RecentIds(SEEN_WINDOW)
+
+
+@dataclass(slots=True)
 class ProspectState:
     key: str
     prospect_id: str | None = None
     email: str | None = None
     stage: str = lifecycle.NAME
-    profile: Mapping[str, str] = field(default_factory=dict)
+    profile: dict[str, str] = field(default_factory=dict)
     fit: float = 0.0
     fit_rules: tuple[str, ...] = ()
-    tallies: Mapping[str, RuleTally] = field(default_factory=dict)
-    clock: int = 0
+    tallies: dict[str, RuleTally] = field(default_factory=dict)
+    behaviour_by_half_life: dict[int | None, DecayingSum] = field(default_factory=dict)
+    clock: int = 0  # the newest event time seen: scores are as of this time
+    behaviour: float = 0.0  # the behaviour score at ``clock``, kept current by every transition
     segments: tuple[str, ...] = ()
     version: int = 0
     promoted_at: int | None = None
     last_activity_at: int | None = None
-    history: tuple[Input, ...] = ()
-    ledger: tuple[LedgerEntry, ...] = ()
-    seen: tuple[str, ...] = ()
+    history: list[Input] = field(default_factory=list)  # canonical order, trimmed to the model's retention
+    ledger: deque[LedgerEntry] = field(default_factory=_new_ledger)
+    seen: RecentIds = field(default_factory=_new_seen)
     alias_of: str | None = None  # an anonymous visitor who turned out to be this prospect
 
 
@@ -70,17 +88,20 @@ class Scores:
     total: float
     fit: float
     behaviour: float
-    dimensions: Mapping[str, float]
+    dimensions: dict[str, float]
 
 
 def scores(state: ProspectState, model: ScoringModel, now: int | None = None) -> Scores:
     at = state.clock if now is None else max(now, state.clock)
-    behaviour = scoring.behaviour(state.tallies, model, at)
+    behaviour = state.behaviour if at == state.clock else scoring.behaviour(state.behaviour_by_half_life, at)
     return Scores(state.fit + behaviour, state.fit, behaviour, scoring.dimensions(state.tallies, model, at))
 
 
-@dataclass(frozen=True, slots=True)
-class LeadChange:
+def total(state: ProspectState) -> float:
+    return state.fit + state.behaviour
+
+
+class LeadChange(NamedTuple):
     """An effect: the lead's CRM record must change; ``kind`` is the LeadEvent type."""
 
     kind: str
@@ -107,37 +128,42 @@ class MergeRequest:
 Effect = Union[LeadChange, Forward, MergeRequest]
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    state: ProspectState
+class Outcome(NamedTuple):
+    state: ProspectState  # the input state updated in place, or its replacement after a merge
     effects: tuple[Effect, ...] = ()
+    changed: bool = True
 
 
 def apply(state: ProspectState, item: Input | Tick, model: ScoringModel) -> Outcome:
+    if type(item) is Interaction:  # nearly every input, so it is tested first
+        if item.event_id in state.seen:
+            return Outcome(state, (), False)
+        if state.alias_of is not None:
+            state.seen.add(item.event_id)
+            forwarded = replace(item, prospect_key=state.alias_of, prospect_id=state.alias_of)
+            return Outcome(state, (Forward(forwarded),))
+        if item.type == "identity.linked" and is_anonymous(state.key) and item.prospect_id:
+            state.alias_of = item.prospect_id
+            state.seen.add(item.event_id)
+            return Outcome(state, (MergeRequest(item, tuple(state.history)),))
+        return _interaction(state, item, model)
     if isinstance(item, Tick):
         return _tick(state, item, model)
     if item.event_id in state.seen:
-        return Outcome(state)
-    if isinstance(item, CrmFeedback):
-        return _verdict(state, item, model)
-    if state.alias_of is not None:
-        forwarded = replace(item, prospect_key=state.alias_of, prospect_id=state.alias_of)
-        return Outcome(replace(state, seen=(*state.seen, item.event_id)[-SEEN_WINDOW:]), (Forward(forwarded),))
-    if item.type == "identity.linked" and is_anonymous(state.key) and item.prospect_id:
-        linked = replace(state, alias_of=item.prospect_id, seen=(*state.seen, item.event_id)[-SEEN_WINDOW:])
-        return Outcome(linked, (MergeRequest(item, state.history),))
-    return _interaction(state, item, model)
+        return Outcome(state, (), False)
+    return _verdict(state, item, model)
 
 
 def absorb(known: ProspectState, request: MergeRequest, model: ScoringModel) -> Outcome:
     """The known prospect's side of an identity merge; redelivery changes nothing."""
     link = request.link
     if link.event_id in known.seen or link.prospect_id is None:
-        return Outcome(known)
+        return Outcome(known, changed=False)
+    stage_before = known.stage
     anonymous = replay(link.prospect_key, list(request.inputs), model)
     merged = merge(known, anonymous, model, link.prospect_id, link.email)
-    merged = replace(merged, seen=(*merged.seen, link.event_id)[-SEEN_WINDOW:])
-    if merged.stage == lifecycle.LEAD and known.stage != lifecycle.LEAD:
+    merged.seen.add(link.event_id)
+    if merged.stage == lifecycle.LEAD and stage_before != lifecycle.LEAD:
         kind = "lead.promoted"
     elif lifecycle.in_sales(merged.stage):
         kind = "lead.updated"
@@ -150,7 +176,7 @@ def replay(key: str, inputs: list[Input], model: ScoringModel) -> ProspectState:
     """The state these inputs produce from scratch: how rescoring and identity merges are computed."""
     state = ProspectState(key)
     for item in inputs:
-        state = apply(state, item, model).state
+        apply(state, item, model)
     return state
 
 
@@ -160,110 +186,135 @@ def canonical_order(inputs: list[Input]) -> list[Input]:
 
 def merge(known: ProspectState, anonymous: ProspectState, model: ScoringModel, prospect_id: str,
           email: str | None) -> ProspectState:
-    """The known prospect after absorbing an anonymous one: as if every input had been theirs from the start.
+    """A new state for the known prospect after absorbing an anonymous one: as if every input had been
+    theirs from the start.
 
     Once-only rules, caps and decay then hold across both histories; the anonymous events
-    take the identity the link (``identity.linked``) names.
+    take the identity the link (``identity.linked``) names. Neither input state is changed.
     """
     own = {i.event_id for i in known.history}
     adopted = [replace(i, prospect_key=known.key, prospect_id=prospect_id, email=email)
                if isinstance(i, Interaction) else i for i in anonymous.history if i.event_id not in own]
     merged = replay(known.key, canonical_order([*known.history, *adopted]), model)
-    return replace(merged, prospect_id=prospect_id, email=merged.email or email, version=_next_version(max(known.version, anonymous.version), merged.clock))
+    merged.prospect_id = prospect_id
+    merged.email = merged.email or email
+    merged.version = _next_version(max(known.version, anonymous.version), merged.clock)
+    merged.seen = RecentIds(SEEN_WINDOW, [*known.seen, *merged.seen])  # inputs retention already dropped
+    return merged
 
 
 def _interaction(state: ProspectState, event: Interaction, model: ScoringModel) -> Outcome:
-    before = scoring.behaviour(state.tallies, model, state.clock)
-    clock = max(state.clock, event.occurred_at)
-    decayed_only = scoring.behaviour(state.tallies, model, clock)
-    tallies = dict(state.tallies)
-    entries: list[LedgerEntry] = []
-    decayed = before - decayed_only
-    running = state.fit + decayed_only
-    for activation in scoring.activations(tallies, event, model):
-        rule = activation.rule
-        tallies[rule.id] = scoring.add(tallies.get(rule.id), rule, activation.points, event.occurred_at)
-        points_now = activation.points * decay_factor(clock - event.occurred_at, rule.half_life_ms)
-        running += points_now
-        entries.append(LedgerEntry(event.event_id, rule.id, activation.points, decayed, running, event.occurred_at))
-        decayed = 0.0
-    profile = {**state.profile, **event.traits} if event.traits else state.profile
-    fit, fit_rules = scoring.fit(profile, model) if profile is not state.profile else (state.fit, state.fit_rules)
-    if fit != state.fit:
-        entries.append(LedgerEntry(event.event_id, "fit:" + "+".join(fit_rules), fit - state.fit, decayed,
-                                   running + fit - state.fit, event.occurred_at))
-    segments = state.segments
-    joined = [s.id for s in model.segments if s.id not in segments and s.condition.matches(event)]
-    if joined:
-        segments = tuple(sorted((*segments, *joined)))
-    new = replace(
-        state, prospect_id=state.prospect_id or event.prospect_id, email=state.email or event.email,
-        profile=profile, fit=fit, fit_rules=fit_rules, tallies=tallies, clock=clock, segments=segments,
-        version=_next_version(state.version, event.received_at),
-        last_activity_at=max(state.last_activity_at or event.occurred_at, event.occurred_at),
-        history=_retain(state.history, event, model), ledger=(*state.ledger, *entries)[-LEDGER_LIMIT:],
-        seen=(*state.seen, event.event_id)[-SEEN_WINDOW:],
-    )
-    return _transition(new, model, event.event_id, event.occurred_at, event.received_at, activity=True)
+    at = event.occurred_at
+    rules = scoring.fired(state.tallies, event, model)
+    previous_clock = state.clock
+    clock = at if at > previous_clock else previous_clock
+    sums = state.behaviour_by_half_life
+    before = state.behaviour
+    decayed_only = scoring.behaviour(sums, clock) if clock != previous_clock else before
+    after = decayed_only
+    if rules or event.traits:
+        decayed = before - decayed_only
+        running = state.fit + decayed_only
+        for rule in rules:
+            scoring.record(state.tallies, rule, at)
+            scoring.add_behaviour(sums, rule, at)
+            running += rule.points * decay_factor(clock - at, rule.half_life_ms)
+            state.ledger.append(LedgerEntry(event.event_id, rule.id, rule.points, decayed, running, at))
+            decayed = 0.0
+        if rules:
+            after = scoring.behaviour(sums, clock)
+        if event.traits:
+            state.profile.update(event.traits)
+            fit, state.fit_rules = scoring.fit(state.profile, model)
+            if fit != state.fit:
+                state.ledger.append(LedgerEntry(event.event_id, "fit:" + "+".join(state.fit_rules),
+                                                fit - state.fit, decayed, running + fit - state.fit, at))
+                state.fit = fit
+    state.behaviour = after
+    segments = model.segments_by_type.get(event.type)
+    if segments:
+        joined = [s.id for s in segments if s.id not in state.segments and s.condition.matches(event)]
+        if joined:
+            state.segments = tuple(sorted((*state.segments, *joined)))
+    if state.prospect_id is None:
+        state.prospect_id = event.prospect_id
+    if state.email is None:
+        state.email = event.email
+    state.clock = clock
+    state.version = _next_version(state.version, event.received_at)
+    if state.last_activity_at is None or at > state.last_activity_at:
+        state.last_activity_at = at
+    _retain(state.history, event, model)
+    state.seen.add(event.event_id)
+    return _transition(state, model, event.event_id, at, event.received_at, activity=True)
 
 
 def _verdict(state: ProspectState, verdict: CrmFeedback, model: ScoringModel) -> Outcome:
-    new = replace(state, seen=(*state.seen, verdict.event_id)[-SEEN_WINDOW:],
-                  history=_retain(state.history, verdict, model),
-                  clock=max(state.clock, verdict.occurred_at),
-                  version=_next_version(state.version, verdict.received_at))
+    state.seen.add(verdict.event_id)
+    _retain(state.history, verdict, model)
+    if verdict.occurred_at > state.clock:
+        state.clock = verdict.occurred_at
+        state.behaviour = scoring.behaviour(state.behaviour_by_half_life, state.clock)
+    state.version = _next_version(state.version, verdict.received_at)
     stage = lifecycle.after_verdict(state.stage, verdict.type)
     if stage is None:
-        return Outcome(new)
+        return Outcome(state)
     if stage == lifecycle.NURTURE:
-        new = _recycle(new, verdict, model)
-        return Outcome(new, (LeadChange("lead.recycled", verdict.event_id, verdict.occurred_at,
-                                        verdict.received_at),))
-    new = replace(new, stage=stage)
-    return Outcome(new, (LeadChange("lead.updated", verdict.event_id, verdict.occurred_at, verdict.received_at),))
+        _recycle(state, verdict, model)
+        return Outcome(state, (LeadChange("lead.recycled", verdict.event_id, verdict.occurred_at,
+                                          verdict.received_at),))
+    state.stage = stage
+    return Outcome(state, (LeadChange("lead.updated", verdict.event_id, verdict.occurred_at, verdict.received_at),))
 
 
-def _recycle(state: ProspectState, verdict: CrmFeedback, model: ScoringModel) -> ProspectState:
+def _recycle(state: ProspectState, verdict: CrmFeedback, model: ScoringModel) -> None:
     """Back to nurture; the behaviour score is reset, halved or kept as the model says."""
     factor = {"reset": 0.0, "halve": 0.5, "keep": 1.0}[model.recycle_policy]
-    before = scoring.behaviour(state.tallies, model, state.clock)
-    tallies = {rule_id: replace(t, value=t.value * factor) for rule_id, t in state.tallies.items()}
-    entry = LedgerEntry(verdict.event_id, f"recycle:{model.recycle_policy}", before * factor - before, 0.0,
-                        state.fit + before * factor, verdict.occurred_at)
-    return replace(state, stage=lifecycle.NURTURE, tallies=tallies, ledger=(*state.ledger, entry)[-LEDGER_LIMIT:])
+    before = state.behaviour
+    for decaying in (*state.tallies.values(), *state.behaviour_by_half_life.values()):
+        decaying.value *= factor
+    state.behaviour = scoring.behaviour(state.behaviour_by_half_life, state.clock)
+    state.ledger.append(LedgerEntry(verdict.event_id, f"recycle:{model.recycle_policy}", before * factor - before,
+                                    0.0, state.fit + before * factor, verdict.occurred_at))
+    state.stage = lifecycle.NURTURE
 
 
 def _tick(state: ProspectState, tick: Tick, model: ScoringModel) -> Outcome:
     if tick.at <= state.clock:
-        return Outcome(state)
-    return _transition(replace(state, clock=tick.at), model, f"tick:{tick.at}", tick.at, tick.at, activity=False)
+        return Outcome(state, changed=False)
+    state.clock = tick.at
+    state.behaviour = scoring.behaviour(state.behaviour_by_half_life, tick.at)
+    return _transition(state, model, f"tick:{tick.at}", tick.at, tick.at, activity=False)
 
 
 def _transition(state: ProspectState, model: ScoringModel, cause: str, at: int, received: int,
                 activity: bool) -> Outcome:
-    total = state.fit + scoring.behaviour(state.tallies, model, state.clock)
-    if lifecycle.promotes(state.stage, total, model.promote_threshold, state.prospect_id is not None):
-        promoted = replace(state, stage=lifecycle.LEAD, promoted_at=at)
-        return Outcome(promoted, (LeadChange("lead.promoted", cause, at, received),))
-    if lifecycle.demotes(state.stage, total, model.demote_threshold):
-        return Outcome(replace(state, stage=lifecycle.NAME), (LeadChange("lead.demoted", cause, at, received),))
+    stage = lifecycle.after_score(state.stage, state.fit + state.behaviour, model.promote_threshold,
+                                  model.demote_threshold, state.prospect_id is not None)
+    if stage == lifecycle.LEAD:
+        state.stage = stage
+        state.promoted_at = at
+        return Outcome(state, (LeadChange("lead.promoted", cause, at, received),))
+    if stage == lifecycle.NAME:
+        state.stage = stage
+        return Outcome(state, (LeadChange("lead.demoted", cause, at, received),))
     if activity and lifecycle.in_sales(state.stage):
         return Outcome(state, (LeadChange("lead.updated", cause, at, received),))
     return Outcome(state)
 
 
-def _retain(history: tuple[Input, ...], item: Input, model: ScoringModel) -> tuple[Input, ...]:
+def _retain(history: list[Input], item: Input, model: ScoringModel) -> None:
     """History in canonical order, trimmed from its oldest end to the model's retention (count and age)."""
-    if not history or _order(history[-1]) <= _order(item):
-        kept = (*history, item)
-    else:  # an out-of-order input: rare, so a sort is fine
-        kept = tuple(sorted((*history, item), key=_order))
-    start = max(0, len(kept) - model.timeline_max_events)
+    if not history or history[-1].occurred_at < item.occurred_at or _order(history[-1]) <= _order(item):
+        history.append(item)
+    else:  # an out-of-order input: rare
+        bisect.insort(history, item, key=_order)
+    if len(history) > model.timeline_max_events:
+        del history[:len(history) - model.timeline_max_events]
     if model.timeline_max_age_ms is not None:
-        horizon = kept[-1].occurred_at - model.timeline_max_age_ms
-        while start < len(kept) and kept[start].occurred_at < horizon:
-            start += 1
-    return kept[start:] if start else kept
+        horizon = history[-1].occurred_at - model.timeline_max_age_ms
+        while history[0].occurred_at < horizon:  # stops at the newest entry at the latest
+            del history[0]
 
 
 def _order(item: Input) -> tuple[int, int, str]:
@@ -273,4 +324,5 @@ def _order(item: Input) -> tuple[int, int, str]:
 def _next_version(current: int, received_at_ms: int) -> int:
     """Monotonic per prospect, and anchored to receive time so it keeps rising even if the state is lost
     (the embedded broker keeps nothing across restarts) and the CRM's version guard must still accept it."""
-    return max(current + 1, received_at_ms * 1000)
+    anchored = received_at_ms * 1000
+    return anchored if anchored > current else current + 1
