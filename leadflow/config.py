@@ -42,7 +42,7 @@ class KafkaSettings:
     rebalance_timeout_s: float = 60.0
     session_timeout_s: float = 45.0
     heartbeat_interval_s: float = 3.0
-    worker_max_batch_bytes: int = 16384
+    seal_changelog: bool = False
 
     def client_kwargs(self) -> dict[str, Any]:
         """Connection and security settings shared by every aiokafka/kafka-python client."""
@@ -112,6 +112,8 @@ class Config:
     data_dir: Path = Path(".leadflow")
     log_level: str = "info"
     decay_tick_s: float = 60.0
+    worker_batch_size: int = 1000
+    worker_batch_wait_ms: int = 20
 
     def topic(self, name: str) -> str:
         """Full topic name, e.g. ``topic("interactions") == "leadflow.interactions"``."""
@@ -200,8 +202,9 @@ SETTINGS: tuple[Setting, ...] = (
             "consumer-group session timeout in seconds"),
     Setting("LEADFLOW_KAFKA_HEARTBEAT_INTERVAL", "heartbeat_interval_s", parsers.positive_float,
             "consumer-group heartbeat interval in seconds"),
-    Setting("LEADFLOW_WORKER_MAX_BATCH_BYTES", "worker_max_batch_bytes", parsers.positive_int,
-            "largest producer batch of the worker (its changelog); the embedded broker needs 1"),
+    Setting("LEADFLOW_KAFKA_SEAL_CHANGELOG", "seal_changelog", parsers.boolean,
+            "end every changelog write with a one-record batch (the embedded broker reports high watermarks "
+            "per batch, which would cut table recovery short; not needed on Apache Kafka)"),
     Setting("LEADFLOW_TOPIC_PREFIX", "topic_prefix", parsers.prefix, "prefix of every topic name"),
     Setting("LEADFLOW_PARTITIONS", "partitions", parsers.positive_int,
             "partitions per topic (the most workers that can share the load)"),
@@ -221,6 +224,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LEADFLOW_LOG_LEVEL", "log_level", parsers.choice(LOG_LEVELS, str.lower), "debug, info, warning or error"),
     Setting("LEADFLOW_DECAY_TICK_SECONDS", "decay_tick_s", parsers.positive_float,
             "how often the worker checks whether decay demoted a lead"),
+    Setting("LEADFLOW_WORKER_BATCH_SIZE", "worker_batch_size", parsers.positive_int,
+            "most inputs the worker scores per batch (one state write per prospect per batch)"),
+    Setting("LEADFLOW_WORKER_BATCH_WAIT_MS", "worker_batch_wait_ms", parsers.positive_int,
+            "longest the worker waits to fill a batch: the latency it may add"),
     Setting("LEADFLOW_PUBLIC_URL", "public_url", parsers.url,
             "collector base URL as browsers and email clients reach it (used in signed links)"),
     Setting("LEADFLOW_COLLECTOR_PROCESSES", "processes", parsers.positive_int,

@@ -31,10 +31,10 @@ BROKER_PORT = 19092
 POSTGRES_PORT = 15432
 # What the embedded broker (Tansu) needs: it rejects idempotent producers; it holds a first JoinGroup for about
 # half the session timeout, so short timeouts make a group form in ~2 s; and it reports a partition's high
-# watermark as the last batch's base offset + 1, so the worker writes its changelog one record per batch, or
-# table recovery would stop short of the newest state.
+# watermark as the last batch's base offset + 1, so the worker ends each changelog write with a one-record
+# batch, or table recovery would stop short of the newest state.
 EMBEDDED_KAFKA = dict(idempotence=False, rebalance_timeout_s=3.0, session_timeout_s=3.0, heartbeat_interval_s=0.5,
-                      worker_max_batch_bytes=1)
+                      seal_changelog=True)
 
 
 @dataclass

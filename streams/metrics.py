@@ -8,7 +8,10 @@ EVENTS_UNDECODABLE = Counter("leadflow_worker_events_undecodable_total",
                              "Records on the interactions topic no known schema wrote (skipped)")
 DUPLICATES = Counter("leadflow_worker_duplicates_total", "Redelivered interactions ignored by event_id")
 LEAD_EVENTS = Counter("leadflow_worker_lead_events_total", "Lead events emitted", ["type"])
-SCORING_SECONDS = Histogram("leadflow_worker_scoring_seconds", "Time to decode, score and store one interaction",
-                            buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1))
+BATCH_SECONDS = Histogram("leadflow_worker_batch_seconds",
+                          "Time to decode and score a batch of inputs, deliver its outputs and store its states",
+                          buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
+BATCH_SIZE = Histogram("leadflow_worker_batch_size", "Inputs per batch",
+                       buckets=(1, 5, 10, 50, 100, 250, 500, 1000, 2000, 5000))
 READY = Gauge("leadflow_worker_ready", "1 once the worker has joined its group and been assigned partitions")
 ASSIGNED_PARTITIONS = Gauge("leadflow_worker_assigned_partitions", "Partitions of the interactions topic assigned")

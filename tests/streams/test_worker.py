@@ -124,8 +124,9 @@ def test_explain_and_rescore_read_the_workers_state(config, tmp_path):
     assert "lead -> name: 1" in report.stdout
 
 
-@pytest.mark.xfail(strict=False, reason="open bug (issue 4): after kill -9 on the embedded broker a prospect "
-                   "occasionally misses one update (1 run in ~4); not yet explained by the high-watermark fix")
+@pytest.mark.xfail(strict=False, reason="open bug (issue 4): in about 1 run in 5 the restarted worker skips inputs "
+                   "(one, or all of a partition) although its own writes are ordered outputs -> state -> ack; the "
+                   "signs point at Faust's resume after recovery (records behind a prefetched offset are dropped)")
 def test_a_worker_killed_mid_stream_resumes_to_the_same_scores(config, tmp_path):
     import re
     import signal
@@ -139,7 +140,9 @@ def test_a_worker_killed_mid_stream_resumes_to_the_same_scores(config, tmp_path)
     model_file = tmp_path / "model.yaml"
     model_file.write_text(model_text)
     # No decay ticks here: a tick moves a prospect's clock to wall time, which the reference run does not have.
-    env = {**config.as_env(), "LEADFLOW_MODEL": str(model_file), "LEADFLOW_DECAY_TICK_SECONDS": "3600"}
+    # Small batches, so the kill lands mid-stream.
+    env = {**config.as_env(), "LEADFLOW_MODEL": str(model_file), "LEADFLOW_DECAY_TICK_SECONDS": "3600",
+           "LEADFLOW_WORKER_BATCH_SIZE": "50"}
     now = time.time_ns() // 1_000_000
     prospects = [f"p_{n:02d}" for n in range(40)]
     records = [view(i, pid, "/fading" if i % 3 else "/steady", now + i)
@@ -158,8 +161,10 @@ def test_a_worker_killed_mid_stream_resumes_to_the_same_scores(config, tmp_path)
         deadline = time.monotonic() + 60
         while processed() < 300 and time.monotonic() < deadline:
             time.sleep(0.05)
+        at_kill = processed()
         first.send_signal(signal.SIGKILL)  # mid-stream, no chance to commit or flush
         first.wait(10)
+    assert 0 < at_kill < len(records), at_kill
     with leadflow(["worker"], env, tmp_path / "worker-2.log"):
         deadline = time.monotonic() + 90
         states: dict = {}

@@ -1,0 +1,126 @@
+"""One batch of worker inputs: apply each to its prospect, collect the records the effects produce.
+
+No I/O here; the Faust shell sends ``outputs`` first and the changed states second, and
+acknowledges the inputs only after both are delivered. A crash before the states are
+written replays the inputs (the outputs repeat, with the same ids, and the sink's
+upserts absorb them); a crash after it finds the inputs already seen. Either way no
+effect is lost. ``lead.updated`` is coalesced: one per prospect per batch, built from
+its state at the end of the batch, since each update carries the whole lead anyway.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, MutableMapping, Union
+
+from schemas.codec import Codec
+from schemas.records import CrmFeedback, IdentityMerge, Interaction
+from streams.core import lifecycle
+from streams.core.leads import lead_event
+from streams.core.model import ScoringModel
+from streams.core.prospect import Forward, LeadChange, MergeRequest, ProspectState, Tick, absorb, apply
+from streams.state_codec import load_state
+
+WorkerInput = Union[Interaction, CrmFeedback, Tick, MergeRequest]
+TICK_TYPE = "clock.tick"  # not an interaction: the worker's own marker that time has passed
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    interactions: str
+    identity: str
+    leads: str
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    topic: str
+    key: bytes
+    value: bytes
+
+
+def to_input(record: object, codec: Codec) -> tuple[bytes, str, WorkerInput] | None:
+    """(prospect key, kind for metrics, core input) for a decoded record; None for a record of no concern."""
+    if isinstance(record, Interaction):
+        if record.type == TICK_TYPE:
+            return record.prospect_key.encode(), TICK_TYPE, Tick(record.occurred_at)
+        return record.prospect_key.encode(), record.type, record
+    if isinstance(record, CrmFeedback):
+        return record.prospect_id.encode(), f"crm.{record.type}", record
+    if isinstance(record, IdentityMerge):
+        link = Interaction(event_id=record.event_id, prospect_key=record.anonymous_key,
+                           prospect_id=record.prospect_id, email=record.email, type="identity.linked",
+                           occurred_at=record.occurred_at, received_at=record.received_at, source="worker")
+        return (record.prospect_id.encode(), "identity.merged",
+                MergeRequest(link, tuple(codec.decode(data) for data in record.inputs)))
+    return None
+
+
+@dataclass
+class Batch:
+    """``states`` is the worker's table store: values are live states, or bytes fresh from recovery."""
+
+    model: ScoringModel
+    codec: Codec
+    topics: Topics
+    states: MutableMapping[bytes, object]
+    on_lead_event: Callable[[str], None] = lambda kind: None
+    outputs: list[Record] = field(default_factory=list)
+    changed: dict[bytes, int] = field(default_factory=dict)  # key -> partition
+    duplicates: int = 0
+    _pending_updates: dict[bytes, LeadChange] = field(default_factory=dict)
+
+    def state(self, key: bytes) -> ProspectState:
+        stored = self.states.get(key)
+        if isinstance(stored, ProspectState):
+            return stored
+        state = load_state(stored) if isinstance(stored, bytes) else ProspectState(key.decode())
+        self.states[key] = state
+        return state
+
+    def add(self, key: bytes, partition: int, item: WorkerInput) -> None:
+        state = self.state(key)
+        outcome = absorb(state, item, self.model) if isinstance(item, MergeRequest) else apply(state, item, self.model)
+        if not outcome.changed:
+            self.duplicates += not isinstance(item, Tick)
+            return
+        if outcome.state is not state:
+            self.states[key] = outcome.state
+        self.changed[key] = partition
+        for effect in outcome.effects:
+            if isinstance(effect, Forward):
+                moved = effect.interaction
+                self._emit(self.topics.interactions, moved.prospect_key.encode(), moved)
+            elif isinstance(effect, MergeRequest):
+                self._emit(self.topics.identity, (effect.link.prospect_id or "").encode(), self._merge_record(effect))
+            elif effect.kind == "lead.updated":
+                self._pending_updates[key] = effect
+            else:  # promoted, demoted, recycled: each is a moment the CRM must see, and carries the whole lead
+                self._pending_updates.pop(key, None)
+                self._lead(outcome.state, effect)
+
+    def finish(self) -> list[Record]:
+        """The outputs of the whole batch, the coalesced updates last."""
+        for key, change in self._pending_updates.items():
+            self._lead(self.state(key), change)
+        self._pending_updates.clear()
+        return self.outputs
+
+    def watched(self, key: bytes) -> bool:
+        """A lead that decay could demote: the tick timer visits only these."""
+        return self.model.demote_threshold is not None and self.state(key).stage == lifecycle.LEAD
+
+    def _lead(self, state: ProspectState, change: LeadChange) -> None:
+        event = lead_event(state, change, self.model)
+        self.on_lead_event(event.type)
+        self._emit(self.topics.leads, event.prospect_id.encode(), event)
+
+    def _emit(self, topic: str, key: bytes, record: object) -> None:
+        self.outputs.append(Record(topic, key, self.codec.encode(record, topic)))
+
+    def _merge_record(self, request: MergeRequest) -> IdentityMerge:
+        link = request.link
+        return IdentityMerge(event_id=link.event_id, prospect_id=link.prospect_id or "", email=link.email,
+                             anonymous_key=link.prospect_key, occurred_at=link.occurred_at,
+                             received_at=link.received_at,
+                             inputs=tuple(self.codec.encode(i, self.topics.identity) for i in request.inputs))
