@@ -23,12 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aiokafka import AIOKafkaConsumer, TopicPartition  # noqa: E402
-
 from leadflow.config import Config  # noqa: E402
 from leadflow.embedded.broker import EmbeddedBroker  # noqa: E402
 from leadflow.process import free_ports  # noqa: E402
 from leadflow.supervisor import EMBEDDED_KAFKA  # noqa: E402
+from leadflow.topic_reader import TopicReader  # noqa: E402
 from leadflow.topics import create_topics  # noqa: E402
 
 LUA = """
@@ -46,26 +45,15 @@ def accepted_hits(metrics_url: str) -> int:
 
 
 async def records_on_topic(config: Config) -> tuple[int, int]:
-    """(end offsets summed, distinct event ids actually read)."""
+    """(records read, distinct event ids among them)."""
     from schemas.codec import Codec
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=config.kafka.bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        topic = config.topic("interactions")
-        partitions = [TopicPartition(topic, p) for p in await consumer._client._wait_on_metadata(topic)]
-        ends = await consumer.end_offsets(partitions)
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        codec, ids, idle = Codec(), set(), 0
-        while idle < 10:
-            batches = await consumer.getmany(timeout_ms=200, max_records=10000)
-            idle = 0 if batches else idle + 1
-            for records in batches.values():
-                ids.update(codec.decode(r.value).event_id for r in records)
-        return sum(ends.values()), len(ids)
-    finally:
-        await consumer.stop()
+    codec, ids, count = Codec(), set(), 0
+    async with TopicReader(config, config.topic("interactions")) as reader:
+        async for records in reader.to_end():
+            count += len(records)
+            ids.update(codec.decode(r.value).event_id for r in records)
+    return count, len(ids)
 
 
 def main() -> None:
@@ -112,7 +100,7 @@ def main() -> None:
         print(f"non-2xx           {non_2xx.group(1) if non_2xx else 0}   socket errors: "
               f"{errors.group(1) if errors else 'none'}")
         print(f"accepted hits     {accepted:,}")
-        print(f"records in Kafka  {found:,} distinct event ids read back ({offsets:,} by end offsets)")
+        print(f"records in Kafka  {found:,} distinct event ids read back ({offsets:,} records)")
         print(f"lost              {accepted - found:,}")
     finally:
         collector.terminate()

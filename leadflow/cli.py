@@ -205,7 +205,6 @@ def cmd_collector(config: Config) -> int:
 
 def cmd_worker(config: Config) -> int:
     import faust
-    from prometheus_client import start_http_server
 
     from schemas.codec import Codec
     from streams.app import create_app
@@ -217,8 +216,6 @@ def cmd_worker(config: Config) -> int:
     except ModelError as exc:
         print(f"leadflow: {exc}", file=sys.stderr)
         return 2
-    if config.worker_metrics_port:
-        start_http_server(config.worker_metrics_port, addr=config.http_host)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(config, model, Codec.for_config(config))
     worker = faust.Worker(app, loglevel=config.log_level, quiet=True, redirect_stdouts=False)

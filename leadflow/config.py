@@ -73,6 +73,7 @@ class Secrets:
     write_key: str | None = None
     link_secret: str | None = None
     crm_feedback_token: str | None = None
+    api_token: str | None = None
     sendgrid_public_key: str | None = None
     mailgun_signing_key: str | None = None
     postmark_basic_auth: str | None = None
@@ -250,6 +251,8 @@ SETTINGS: tuple[Setting, ...] = (
             "a local SNS signing certificate (PEM) used instead of fetching one"),
     Setting("LEADFLOW_WRITE_KEY", "write_key", parsers.secret, "events API write key", secret=True),
     Setting("LEADFLOW_LINK_SECRET", "link_secret", parsers.secret, "signs click and pixel links", secret=True),
+    Setting("LEADFLOW_API_TOKEN", "api_token", parsers.secret,
+            "bearer token for the worker's prospect API (GET /v1/prospects/{id})", secret=True),
     Setting("LEADFLOW_CRM_FEEDBACK_TOKEN", "crm_feedback_token", parsers.secret, "CRM feedback bearer token",
             secret=True),
     Setting("LEADFLOW_SENDGRID_PUBLIC_KEY", "sendgrid_public_key", str,

@@ -16,6 +16,7 @@ GENERATED = {
     "LEADFLOW_WRITE_KEY": lambda: "wk_" + secrets.token_urlsafe(24),
     "LEADFLOW_LINK_SECRET": lambda: secrets.token_urlsafe(32),
     "LEADFLOW_CRM_FEEDBACK_TOKEN": lambda: "crm_" + secrets.token_urlsafe(24),
+    "LEADFLOW_API_TOKEN": lambda: "api_" + secrets.token_urlsafe(24),
     "LEADFLOW_POSTMARK_BASIC_AUTH": lambda: "postmark:" + secrets.token_urlsafe(18),
 }
 

@@ -21,10 +21,11 @@ from leadflow.config import Config
 from schemas.codec import Codec, DecodeError
 from schemas.records import Interaction
 from streams import metrics
-from streams.batch import TICK_TYPE, Batch, Record, Topics, to_input
+from streams.batch import TICK_TYPE, Batch, Record, Topics, live_state, to_input
 from streams.core.model import ScoringModel
 from streams.gc_policy import settle_long_lived_objects
 from streams.state_codec import dump_state
+from streams.web import register_pages
 
 log = logging.getLogger("leadflow.worker")
 
@@ -58,7 +59,10 @@ def create_app(config: Config, model: ScoringModel, codec: Codec) -> faust.App:
         value_serializer="raw",
         producer_acks=-1,
         consumer_auto_offset_reset="earliest",
-        web_enabled=False,
+        web_enabled=config.worker_metrics_port is not None,
+        web_port=config.worker_metrics_port or 6066,
+        web_bind=config.http_host,
+        web_in_thread=False,
     )
     topics = Topics(config.topic("interactions"), config.topic("identity"), config.topic("leads"))
     interactions = app.topic(topics.interactions, key_type=bytes, value_type=bytes, partitions=config.partitions)
@@ -69,6 +73,7 @@ def create_app(config: Config, model: ScoringModel, codec: Codec) -> faust.App:
     store = prospects.data  # live ProspectState objects; bytes where recovery has just restored a state
     changelog = prospects.changelog_topic.get_topic_name()
     watched: set[bytes] = set()
+    register_pages(app, prospects, lambda key: live_state(store, key), model, config.secrets.api_token)
 
     async def deliver(records: list[Record], partitions: list[int | None]) -> None:
         futures = [await app.producer.send(r.topic, r.key, r.value, partition=p, timestamp=None, headers=None)

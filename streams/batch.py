@@ -5,7 +5,8 @@ acknowledges the inputs only after both are delivered. A crash before the states
 written replays the inputs (the outputs repeat, with the same ids, and the sink's
 upserts absorb them); a crash after it finds the inputs already seen. Either way no
 effect is lost. ``lead.updated`` is coalesced: one per prospect per batch, built from
-its state at the end of the batch, since each update carries the whole lead anyway.
+its state at the end of the batch, with the activity since the prospect's previous lead
+event as its timeline (promotions, demotions and recycles carry the whole timeline).
 """
 
 from __future__ import annotations
@@ -56,6 +57,14 @@ def to_input(record: object, codec: Codec) -> tuple[bytes, str, WorkerInput] | N
     return None
 
 
+def live_state(states: MutableMapping[bytes, object], key: bytes) -> ProspectState | None:
+    """The prospect's state, decoded on first use after recovery; None for a prospect never seen."""
+    stored = states.get(key)
+    if isinstance(stored, bytes):
+        stored = states[key] = load_state(stored)
+    return stored if isinstance(stored, ProspectState) else None
+
+
 @dataclass
 class Batch:
     """``states`` is the worker's table store: values are live states, or bytes fresh from recovery."""
@@ -69,13 +78,12 @@ class Batch:
     changed: dict[bytes, int] = field(default_factory=dict)  # key -> partition
     duplicates: int = 0
     _pending_updates: dict[bytes, LeadChange] = field(default_factory=dict)
+    _activity: dict[bytes, set[str]] = field(default_factory=dict)  # inputs since the key's last lead event
 
     def state(self, key: bytes) -> ProspectState:
-        stored = self.states.get(key)
-        if isinstance(stored, ProspectState):
-            return stored
-        state = load_state(stored) if isinstance(stored, bytes) else ProspectState(key.decode())
-        self.states[key] = state
+        state = live_state(self.states, key)
+        if state is None:
+            state = self.states[key] = ProspectState(key.decode())
         return state
 
     def add(self, key: bytes, partition: int, item: WorkerInput) -> None:
@@ -87,6 +95,11 @@ class Batch:
         if outcome.state is not state:
             self.states[key] = outcome.state
         self.changed[key] = partition
+        activity = self._activity.setdefault(key, set())
+        if isinstance(item, MergeRequest):
+            activity.update(i.event_id for i in item.inputs)
+        elif not isinstance(item, Tick):
+            activity.add(item.event_id)
         for effect in outcome.effects:
             if isinstance(effect, Forward):
                 moved = effect.interaction
@@ -97,12 +110,13 @@ class Batch:
                 self._pending_updates[key] = effect
             else:  # promoted, demoted, recycled: each is a moment the CRM must see, and carries the whole lead
                 self._pending_updates.pop(key, None)
-                self._lead(outcome.state, effect)
+                self._activity.pop(key, None)
+                self._lead(outcome.state, effect, None)
 
     def finish(self) -> list[Record]:
         """The outputs of the whole batch, the coalesced updates last."""
         for key, change in self._pending_updates.items():
-            self._lead(self.state(key), change)
+            self._lead(self.state(key), change, self._activity.get(key, set()))
         self._pending_updates.clear()
         return self.outputs
 
@@ -110,8 +124,8 @@ class Batch:
         """A lead that decay could demote: the tick timer visits only these."""
         return self.model.demote_threshold is not None and self.state(key).stage == lifecycle.LEAD
 
-    def _lead(self, state: ProspectState, change: LeadChange) -> None:
-        event = lead_event(state, change, self.model)
+    def _lead(self, state: ProspectState, change: LeadChange, activity: set[str] | None) -> None:
+        event = lead_event(state, change, self.model, activity)
         self.on_lead_event(event.type)
         self._emit(self.topics.leads, event.prospect_id.encode(), event)
 

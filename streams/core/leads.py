@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from typing import Collection
 
 from schemas.records import Interaction, LeadEvent, Score, TimelineEntry
 from streams.core.model import ScoringModel
@@ -13,17 +14,19 @@ SCORE_DECIMALS = 2  # what sales sees; the state keeps full precision
 _NAMESPACE = uuid.UUID("6f1c3f8e-58a5-4c41-9a4e-2f1d0c3b7a10")
 
 
-def timeline(state: ProspectState) -> tuple[TimelineEntry, ...]:
-    """Every retained interaction and CRM verdict, chronological, with the points each earned."""
+def timeline(state: ProspectState, only: Collection[str] | None = None) -> tuple[TimelineEntry, ...]:
+    """Every retained interaction and CRM verdict (or just those in ``only``), chronological, with the points
+    each earned."""
     points: Counter[str] = Counter()
     for entry in state.ledger:
-        if not entry.rule_id.startswith(("fit:", "recycle:")):
+        if (only is None or entry.event_id in only) and not entry.rule_id.startswith(("fit:", "recycle:")):
             points[entry.event_id] += entry.points
+    history = state.history if only is None else [i for i in state.history if i.event_id in only]
     entries = [
         TimelineEntry(event_id=i.event_id, type=i.type if isinstance(i, Interaction) else f"crm.{i.type}",
                       occurred_at=i.occurred_at, source=i.source if isinstance(i, Interaction) else "crm",
                       url=i.url if isinstance(i, Interaction) else None, points=points[i.event_id])
-        for i in state.history
+        for i in history
     ]
     return tuple(sorted(entries, key=lambda e: (e.occurred_at, e.event_id)))
 
@@ -32,8 +35,12 @@ def type_counts(state: ProspectState) -> dict[str, int]:
     return dict(Counter(i.type if isinstance(i, Interaction) else f"crm.{i.type}" for i in state.history))
 
 
-def lead_event(state: ProspectState, change: LeadChange, model: ScoringModel) -> LeadEvent:
-    """The id derives from the cause, so a reprocessed input re-emits the same event, not a new one."""
+def lead_event(state: ProspectState, change: LeadChange, model: ScoringModel,
+               activity: Collection[str] | None = None) -> LeadEvent:
+    """The id derives from the cause, so a reprocessed input re-emits the same event, not a new one.
+
+    The timeline is the whole retained history, or only the inputs in ``activity``: an update
+    carries the activity since the previous lead event, which the CRM adds to what it has."""
     assert state.prospect_id is not None, "only known prospects become leads"
     current = scores(state, model)
     return LeadEvent(
@@ -51,7 +58,7 @@ def lead_event(state: ProspectState, change: LeadChange, model: ScoringModel) ->
         dimensions={name: round(value, SCORE_DECIMALS) for name, value in current.dimensions.items()},
         profile=dict(state.profile),
         segments=state.segments,
-        timeline=timeline(state),
+        timeline=timeline(state, activity),
         model_version=model.version,
         cause_event_id=change.cause_id,
     )
