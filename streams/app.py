@@ -18,6 +18,7 @@ from typing import Any
 import faust
 
 from leadflow.config import Config
+from leadflow.partitioner import key_partitioner
 from schemas.codec import Codec, DecodeError
 from schemas.records import Interaction
 from streams import metrics
@@ -104,9 +105,20 @@ def create_app(config: Config, model: ScoringModel, codec: Codec) -> faust.App:
 
     @prospects.on_recover
     async def on_recovered() -> None:
-        """Recovery restored states as bytes: decode them once, find the leads to watch, and let the GC
-        stop rescanning them."""
-        batch = Batch(model, codec, topics, store)
+        """Recovery restored states as bytes: decode them once, recompute those scored under another model
+        (a new model was deployed), find the leads to watch, and let the GC stop rescanning them."""
+        batch = Batch(model, codec, topics, store, on_lead_event=lambda kind: metrics.LEAD_EVENTS.labels(kind).inc())
+        assigned = {tp.partition for tp in app.consumer.assignment() if tp.topic == topics.interactions}
+        everything = list(range(config.partitions))
+        for key in list(store.keys()):
+            partition = key_partitioner(key, everything, everything)
+            if partition in assigned and batch.rescore_if_stale(key, partition):
+                metrics.RESCORED.inc()
+        if batch.changed:
+            log.info("rescored %d prospects under model %s", len(batch.changed), model.version)
+            outputs = batch.finish()
+            await deliver(outputs, [None] * len(outputs))
+            await write_states(batch)
         watched.clear()
         watched.update(key for key in list(store.keys()) if batch.watched(key))
         settle_long_lived_objects()

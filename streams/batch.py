@@ -19,7 +19,8 @@ from schemas.records import CrmFeedback, IdentityMerge, Interaction
 from streams.core import lifecycle
 from streams.core.leads import lead_event
 from streams.core.model import ScoringModel
-from streams.core.prospect import Forward, LeadChange, MergeRequest, ProspectState, Tick, absorb, apply
+from streams.core.prospect import (Forward, LeadChange, MergeRequest, Outcome, ProspectState, Tick, absorb, apply,
+                                    rescore)
 from streams.state_codec import load_state
 
 WorkerInput = Union[Interaction, CrmFeedback, Tick, MergeRequest]
@@ -92,14 +93,24 @@ class Batch:
         if not outcome.changed:
             self.duplicates += not isinstance(item, Tick)
             return
-        if outcome.state is not state:
-            self.states[key] = outcome.state
-        self.changed[key] = partition
         activity = self._activity.setdefault(key, set())
         if isinstance(item, MergeRequest):
             activity.update(i.event_id for i in item.inputs)
         elif not isinstance(item, Tick):
             activity.add(item.event_id)
+        self._take(key, partition, outcome)
+
+    def rescore_if_stale(self, key: bytes, partition: int) -> bool:
+        """Recompute a state scored under another model (a new model was deployed); True if it was."""
+        state = self.state(key)
+        if state.model_version in (None, self.model.version):
+            return False
+        self._take(key, partition, rescore(state, self.model))
+        return True
+
+    def _take(self, key: bytes, partition: int, outcome: Outcome) -> None:
+        self.states[key] = outcome.state
+        self.changed[key] = partition
         for effect in outcome.effects:
             if isinstance(effect, Forward):
                 moved = effect.interaction

@@ -15,3 +15,5 @@ BATCH_SIZE = Histogram("leadflow_worker_batch_size", "Inputs per batch",
                        buckets=(1, 5, 10, 50, 100, 250, 500, 1000, 2000, 5000))
 READY = Gauge("leadflow_worker_ready", "1 once the worker has joined its group and been assigned partitions")
 ASSIGNED_PARTITIONS = Gauge("leadflow_worker_assigned_partitions", "Partitions of the interactions topic assigned")
+RESCORED = Counter("leadflow_worker_rescored_total",
+                   "Prospects recomputed from their history because a new scoring model was deployed")

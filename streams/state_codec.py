@@ -46,6 +46,7 @@ def dump_state(state: ProspectState) -> bytes:
         "ledger": [tuple(e) for e in state.ledger],  # orjson leaves tuple subclasses alone
         "seen": list(state.seen),
         "alias_of": state.alias_of,
+        "model_version": state.model_version,
     })
 
 
@@ -62,5 +63,5 @@ def load_state(data: bytes) -> ProspectState:
         promoted_at=raw["promoted_at"], last_activity_at=raw["last_activity_at"],
         history=[Interaction(*i[1:]) if i[0] == "i" else CrmFeedback(*i[1:]) for i in raw["history"]],
         ledger=deque((LedgerEntry(*e) for e in raw["ledger"]), maxlen=LEDGER_LIMIT),
-        seen=RecentIds(SEEN_WINDOW, raw["seen"]), alias_of=raw["alias_of"],
+        seen=RecentIds(SEEN_WINDOW, raw["seen"]), alias_of=raw["alias_of"], model_version=raw.get("model_version"),
     )

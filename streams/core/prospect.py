@@ -81,6 +81,7 @@ class ProspectState:
     ledger: deque[LedgerEntry] = field(default_factory=_new_ledger)
     seen: RecentIds = field(default_factory=_new_seen)
     alias_of: str | None = None  # an anonymous visitor who turned out to be this prospect
+    model_version: str | None = None  # the model the scores were computed under
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,10 +175,33 @@ def absorb(known: ProspectState, request: MergeRequest, model: ScoringModel) -> 
 
 def replay(key: str, inputs: list[Input], model: ScoringModel) -> ProspectState:
     """The state these inputs produce from scratch: how rescoring and identity merges are computed."""
-    state = ProspectState(key)
+    state = ProspectState(key, model_version=model.version)
     for item in inputs:
         apply(state, item, model)
     return state
+
+
+def rescore(state: ProspectState, model: ScoringModel) -> Outcome:
+    """A new state for this prospect recomputed from its retained history under ``model`` (a new model
+    deployed to the workers), with the lead change the CRM must hear about."""
+    fresh = replay(state.key, list(state.history), model)
+    fresh.prospect_id = state.prospect_id or fresh.prospect_id
+    fresh.email = state.email or fresh.email
+    fresh.alias_of = state.alias_of
+    fresh.seen = RecentIds(SEEN_WINDOW, [*state.seen, *(i for i in fresh.seen if i not in state.seen)])
+    fresh.version = state.version + 1
+    if fresh.stage == state.stage:
+        fresh.promoted_at = state.promoted_at
+    cause = f"rescore:{model.version}"
+    if fresh.stage == lifecycle.LEAD and state.stage != lifecycle.LEAD:
+        kind = "lead.promoted"
+    elif state.stage == lifecycle.LEAD and fresh.stage == lifecycle.NAME:
+        kind = "lead.demoted"
+    elif lifecycle.in_sales(fresh.stage):
+        kind = "lead.updated"
+    else:
+        return Outcome(fresh)
+    return Outcome(fresh, (LeadChange(kind, cause, fresh.clock, fresh.clock),))
 
 
 def canonical_order(inputs: list[Input]) -> list[Input]:
@@ -204,6 +228,7 @@ def merge(known: ProspectState, anonymous: ProspectState, model: ScoringModel, p
 
 
 def _interaction(state: ProspectState, event: Interaction, model: ScoringModel) -> Outcome:
+    state.model_version = model.version
     at = event.occurred_at
     rules = scoring.fired(state.tallies, event, model)
     previous_clock = state.clock

@@ -121,6 +121,11 @@ def test_explain_and_rescore_read_the_workers_state(config, tmp_path):
     assert report.returncode == 0, report.stderr
     assert "2 prospects rescored" in report.stdout and "1 would change stage" in report.stdout
     assert "lead -> name: 1" in report.stdout
+    # Applying it: workers started with the new model recompute every state from its history on recovery.
+    with leadflow(["worker"], {**env, "LEADFLOW_MODEL": str(stricter)}, tmp_path / "worker-2.log"):
+        events = [e for _, e in asyncio.run(read_topic(config, "leads", 2, timeout_s=40))]
+    demoted = [e for e in events if e.type == "lead.demoted"]
+    assert [(e.prospect_id, e.stage, e.model_version) for e in demoted] == [("p_eve", "name", "stricter")]
 
 
 def test_the_prospect_api_serves_profile_scores_timeline_and_ledger(config, tmp_path):

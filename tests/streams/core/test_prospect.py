@@ -9,7 +9,7 @@ from schemas.records import CrmFeedback, Interaction
 from streams.core.leads import lead_event, timeline, type_counts
 from streams.core.model import load_model, parse_model
 from streams.state_codec import dump_state, load_state
-from streams.core.prospect import (Forward, MergeRequest, ProspectState, Tick, absorb, apply, canonical_order, merge,
+from streams.core.prospect import (rescore, Forward, MergeRequest, ProspectState, Tick, absorb, apply, canonical_order, merge,
                                     replay, scores)
 
 DAY = 86_400_000
@@ -289,3 +289,23 @@ def test_a_link_hands_the_anonymous_history_over_and_later_events_follow():
     before = dump_state(absorbed.state)
     again = absorb(absorbed.state, request, MODEL)
     assert again.changed is False and again.effects == () and dump_state(again.state) == before
+
+
+@pytest.mark.parametrize("promote, kind, stage", [(90, "lead.demoted", "name"), (50, "lead.updated", "lead")])
+def test_a_new_model_recomputes_the_state_from_its_history(promote, kind, stage):
+    lead, _ = run([event(n, at=n) for n in range(1, 4)])
+    stricter = parse_model(BASE.replace("RECYCLE", "reset").replace("promote: 50", f"promote: {promote}")
+                           .replace("version: t1", "version: t2"))
+    outcome = rescore(lead, stricter)
+    assert [c.kind for c in outcome.effects] == [kind] and outcome.state.stage == stage
+    assert outcome.state.model_version == "t2" and outcome.state.version > lead.version
+    assert scores(outcome.state, stricter) == scores(replay(PID, lead.history, stricter), stricter)
+    assert all(i in outcome.state.seen for i in lead.seen)  # redeliveries stay ignored
+
+
+def test_a_name_promoted_by_a_looser_model():
+    state, _ = run([event(1, at=1)])
+    looser = parse_model(BASE.replace("RECYCLE", "reset").replace("promote: 50", "promote: 20")
+                         .replace("demote: 30", "demote: 10").replace("version: t1", "version: t3"))
+    outcome = rescore(state, looser)
+    assert [c.kind for c in outcome.effects] == ["lead.promoted"] and outcome.state.promoted_at == 1
