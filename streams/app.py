@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 import faust
+from faust.types import TP
 
 from leadflow.config import Config
 from leadflow.partitioner import key_partitioner
@@ -25,6 +26,7 @@ from streams import metrics
 from streams.batch import TICK_TYPE, Batch, Record, Topics, live_state, to_input
 from streams.core.model import ScoringModel
 from streams.gc_policy import settle_long_lived_objects
+from streams.offsets import OffsetGuard
 from streams.state_codec import dump_state
 from streams.web import register_pages
 
@@ -77,6 +79,8 @@ def create_app(config: Config, model: ScoringModel, codec: Codec) -> faust.App:
     store = prospects.data  # live ProspectState objects; bytes where recovery has just restored a state
     changelog = prospects.changelog_topic.get_topic_name()
     watched: set[bytes] = set()
+    guard = OffsetGuard()
+    reported_holes: set[tuple[str, int, int]] = set()
     register_pages(app, prospects, lambda key: live_state(store, key), model, config.secrets.api_token)
 
     async def deliver(records: list[Record], partitions: list[int | None]) -> None:
@@ -126,6 +130,10 @@ def create_app(config: Config, model: ScoringModel, codec: Codec) -> faust.App:
         watched.update(key for key in list(store.keys()) if batch.watched(key))
         settle_long_lived_objects()
 
+    @app.on_partitions_assigned.connect
+    async def on_partitions_assigned(sender: faust.App, *_: Any, **__: Any) -> None:
+        guard.reset()
+
     @app.on_rebalance_complete.connect
     async def on_rebalance_complete(sender: faust.App, **_: Any) -> None:
         assigned = [tp for tp in sender.consumer.assignment() if tp.topic == topics.interactions]
@@ -139,6 +147,8 @@ def create_app(config: Config, model: ScoringModel, codec: Codec) -> faust.App:
             batch = Batch(model, codec, topics, store, on_lead_event=lambda kind: metrics.LEAD_EVENTS.labels(kind).inc())
             kinds: dict[str, int] = {}
             for event in events:
+                if not guard.admit((event.message.topic, event.message.partition), event.message.offset):
+                    continue
                 try:
                     decoded = to_input(codec.decode(event.value), codec)
                 except DecodeError as exc:
@@ -156,6 +166,13 @@ def create_app(config: Config, model: ScoringModel, codec: Codec) -> faust.App:
             await write_states(batch)
             for key in batch.changed:
                 (watched.add if batch.watched(key) else watched.discard)(key)
+            for (topic, partition), offset in guard.rewinds().items():
+                if (topic, partition, offset) not in reported_holes:
+                    reported_holes.add((topic, partition, offset))
+                    log.warning("records of %s[%d] were skipped from offset %d: reading them again", topic,
+                                partition, offset)
+                metrics.REWINDS.inc()
+                await app.consumer.seek(TP(topic, partition), offset)
             for kind, count in kinds.items():
                 metrics.EVENTS_PROCESSED.labels(kind).inc(count)
             metrics.DUPLICATES.inc(batch.duplicates)

@@ -165,9 +165,6 @@ def test_the_prospect_api_serves_profile_scores_timeline_and_ledger(config, tmp_
         assert get(pid, token=None)[0] == 401 and get(pid, token="wrong")[0] == 401
 
 
-@pytest.mark.xfail(strict=False, reason="open bug (issue 4, ~1 run in 5): the restarted worker processes inputs "
-                   "while its table is still recovering, and when recovery completes Faust skips a few records per "
-                   "partition (or all of one fetched to its end); see Known limits in the README")
 def test_a_worker_killed_mid_stream_resumes_to_the_same_scores(config, tmp_path):
     import re
     import signal
