@@ -141,12 +141,12 @@ def cmd_explain(config: Config, target: str, as_json: bool) -> int:
 
     from leadflow.explain import as_json as explain_json
     from leadflow.explain import as_table
-    from streams.core.identity import InvalidEmail, prospect_id_for
+    from streams.core.identity import InvalidEmail, key_for
     from streams.state_reader import changelog_topic, read_states
 
     _require(config, "explain", kafka=True)
     try:
-        key = prospect_id_for(target) if "@" in target else target
+        key = key_for(target)
     except InvalidEmail as exc:
         print(f"leadflow: {exc}", file=sys.stderr)
         return 2

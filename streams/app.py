@@ -83,23 +83,26 @@ def create_app(config: Config, model: ScoringModel, codec: Codec) -> faust.App:
     reported_holes: set[tuple[str, int, int]] = set()
     register_pages(app, prospects, lambda key: live_state(store, key), model, config.secrets.api_token)
 
-    async def deliver(records: list[Record], partitions: list[int | None]) -> None:
-        futures = [await app.producer.send(r.topic, r.key, r.value, partition=p, timestamp=None, headers=None)
-                   for r, p in zip(records, partitions)]
+    async def deliver(records: list[Record]) -> None:
+        futures = [await app.producer.send(r.topic, r.key, r.value, partition=r.partition, timestamp=None,
+                                           headers=None) for r in records]
         await asyncio.gather(*futures)
 
-    async def write_states(batch: Batch) -> None:
-        """The changed states, after the outputs. On a broker that reports high watermarks per batch
-        (the embedded one), each partition's last record goes alone, so table recovery reads to the end."""
-        records = [(Record(changelog, key, dump_state(batch.state(key))), partition)
+    async def complete(batch: Batch) -> None:
+        """The batch's outputs, then its changed states, each awaited: the order at-least-once rests on.
+        On a broker that reports high watermarks per batch (the embedded one), each partition's last state
+        record goes alone, so table recovery reads to the end."""
+        await deliver(batch.finish())
+        records = [Record(changelog, key, dump_state(batch.state(key)), partition)
                    for key, partition in batch.changed.items()]
-        last: dict[int, int] = {}
+        sealed: dict[int | None, Record] = {}
         if config.kafka.seal_changelog:
-            last = {partition: n for n, (_, partition) in enumerate(records)}
-        first = [r for n, r in enumerate(records) if n not in last.values()]
-        await deliver([r for r, _ in first], [p for _, p in first])
-        sealed = [records[n] for n in last.values()]
-        await deliver([r for r, _ in sealed], [p for _, p in sealed])
+            sealed = {r.partition: r for r in records}
+        await deliver([r for r in records if sealed.get(r.partition) is not r])
+        await deliver(list(sealed.values()))
+
+    def new_batch() -> Batch:
+        return Batch(model, codec, topics, store, on_lead_event=lambda kind: metrics.LEAD_EVENTS.labels(kind).inc())
 
     @app.timer(interval=config.decay_tick_s)
     async def tick() -> None:
@@ -114,7 +117,7 @@ def create_app(config: Config, model: ScoringModel, codec: Codec) -> faust.App:
     async def on_recovered() -> None:
         """Recovery restored states as bytes: decode them once, recompute those scored under another model
         (a new model was deployed), find the leads to watch, and let the GC stop rescanning them."""
-        batch = Batch(model, codec, topics, store, on_lead_event=lambda kind: metrics.LEAD_EVENTS.labels(kind).inc())
+        batch = new_batch()
         assigned = {tp.partition for tp in app.consumer.assignment() if tp.topic == topics.interactions}
         everything = list(range(config.partitions))
         for key in list(store.keys()):
@@ -123,9 +126,7 @@ def create_app(config: Config, model: ScoringModel, codec: Codec) -> faust.App:
                 metrics.RESCORED.inc()
         if batch.changed:
             log.info("rescored %d prospects under model %s", len(batch.changed), model.version)
-            outputs = batch.finish()
-            await deliver(outputs, [None] * len(outputs))
-            await write_states(batch)
+            await complete(batch)
         watched.clear()
         watched.update(key for key in list(store.keys()) if batch.watched(key))
         settle_long_lived_objects()
@@ -144,7 +145,7 @@ def create_app(config: Config, model: ScoringModel, codec: Codec) -> faust.App:
     async def score(stream: faust.StreamT) -> None:
         async for events in stream.take_events(config.worker_batch_size, within=config.worker_batch_wait_ms / 1000):
             started = time.perf_counter()
-            batch = Batch(model, codec, topics, store, on_lead_event=lambda kind: metrics.LEAD_EVENTS.labels(kind).inc())
+            batch = new_batch()
             kinds: dict[str, int] = {}
             for event in events:
                 if not guard.admit((event.message.topic, event.message.partition), event.message.offset):
@@ -161,9 +162,7 @@ def create_app(config: Config, model: ScoringModel, codec: Codec) -> faust.App:
                 key, kind, item = decoded
                 batch.add(key, event.message.partition, item)
                 kinds[kind] = kinds.get(kind, 0) + 1
-            outputs = batch.finish()
-            await deliver(outputs, [None] * len(outputs))
-            await write_states(batch)
+            await complete(batch)
             for key in batch.changed:
                 (watched.add if batch.watched(key) else watched.discard)(key)
             for (topic, partition), offset in guard.rewinds().items():

@@ -39,6 +39,7 @@ class Record:
     topic: str
     key: bytes
     value: bytes
+    partition: int | None = None  # None: the producer's partitioner picks it from the key
 
 
 def to_input(record: object, codec: Codec) -> tuple[bytes, str, WorkerInput] | None:

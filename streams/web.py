@@ -13,8 +13,9 @@ import faust
 from faust.exceptions import SameNode
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from connectors.collector.auth import bearer_token, same
 from leadflow.explain import as_json
-from streams.core.identity import is_anonymous, prospect_id_for
+from streams.core.identity import InvalidEmail, key_for
 from streams.core.model import ScoringModel
 from streams.core.prospect import ProspectState
 
@@ -23,8 +24,6 @@ JSON_404 = {"error": "not_found", "reason": "no prospect with this id (or not sc
 
 def register_pages(app: faust.App, table: Any, lookup: Callable[[bytes], ProspectState | None], model: ScoringModel,
                    api_token: str | None) -> None:
-    import hmac
-
     @app.page("/metrics")
     async def metrics(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
         return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
@@ -38,11 +37,10 @@ def register_pages(app: faust.App, table: Any, lookup: Callable[[bytes], Prospec
         if not api_token:
             return web.json({"error": "unavailable", "reason": "LEADFLOW_API_TOKEN is not set on this worker"},
                             status=503)
-        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), api_token.encode()):
+        if not same(bearer_token(request), api_token):
             return web.json({"error": "unauthorized", "reason": "send Authorization: Bearer <LEADFLOW_API_TOKEN>"},
                             status=401, headers={"WWW-Authenticate": "Bearer"})
-        key = prospect if is_anonymous(prospect) or "@" not in prospect else prospect_id_for(prospect)
+        key = key_for(prospect)
         try:
             return await app.router.route_req(table.name, key, web, request)
         except SameNode:

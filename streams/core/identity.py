@@ -32,3 +32,9 @@ def anonymous_key(anonymous_id: str) -> str:
 
 def is_anonymous(prospect_key: str) -> bool:
     return prospect_key.startswith(ANON_PREFIX)
+
+
+def key_for(target: str) -> str:
+    """The prospect key someone asks about: an email (hashed to its prospect id), a prospect id or an anon: key.
+    Raises InvalidEmail for something that looks like an email but is not one."""
+    return prospect_id_for(target) if "@" in target and not is_anonymous(target) else target
