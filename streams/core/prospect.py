@@ -98,10 +98,6 @@ def scores(state: ProspectState, model: ScoringModel, now: int | None = None) ->
     return Scores(state.fit + behaviour, state.fit, behaviour, scoring.dimensions(state.tallies, model, at))
 
 
-def total(state: ProspectState) -> float:
-    return state.fit + state.behaviour
-
-
 class LeadChange(NamedTuple):
     """An effect: the lead's CRM record must change; ``kind`` is the LeadEvent type."""
 
@@ -188,7 +184,7 @@ def rescore(state: ProspectState, model: ScoringModel) -> Outcome:
     fresh.prospect_id = state.prospect_id or fresh.prospect_id
     fresh.email = state.email or fresh.email
     fresh.alias_of = state.alias_of
-    fresh.seen = RecentIds(SEEN_WINDOW, [*state.seen, *(i for i in fresh.seen if i not in state.seen)])
+    fresh.seen = RecentIds(SEEN_WINDOW, [*state.seen, *fresh.seen])  # RecentIds drops the repeats
     fresh.version = state.version + 1
     if fresh.stage == state.stage:
         fresh.promoted_at = state.promoted_at
