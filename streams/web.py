@@ -40,7 +40,10 @@ def register_pages(app: faust.App, table: Any, lookup: Callable[[bytes], Prospec
         if not same(bearer_token(request), api_token):
             return web.json({"error": "unauthorized", "reason": "send Authorization: Bearer <LEADFLOW_API_TOKEN>"},
                             status=401, headers={"WWW-Authenticate": "Bearer"})
-        key = key_for(prospect)
+        try:
+            key = key_for(prospect)
+        except InvalidEmail as exc:
+            return web.json({"error": "bad_request", "reason": str(exc)}, status=400)
         try:
             return await app.router.route_req(table.name, key, web, request)
         except SameNode:

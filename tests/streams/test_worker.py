@@ -162,6 +162,7 @@ def test_the_prospect_api_serves_profile_scores_timeline_and_ledger(config, tmp_
         assert [e["rule"] for e in body["ledger"]] == ["steady", "steady"] and body["segments"] == []
         assert get("ada@x.io") == (200, body)  # by email too
         assert get("p_nobody")[0] == 404
+        assert get("not-an@email")[0] == 400
         assert get(pid, token=None)[0] == 401 and get(pid, token="wrong")[0] == 401
 
 
