@@ -12,22 +12,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.core import synthetic  # noqa: E402
+from bench.embedded_stack import embedded_kafka  # noqa: E402
 from bench.worker import preload  # noqa: E402
 from leadflow.config import Config  # noqa: E402
-from leadflow.embedded.broker import EmbeddedBroker  # noqa: E402
-from leadflow.process import free_ports  # noqa: E402
 from leadflow.supervisor import EMBEDDED_KAFKA  # noqa: E402
-from leadflow.topics import create_topics  # noqa: E402
 from schemas.codec import Codec  # noqa: E402
 
 MODES = ("faust-take", "faust-events", "aiokafka")
@@ -104,21 +100,12 @@ def main() -> None:
         else:
             run_faust(config, args.events, args.mode)
         return
-    workdir = Path(tempfile.mkdtemp(prefix="leadflow-bench-"))
-    (broker_port,) = free_ports(1)
-    broker = EmbeddedBroker("127.0.0.1", broker_port, workdir / "broker.log")
-    try:
-        config = Config().with_changes(bootstrap=broker.start(), data_dir=workdir, partitions=6, **EMBEDDED_KAFKA)
-        create_topics(config)
+    with embedded_kafka() as config:
         asyncio.run(preload(config, synthetic(args.events, args.events // 10)))
         for mode in MODES:
             subprocess.run([sys.executable, __file__, "--mode", mode, "--events", str(args.events), "--bootstrap",
-                            config.kafka.bootstrap or "", "--data-dir", str(workdir)], timeout=600,
+                            config.kafka.bootstrap or "", "--data-dir", str(config.data_dir)], timeout=600,
                            env={**os.environ, "PYTHONWARNINGS": "ignore"})
-    finally:
-        broker.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
-
 
 if __name__ == "__main__":
     main()

@@ -11,24 +11,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.embedded_stack import embedded_kafka, leadflow_process  # noqa: E402
 from leadflow.config import Config  # noqa: E402
-from leadflow.embedded.broker import EmbeddedBroker  # noqa: E402
 from leadflow.process import free_ports  # noqa: E402
-from leadflow.supervisor import EMBEDDED_KAFKA  # noqa: E402
 from leadflow.topic_reader import TopicReader  # noqa: E402
-from leadflow.topics import create_topics  # noqa: E402
 
 LUA = """
 request = function()
@@ -64,49 +60,41 @@ def main() -> None:
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install wrk")
-    workdir = Path(tempfile.mkdtemp(prefix="leadflow-bench-"))
-    broker_port, port = free_ports(2)
-    broker = EmbeddedBroker("127.0.0.1", broker_port, workdir / "broker.log")
-    config = Config().with_changes(bootstrap=broker.start(), http_port=port, data_dir=workdir, partitions=6,
-                                   processes=args.processes, write_key="wk_bench_0123456789",
-                                   link_secret="bench-link-secret-0123456789", **EMBEDDED_KAFKA)
-    create_topics(config)
-    collector = subprocess.Popen([sys.executable, "-m", "leadflow", "collector"],
-                                 env={**os.environ, **config.as_env(), "LEADFLOW_LOG_LEVEL": "warning"})
+    (port,) = free_ports(1)
+    with embedded_kafka(http_port=port, processes=args.processes, write_key="wk_bench_0123456789",
+                        link_secret="bench-link-secret-0123456789") as config, leadflow_process("collector", config):
+        run(config, port, args)
+
+
+def run(config: Config, port: int, args: argparse.Namespace) -> None:
     base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                if urllib.request.urlopen(f"{base}/readyz").status == 200:
-                    break
-            except OSError:
-                time.sleep(0.1)
-        time.sleep(3)  # every process listening before wrk opens its connections, or SO_REUSEPORT can't spread them
-        script = workdir / "pixel.lua"
-        script.write_text(LUA)
-        print(f"wrk: 1 thread, {args.connections} connections, {args.seconds}s against {base}/t/px.gif; "
-              f"{args.processes} collector process(es)", flush=True)
-        out = subprocess.run(["wrk", "-t1", f"-c{args.connections}", f"-d{args.seconds}s", "--latency", "-s",
-                              str(script), base], capture_output=True, text=True).stdout
-        rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-        latency = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", out, re.M))
-        non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-        errors = re.search(r"Socket errors: (.*)", out)
-        time.sleep(8)  # pixels are acknowledged by the broker after the GIF went out
-        accepted = accepted_hits(f"{base}/metrics")
-        offsets, found = asyncio.run(records_on_topic(config))
-        print(f"requests/s        {rate:,.0f}")
-        print(f"latency p50/p99   {latency.get('50')} / {latency.get('99')}")
-        print(f"non-2xx           {non_2xx.group(1) if non_2xx else 0}   socket errors: "
-              f"{errors.group(1) if errors else 'none'}")
-        print(f"accepted hits     {accepted:,}")
-        print(f"records in Kafka  {found:,} distinct event ids read back ({offsets:,} records)")
-        print(f"lost              {accepted - found:,}")
-    finally:
-        collector.terminate()
-        collector.wait(15)
-        broker.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+    for _ in range(100):
+        try:
+            if urllib.request.urlopen(f"{base}/readyz").status == 200:
+                break
+        except OSError:
+            time.sleep(0.1)
+    time.sleep(3)  # every process listening before wrk opens its connections, or SO_REUSEPORT can't spread them
+    script = config.data_dir / "pixel.lua"
+    script.write_text(LUA)
+    print(f"wrk: 1 thread, {args.connections} connections, {args.seconds}s against {base}/t/px.gif; "
+          f"{args.processes} collector process(es)", flush=True)
+    out = subprocess.run(["wrk", "-t1", f"-c{args.connections}", f"-d{args.seconds}s", "--latency", "-s",
+                          str(script), base], capture_output=True, text=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    latency = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", out, re.M))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    time.sleep(8)  # pixels are acknowledged by the broker after the GIF went out
+    accepted = accepted_hits(f"{base}/metrics")
+    offsets, found = asyncio.run(records_on_topic(config))
+    print(f"requests/s        {rate:,.0f}")
+    print(f"latency p50/p99   {latency.get('50')} / {latency.get('99')}")
+    print(f"non-2xx           {non_2xx.group(1) if non_2xx else 0}   socket errors: "
+          f"{errors.group(1) if errors else 'none'}")
+    print(f"accepted hits     {accepted:,}")
+    print(f"records in Kafka  {found:,} distinct event ids read back ({offsets:,} records)")
+    print(f"lost              {accepted - found:,}")
 
 
 if __name__ == "__main__":

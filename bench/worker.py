@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -27,12 +24,10 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.core import synthetic  # noqa: E402
+from bench.embedded_stack import embedded_kafka, leadflow_process  # noqa: E402
 from leadflow.config import Config  # noqa: E402
-from leadflow.embedded.broker import EmbeddedBroker  # noqa: E402
 from leadflow.kafka import new_producer  # noqa: E402
 from leadflow.process import free_ports  # noqa: E402
-from leadflow.supervisor import EMBEDDED_KAFKA  # noqa: E402
-from leadflow.topics import create_topics  # noqa: E402
 from schemas.codec import Codec  # noqa: E402
 
 
@@ -68,54 +63,43 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000, help="LEADFLOW_WORKER_BATCH_SIZE")
     parser.add_argument("--wait-ms", type=int, default=20, help="LEADFLOW_WORKER_BATCH_WAIT_MS")
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="leadflow-bench-"))
-    broker_port, metrics_port = free_ports(2)
-    broker = EmbeddedBroker("127.0.0.1", broker_port, workdir / "broker.log")
-    config = Config().with_changes(bootstrap=broker.start(), data_dir=workdir, partitions=6,
-                                   worker_metrics_port=metrics_port, worker_batch_size=args.batch,
-                                   worker_batch_wait_ms=args.wait_ms, **EMBEDDED_KAFKA)
-    worker = None
-    try:
-        create_topics(config)
+    (metrics_port,) = free_ports(1)
+    with embedded_kafka(worker_metrics_port=metrics_port, worker_batch_size=args.batch,
+                        worker_batch_wait_ms=args.wait_ms) as config:
         events = synthetic(args.events, args.prospects)
-        prospects = len({e.prospect_key for e in events})
         asyncio.run(preload(config, events))
-        url = f"http://127.0.0.1:{metrics_port}/metrics"
-        worker = subprocess.Popen([sys.executable, "-m", "leadflow", "worker"], cwd=workdir,
-                                  env={**os.environ, **config.as_env(), "LEADFLOW_LOG_LEVEL": "warning"})
-        process = psutil.Process(worker.pid)
-        while metric(url, "leadflow_worker_ready") < 1:
-            if worker.poll() is not None:
-                sys.exit("the worker exited before it was ready")
-            time.sleep(0.05)
-        baseline = process.memory_info().rss
-        processed = 0.0
-        while processed == 0:
-            processed = metric(url, "leadflow_worker_events_processed_total")
-            time.sleep(0.01)
-        started = time.perf_counter()
-        deadline = time.monotonic() + 600
-        while processed < args.events and time.monotonic() < deadline:
-            time.sleep(1.0)
-            processed = metric(url, "leadflow_worker_events_processed_total")
-            elapsed = time.perf_counter() - started
-            print(f"\r  processed {processed:,.0f}/{args.events:,} ({processed / elapsed:,.0f}/s)", end="",
-                  file=sys.stderr, flush=True)
-        print(file=sys.stderr)
-        elapsed = time.perf_counter() - started
-        grown = process.memory_info().rss - baseline
-        lead_events = metric(url, "leadflow_worker_lead_events_total")
-        print(f"worker: {processed:,.0f} events over {prospects:,} prospects in {elapsed:.2f}s = "
-              f"{processed / elapsed:,.0f} events/s (batch {args.batch}, wait {args.wait_ms} ms, one process, embedded broker)")
-        print(f"lead events emitted: {lead_events:,.0f} (lead.updated coalesced per prospect and batch)")
-        print(f"memory: worker RSS grew {grown / 2**20:,.1f} MiB = {grown / prospects / 1024:.1f} KiB per prospect")
-    finally:
-        if worker is not None:
-            worker.terminate()
-            worker.wait(20)
-        broker.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        with leadflow_process("worker", config) as worker:
+            run(worker, f"http://127.0.0.1:{metrics_port}/metrics", len({e.prospect_key for e in events}), args)
 
+
+def run(worker: subprocess.Popen, url: str, prospects: int, args: argparse.Namespace) -> None:
+    process = psutil.Process(worker.pid)
+    while metric(url, "leadflow_worker_ready") < 1:
+        if worker.poll() is not None:
+            sys.exit("the worker exited before it was ready")
+        time.sleep(0.05)
+    baseline = process.memory_info().rss
+    processed = 0.0
+    while processed == 0:
+        processed = metric(url, "leadflow_worker_events_processed_total")
+        time.sleep(0.01)
+    started = time.perf_counter()
+    deadline = time.monotonic() + 600
+    while processed < args.events and time.monotonic() < deadline:
+        time.sleep(1.0)
+        processed = metric(url, "leadflow_worker_events_processed_total")
+        elapsed = time.perf_counter() - started
+        print(f"\r  processed {processed:,.0f}/{args.events:,} ({processed / elapsed:,.0f}/s)", end="",
+              file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    elapsed = time.perf_counter() - started
+    grown = process.memory_info().rss - baseline
+    lead_events = metric(url, "leadflow_worker_lead_events_total")
+    print(f"worker: {processed:,.0f} events over {prospects:,} prospects in {elapsed:.2f}s = "
+          f"{processed / elapsed:,.0f} events/s (batch {args.batch}, wait {args.wait_ms} ms, one process, "
+          "embedded broker)")
+    print(f"lead events emitted: {lead_events:,.0f} (lead.updated coalesced per prospect and batch)")
+    print(f"memory: worker RSS grew {grown / 2**20:,.1f} MiB = {grown / prospects / 1024:.1f} KiB per prospect")
 
 if __name__ == "__main__":
     main()
