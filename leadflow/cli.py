@@ -204,10 +204,7 @@ def cmd_collector(config: Config) -> int:
 
 
 def cmd_worker(config: Config) -> int:
-    import faust
-
     from schemas.codec import Codec
-    from streams.app import create_app
     from streams.core.model import ModelError, load_model
 
     _require(config, "worker", kafka=True)
@@ -216,11 +213,11 @@ def cmd_worker(config: Config) -> int:
     except ModelError as exc:
         print(f"leadflow: {exc}", file=sys.stderr)
         return 2
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    app = create_app(config, model, Codec.for_config(config))
-    worker = faust.Worker(app, loglevel=config.log_level, quiet=True, redirect_stdouts=False)
-    worker.execute_from_commandline()
-    return 0
+    from leadflow.topics import create_topics
+    from streams.worker import Worker
+
+    create_topics(config)  # the changelog above all: recovery reads it, and it must be compacted
+    return _run_until_signal(Worker(config, model, Codec.for_config(config)).run)
 
 
 def cmd_sink(config: Config) -> int:

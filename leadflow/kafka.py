@@ -9,7 +9,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from leadflow.config import Config
 from leadflow.partitioner import key_partitioner
 
-TOPICS = ("interactions", "rejected", "leads", "sla", "crm-feedback", "sink-dlq", "identity")
+TOPICS = ("interactions", "rejected", "leads", "sla", "crm-feedback", "sink-dlq", "identity", "prospect-state")
+COMPACTED = frozenset({"prospect-state"})  # the worker's changelog: only the newest state per key matters
 
 
 def new_producer(config: Config, **overrides: Any) -> AIOKafkaProducer:

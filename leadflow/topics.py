@@ -8,7 +8,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from leadflow.config import Config
-from leadflow.kafka import TOPICS
+from leadflow.kafka import COMPACTED, TOPICS
 
 
 @dataclass(frozen=True)
@@ -27,15 +27,16 @@ def create_topics(config: Config) -> list[str]:
     admin = _admin(config)
     try:
         existing = set(admin.list_topics())
-        wanted = [config.topic(name) for name in TOPICS]
-        missing = [name for name in wanted if name not in existing]
+        missing = [name for name in TOPICS if config.topic(name) not in existing]
         if missing:
-            new = [NewTopic(name, config.partitions, config.replication_factor) for name in missing]
+            new = [NewTopic(config.topic(name), config.partitions, config.replication_factor,
+                            topic_configs={"cleanup.policy": "compact"} if name in COMPACTED else {})
+                   for name in missing]
             try:
                 admin.create_topics(new)
             except TopicAlreadyExistsError:
                 pass  # another process created them between list and create
-        return missing
+        return [config.topic(name) for name in missing]
     finally:
         admin.close()
 

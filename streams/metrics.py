@@ -17,5 +17,3 @@ READY = Gauge("leadflow_worker_ready", "1 once the worker has joined its group a
 ASSIGNED_PARTITIONS = Gauge("leadflow_worker_assigned_partitions", "Partitions of the interactions topic assigned")
 RESCORED = Counter("leadflow_worker_rescored_total",
                    "Prospects recomputed from their history because a new scoring model was deployed")
-REWINDS = Counter("leadflow_worker_rewinds_total",
-                  "Times an input partition arrived with skipped records and the worker read them again")

@@ -1,4 +1,4 @@
-"""Read prospect state straight from the worker's changelog topic, for `leadflow explain` and `rescore`.
+"""Read prospect state straight from the worker's changelog topic, for `leadflow explain`, `rescore` and the API.
 
 Works whether or not a worker runs. The changelog is partitioned like the interactions
 topic, so one prospect needs only its own partition.
@@ -14,21 +14,15 @@ from streams.state_codec import load_state
 
 
 def changelog_topic(config: Config) -> str:
-    return f"{config.topic_prefix}-worker-prospects-changelog"
+    return config.topic("prospect-state")
 
 
 async def read_states(config: Config, key: str | None = None) -> dict[str, ProspectState]:
     """The latest state of one prospect key, or of every prospect."""
-    topic = changelog_topic(config)
-    partitions = None
-    if key is not None:
-        async with TopicReader(config, topic) as everything:
-            count = len(everything.partitions)
-        if not count:
-            return {}
-        partitions = [key_partitioner(key.encode(), list(range(count)), list(range(count)))]
+    everything = list(range(config.partitions))
+    partitions = None if key is None else [key_partitioner(key.encode(), everything, everything)]
     latest: dict[bytes, bytes | None] = {}
-    async with TopicReader(config, topic, partitions) as reader:
+    async with TopicReader(config, changelog_topic(config), partitions) as reader:
         async for records in reader.to_end():
             for record in records:
                 if key is None or record.key == key.encode():

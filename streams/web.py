@@ -1,53 +1,66 @@
-"""The worker's HTTP side (Faust web, on LEADFLOW_WORKER_METRICS_PORT): metrics, health and the prospect API.
+"""The worker's HTTP side (on LEADFLOW_WORKER_METRICS_PORT): metrics, health and the prospect API.
 
-``GET /v1/prospects/{prospect_id}`` (or the prospect's email) answers from the worker that
-holds the prospect's partition; any other worker forwards the request there (Faust's
-router knows every worker's URL from the group assignment).
+``GET /v1/prospects/{prospect_id}`` (or the prospect's email, or an ``anon:`` key) answers
+from the worker's own table when it holds the prospect's partition, and otherwise from
+the changelog topic, which every worker can read: any worker answers for every prospect.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
-
-import faust
-from faust.exceptions import SameNode
+from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from connectors.collector.auth import bearer_token, same
+from leadflow.config import Config
 from leadflow.explain import as_json
 from streams.core.identity import InvalidEmail, key_for
 from streams.core.model import ScoringModel
-from streams.core.prospect import ProspectState
+from streams.state_reader import read_states
+from streams.table import ProspectTable
 
-JSON_404 = {"error": "not_found", "reason": "no prospect with this id (or not scored yet)"}
+
+def _error(status: int, error: str, reason: str, **headers: str) -> web.Response:
+    return web.json_response({"error": error, "reason": reason}, status=status, headers=headers or None)
 
 
-def register_pages(app: faust.App, table: Any, lookup: Callable[[bytes], ProspectState | None], model: ScoringModel,
-                   api_token: str | None) -> None:
-    @app.page("/metrics")
-    async def metrics(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
-        return web.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+def worker_routes(config: Config, table: ProspectTable, model: ScoringModel) -> web.Application:
+    api_token = config.secrets.api_token
 
-    @app.page("/healthz")
-    async def healthz(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
-        return web.json({"status": "ok"})
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
-    @app.page("/v1/prospects/{prospect}")
-    async def prospect(web: faust.web.Web, request: faust.web.Request, prospect: str) -> faust.web.Response:
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def prospect(request: web.Request) -> web.Response:
         if not api_token:
-            return web.json({"error": "unavailable", "reason": "LEADFLOW_API_TOKEN is not set on this worker"},
-                            status=503)
+            return _error(503, "unavailable", "LEADFLOW_API_TOKEN is not set on this worker")
         if not same(bearer_token(request), api_token):
-            return web.json({"error": "unauthorized", "reason": "send Authorization: Bearer <LEADFLOW_API_TOKEN>"},
-                            status=401, headers={"WWW-Authenticate": "Bearer"})
+            return _error(401, "unauthorized", "send Authorization: Bearer <LEADFLOW_API_TOKEN>",
+                          **{"WWW-Authenticate": "Bearer"})
         try:
-            key = key_for(prospect)
+            key = key_for(request.match_info["prospect"])
         except InvalidEmail as exc:
-            return web.json({"error": "bad_request", "reason": str(exc)}, status=400)
-        try:
-            return await app.router.route_req(table.name, key, web, request)
-        except SameNode:
-            state = lookup(key.encode())
-            if state is None:
-                return web.json(JSON_404, status=404)
-            return web.json(as_json(state, model))
+            return _error(400, "bad_request", str(exc))
+        if table.partition_of(key.encode()) in table.partitions:
+            state = table.live(key.encode())
+        else:
+            state = (await read_states(config, key)).get(key)
+        if state is None:
+            return _error(404, "not_found", "no prospect with this id (or not scored yet)")
+        return web.json_response(as_json(state, model))
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/v1/prospects/{prospect}", prospect)
+    return app
+
+
+async def start_web(config: Config, table: ProspectTable, model: ScoringModel) -> web.AppRunner | None:
+    if config.worker_metrics_port is None:
+        return None
+    runner = web.AppRunner(worker_routes(config, table, model), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, config.http_host, config.worker_metrics_port).start()
+    return runner
