@@ -115,6 +115,7 @@ class Config:
     decay_tick_s: float = 60.0
     worker_batch_size: int = 1000
     worker_batch_wait_ms: int = 20
+    worker_checkpoint_ms: int = 1000
 
     def topic(self, name: str) -> str:
         """Full topic name, e.g. ``topic("interactions") == "leadflow.interactions"``."""
@@ -226,9 +227,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LEADFLOW_DECAY_TICK_SECONDS", "decay_tick_s", parsers.positive_float,
             "how often the worker checks whether decay demoted a lead"),
     Setting("LEADFLOW_WORKER_BATCH_SIZE", "worker_batch_size", parsers.positive_int,
-            "most inputs the worker scores per batch (one state write per prospect per batch)"),
+            "most inputs the worker scores per batch (its lead.updated events coalesce per prospect)"),
     Setting("LEADFLOW_WORKER_BATCH_WAIT_MS", "worker_batch_wait_ms", parsers.positive_int,
             "longest the worker waits to fill a batch: the latency it may add"),
+    Setting("LEADFLOW_WORKER_CHECKPOINT_MS", "worker_checkpoint_ms", parsers.positive_int,
+            "how often the worker stores its changed states and commits its inputs (a restart replays at most this)"),
     Setting("LEADFLOW_PUBLIC_URL", "public_url", parsers.url,
             "collector base URL as browsers and email clients reach it (used in signed links)"),
     Setting("LEADFLOW_COLLECTOR_PROCESSES", "processes", parsers.positive_int,

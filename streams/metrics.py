@@ -9,7 +9,7 @@ EVENTS_UNDECODABLE = Counter("leadflow_worker_events_undecodable_total",
 DUPLICATES = Counter("leadflow_worker_duplicates_total", "Redelivered interactions ignored by event_id")
 LEAD_EVENTS = Counter("leadflow_worker_lead_events_total", "Lead events emitted", ["type"])
 BATCH_SECONDS = Histogram("leadflow_worker_batch_seconds",
-                          "Time to decode and score a batch of inputs, deliver its outputs and store its states",
+                          "Time to decode and score a batch of inputs and deliver its outputs",
                           buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
 BATCH_SIZE = Histogram("leadflow_worker_batch_size", "Inputs per batch",
                        buckets=(1, 5, 10, 50, 100, 250, 500, 1000, 2000, 5000))
@@ -17,3 +17,7 @@ READY = Gauge("leadflow_worker_ready", "1 once the worker has joined its group a
 ASSIGNED_PARTITIONS = Gauge("leadflow_worker_assigned_partitions", "Partitions of the interactions topic assigned")
 RESCORED = Counter("leadflow_worker_rescored_total",
                    "Prospects recomputed from their history because a new scoring model was deployed")
+CHECKPOINT_SECONDS = Histogram("leadflow_worker_checkpoint_seconds",
+                               "Time to store the changed states and commit the inputs of one checkpoint",
+                               buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0))
+STATES_WRITTEN = Counter("leadflow_worker_states_written_total", "Prospect states written to the changelog")

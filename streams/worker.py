@@ -1,10 +1,16 @@
-"""`leadflow worker`: fetch a batch of inputs -> core -> send the outputs -> store the changed states -> commit.
+"""`leadflow worker`: fetch a batch of inputs -> core -> send the outputs; every checkpoint, store the changed
+states, then commit the inputs.
 
 Inputs (interactions, CRM verdicts, identity merges) are all keyed by prospect with the
 same partitioner, and the range assignor hands a worker the same partitions of each, so
 one consumer loop sees every input of a prospect in order and no repartition is needed.
-The ordering that keeps at-least-once safe is in ``streams.batch``; offsets are committed
-only after the outputs and the states are acknowledged by the broker.
+
+At-least-once: a batch's outputs are acknowledged by the broker before the next batch
+starts; its states and input offsets wait for the checkpoint (``LEADFLOW_WORKER_CHECKPOINT_MS``,
+and before partitions are handed over or the worker stops), so a hot prospect's state is
+written once per checkpoint rather than once per batch. A crash replays the inputs since
+the last checkpoint onto the states of that checkpoint: the core is deterministic, so the
+outputs repeat with the same event ids, and the sink's upserts absorb them.
 
 This shell is plain aiokafka rather than Faust: Faust delivers each record through its
 conductor, channel and stream machinery, which capped a bare Faust agent that only
@@ -51,7 +57,10 @@ class Worker(ConsumerRebalanceListener):
         self.watched: set[bytes] = set()
         self._producer: AIOKafkaProducer
         self._consumer: AIOKafkaConsumer  # leads that decay could demote: the only keys the timer visits
-        self._lock = asyncio.Lock()  # one batch or one rebalance step at a time
+        self._lock = asyncio.Lock()  # one batch, checkpoint or rebalance step at a time
+        self._dirty: dict[bytes, int] = {}  # states changed since the last checkpoint: key -> partition
+        self._uncommitted: dict[TopicPartition, int] = {}
+        self._checkpoint_due = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
         config = self._config
@@ -67,9 +76,13 @@ class Worker(ConsumerRebalanceListener):
         try:
             while not stop.is_set():
                 fetched = await self._fill_batch(stop)
-                if fetched:
-                    async with self._lock:
+                async with self._lock:
+                    if fetched:
                         await self._process(fetched)
+                    if time.monotonic() >= self._checkpoint_due:
+                        await self._checkpoint()
+            async with self._lock:
+                await self._checkpoint()
         finally:
             ticker.cancel()
             if web is not None:
@@ -112,13 +125,9 @@ class Worker(ConsumerRebalanceListener):
                     kinds[kind] += 1
             offsets[tp] = records[-1].offset + 1
         await self._complete(batch)
+        self._uncommitted.update(offsets)
         for key in batch.changed:
             (self.watched.add if batch.watched(key) else self.watched.discard)(key)
-        try:
-            await self._consumer.commit(offsets)
-        except CommitFailedError:
-            log.warning("a rebalance took partitions before this batch's commit: their new owner reads it again "
-                        "and finds its inputs already applied")
         for kind, count in kinds.items():
             metrics.EVENTS_PROCESSED.labels(kind).inc(count)
         metrics.DUPLICATES.inc(batch.duplicates)
@@ -126,10 +135,29 @@ class Worker(ConsumerRebalanceListener):
         metrics.BATCH_SIZE.observe(size)
 
     async def _complete(self, batch: Batch) -> None:
-        """The batch's outputs, then its changed states, each acknowledged: the order at-least-once rests on."""
+        """The batch's outputs, acknowledged; its changed states wait for the checkpoint."""
         await self._deliver(batch.finish())
-        for group in self.table.records(batch.changed):
+        self._dirty.update(batch.changed)
+
+    async def _checkpoint(self) -> None:
+        """The changed states, acknowledged, then the offsets of the inputs they reflect: the order
+        at-least-once rests on."""
+        started = time.perf_counter()
+        for group in self.table.records(self._dirty):
             await self._deliver(group)
+        metrics.STATES_WRITTEN.inc(len(self._dirty))
+        self._dirty.clear()
+        assigned = self._consumer.assignment()
+        offsets = {tp: offset for tp, offset in self._uncommitted.items() if tp in assigned}
+        self._uncommitted.clear()
+        self._checkpoint_due = time.monotonic() + self._config.worker_checkpoint_ms / 1000
+        if offsets:
+            try:
+                await self._consumer.commit(offsets)
+            except CommitFailedError:
+                log.warning("the group rebalanced before this checkpoint's commit: the partitions' new owners read "
+                            "those inputs again and find them already applied")
+        metrics.CHECKPOINT_SECONDS.observe(time.perf_counter() - started)
 
     async def _deliver(self, records: list[Record]) -> None:
         send = self._producer.send
@@ -140,9 +168,10 @@ class Worker(ConsumerRebalanceListener):
                      on_lead_event=lambda kind: metrics.LEAD_EVENTS.labels(kind).inc())
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        """Waits for the batch in hand: every batch commits before it lets go of the lock."""
+        """Stores what the worker holds before another worker recovers it."""
         async with self._lock:
             metrics.READY.set(0)
+            await self._checkpoint()
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         async with self._lock:
@@ -163,6 +192,7 @@ class Worker(ConsumerRebalanceListener):
         if batch.changed:
             log.info("rescored %d prospects under model %s", len(batch.changed), self._model.version)
             await self._complete(batch)
+            await self._checkpoint()
         self.watched = {key for key in self.table.keys() if batch.watched(key)}
         settle_long_lived_objects()
         metrics.ASSIGNED_PARTITIONS.set(len(partitions))

@@ -97,13 +97,13 @@ def test_explain_and_rescore_read_the_workers_state(config, tmp_path):
     model.write_text(MODEL)
     stricter = tmp_path / "stricter.yaml"
     stricter.write_text(MODEL.replace("version: worker-test", "version: stricter").replace("promote: 50", "promote: 90"))
-    env = {**config.as_env(), "LEADFLOW_MODEL": str(model)}
+    env = {**config.as_env(), "LEADFLOW_MODEL": str(model), "LEADFLOW_WORKER_CHECKPOINT_MS": "100"}
     now = time.time_ns() // 1_000_000
     with leadflow(["worker"], env, tmp_path / "worker.log"):
         asyncio.run(produce(config, [view(1, "p_eve", "/steady", now), view(2, "p_eve", "/steady", now + 1),
                                      view(1, "p_bob", "/steady", now)]))
         asyncio.run(read_topic(config, "leads", 1, timeout_s=40))
-        time.sleep(1)  # the changelog write follows the lead event
+        time.sleep(1)  # the states reach the changelog at the next checkpoint
 
     def cli(*args):
         return subprocess.run([sys.executable, "-m", "leadflow", *args], env={**os.environ, **env},
