@@ -2,7 +2,7 @@
 
 aiokafka's pure-Python murmur2 costs ~13 us per key, more than the rest of producing a
 pixel hit; this one reads the key four bytes at a time. Same partition for the same key,
-so Faust's co-partitioned tables still line up; a property test pins it to aiokafka's.
+so the worker's changelog partitions line up with its input partitions; a property test pins it to aiokafka's.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import fastavro
 from fastavro.schema import fingerprint, parse_schema, to_parsing_canonical_form
 
+from schemas.fast_reader import Decoder, compile_decoder
 from schemas.fast_writer import compile_encoder
 from schemas.records import RECORD_TYPES, Record
 from schemas.registry import SchemaRegistryClient
@@ -38,6 +39,7 @@ class DecodeError(ValueError):
 class _Writer:
     name: str
     schema: Any
+    fast: Decoder | None = None  # for the current schema; older writers are resolved by fastavro
 
 
 def load_schema_json(path: Path) -> dict[str, Any]:
@@ -62,8 +64,10 @@ class Codec:
         self._header = {name: SINGLE_OBJECT_MAGIC + schema_fingerprint(raw) for name, raw in self._raw.items()}
         self._writers: dict[bytes, _Writer] = {}
         for name in RECORD_TYPES:
-            for raw in [*history(name), self._raw[name]]:
+            for raw in history(name):
                 self._writers[schema_fingerprint(raw)] = _Writer(name, parse_schema(raw))
+            self._writers[schema_fingerprint(self._raw[name])] = _Writer(name, self._current[name],
+                                                                         compile_decoder(self._raw[name]))
         self._encoders = {name: compile_encoder(raw) for name, raw in self._raw.items()}
         self._registry_writers: dict[int, _Writer] = {}
         self._registry_headers: dict[tuple[str, str], bytes] = {}
@@ -82,8 +86,11 @@ class Codec:
         writer, offset = self._writer_for(data)
         reader = self._current[writer.name]
         try:
-            body = io.BytesIO(memoryview(data)[offset:])
-            value = fastavro.schemaless_reader(body, writer.schema, None if writer.schema is reader else reader)
+            if writer.fast is not None:
+                value = writer.fast(data, offset)[0]
+            else:
+                body = io.BytesIO(memoryview(data)[offset:])
+                value = fastavro.schemaless_reader(body, writer.schema, None if writer.schema is reader else reader)
             return RECORD_TYPES[writer.name].from_avro(value)
         except Exception as exc:  # fastavro raises many types for corrupt bodies
             raise DecodeError(f"corrupt {writer.name} value: {exc!r}") from None

@@ -1,1 +1,1 @@
-"""The stream processors: a pure domain core (``streams.core``) and the Faust shell around it."""
+"""The stream processors: a pure domain core (``streams.core``) and the Kafka shell around it (``streams.worker``)."""

@@ -1,7 +1,7 @@
 """One batch of worker inputs: apply each to its prospect, collect the records the effects produce.
 
-No I/O here; the Faust shell sends ``outputs`` first and the changed states second, and
-acknowledges the inputs only after both are delivered. A crash before the states are
+No I/O here; the worker sends ``outputs`` first and the changed states second, and
+commits the inputs only after both are delivered. A crash before the states are
 written replays the inputs (the outputs repeat, with the same ids, and the sink's
 upserts absorb them); a crash after it finds the inputs already seen. Either way no
 effect is lost. ``lead.updated`` is coalesced: one per prospect per batch, built from
@@ -69,7 +69,7 @@ def live_state(states: MutableMapping[bytes, object], key: bytes) -> ProspectSta
 
 @dataclass
 class Batch:
-    """``states`` is the worker's table store: values are live states, or bytes fresh from recovery."""
+    """``states`` is the worker's table: values are live states, or bytes fresh from recovery."""
 
     model: ScoringModel
     codec: Codec

@@ -5,9 +5,8 @@ rescans them again and again as they grow: that cost 15% of scoring throughput. 
 what exists after start-up (or table recovery) and collecting less often keeps the GC for
 the short-lived garbage it is for.
 
-No ``gc.collect()`` before freezing: a forced full collection in the worker once the
-table had recovered left its stream stalled or an input unprocessed in repeated kill -9
-runs (tests/streams/test_worker.py), so only what is alive gets frozen, never swept.
+No ``gc.collect()`` before freezing: over every recovered state it would stall the worker
+for a full collection, to sweep the little garbage start-up leaves.
 """
 
 from __future__ import annotations

@@ -156,17 +156,10 @@ def absorb(known: ProspectState, request: MergeRequest, model: ScoringModel) -> 
     link = request.link
     if link.event_id in known.seen or link.prospect_id is None:
         return Outcome(known, changed=False)
-    stage_before = known.stage
     anonymous = replay(link.prospect_key, list(request.inputs), model)
     merged = merge(known, anonymous, model, link.prospect_id, link.email)
     merged.seen.add(link.event_id)
-    if merged.stage == lifecycle.LEAD and stage_before != lifecycle.LEAD:
-        kind = "lead.promoted"
-    elif lifecycle.in_sales(merged.stage):
-        kind = "lead.updated"
-    else:
-        return Outcome(merged)
-    return Outcome(merged, (LeadChange(kind, link.event_id, link.occurred_at, link.received_at),))
+    return _recomputed(known.stage, merged, link.event_id, link.occurred_at, link.received_at)
 
 
 def replay(key: str, inputs: list[Input], model: ScoringModel) -> ProspectState:
@@ -188,16 +181,20 @@ def rescore(state: ProspectState, model: ScoringModel) -> Outcome:
     fresh.version = state.version + 1
     if fresh.stage == state.stage:
         fresh.promoted_at = state.promoted_at
-    cause = f"rescore:{model.version}"
-    if fresh.stage == lifecycle.LEAD and state.stage != lifecycle.LEAD:
+    return _recomputed(state.stage, fresh, f"rescore:{model.version}", fresh.clock, fresh.clock)
+
+
+def _recomputed(stage_before: str, state: ProspectState, cause: str, at: int, received_at: int) -> Outcome:
+    """What the CRM must hear about a state recomputed from its history (an identity merge or a new model)."""
+    if state.stage == lifecycle.LEAD and stage_before != lifecycle.LEAD:
         kind = "lead.promoted"
-    elif state.stage == lifecycle.LEAD and fresh.stage == lifecycle.NAME:
+    elif stage_before == lifecycle.LEAD and state.stage == lifecycle.NAME:
         kind = "lead.demoted"
-    elif lifecycle.in_sales(fresh.stage):
+    elif lifecycle.in_sales(state.stage):
         kind = "lead.updated"
     else:
-        return Outcome(fresh)
-    return Outcome(fresh, (LeadChange(kind, cause, fresh.clock, fresh.clock),))
+        return Outcome(state)
+    return Outcome(state, (LeadChange(kind, cause, at, received_at),))
 
 
 def canonical_order(inputs: list[Input]) -> list[Input]:

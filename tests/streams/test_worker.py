@@ -1,4 +1,4 @@
-"""The Faust worker as a process on the real broker: scoring, CRM verdicts and decay-driven demotion."""
+"""The worker as a process on the real broker: scoring, CRM verdicts and decay-driven demotion."""
 
 import asyncio
 import os

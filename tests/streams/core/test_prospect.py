@@ -291,6 +291,21 @@ def test_a_link_hands_the_anonymous_history_over_and_later_events_follow():
     assert again.changed is False and again.effects == () and dump_state(again.state) == before
 
 
+def test_a_merge_that_drops_a_lead_below_the_demotion_threshold_demotes_it():
+    """Anonymous history can weigh against a lead (here a careers-page visitor): the CRM must hear it."""
+    model = parse_model(BASE.replace("RECYCLE", "reset").replace("rules:\n", "rules:\n  - {id: careers, when: "
+                                                                   "{type: page.viewed, url_contains: /careers}, "
+                                                                   "points: -40}\n"))
+    anonymous, _ = run([event(1, url="https://a.io/careers", known=False, at=1)], ProspectState("anon:a"), model)
+    link = replace(event(5, "identity.linked", url=None, known=False, at=5), prospect_id=PID, email="a@b.io")
+    [request] = apply(anonymous, link, model).effects
+    known, effects = run([event(n, at=n) for n in range(10, 13)], model=model)
+    assert known.stage == "lead" and effects == ["lead.promoted"]
+    absorbed = absorb(known, request, model)
+    assert [c.kind for c in absorbed.effects] == ["lead.demoted"] and absorbed.state.stage == "name"
+    assert total(absorbed.state, model) == 24
+
+
 @pytest.mark.parametrize("promote, kind, stage", [(90, "lead.demoted", "name"), (50, "lead.updated", "lead")])
 def test_a_new_model_recomputes_the_state_from_its_history(promote, kind, stage):
     lead, _ = run([event(n, at=n) for n in range(1, 4)])
