@@ -29,7 +29,7 @@ from collections import Counter
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-from aiokafka.errors import CommitFailedError
+from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import ConsumerRecord
 
 from leadflow.config import Config
@@ -54,9 +54,9 @@ class Worker(ConsumerRebalanceListener):
         self._codec = codec
         self.topics = Topics(config.topic("interactions"), config.topic("identity"), config.topic("leads"))
         self.table = ProspectTable(config)
-        self.watched: set[bytes] = set()
+        self.watched: set[bytes] = set()  # leads that decay could demote: the only keys the timer visits
         self._producer: AIOKafkaProducer
-        self._consumer: AIOKafkaConsumer  # leads that decay could demote: the only keys the timer visits
+        self._consumer: AIOKafkaConsumer
         self._lock = asyncio.Lock()  # one batch, checkpoint or rebalance step at a time
         self._dirty: dict[bytes, int] = {}  # states changed since the last checkpoint: key -> partition
         self._uncommitted: dict[TopicPartition, int] = {}
@@ -207,6 +207,9 @@ class Worker(ConsumerRebalanceListener):
                 pass
             now = time.time_ns() // 1_000_000
             topic = self.topics.interactions
-            await self._deliver([Record(topic, key, self._codec.encode(
-                Interaction(event_id=f"tick:{now}", prospect_key=key.decode(), type=TICK_TYPE, occurred_at=now,
-                            received_at=now, source="worker"), topic)) for key in list(self.watched)])
+            try:
+                await self._deliver([Record(topic, key, self._codec.encode(
+                    Interaction(event_id=f"tick:{now}", prospect_key=key.decode(), type=TICK_TYPE, occurred_at=now,
+                                received_at=now, source="worker"), topic)) for key in list(self.watched)])
+            except KafkaError as exc:
+                log.warning("decay tick not sent (%s); the next one catches up", exc)
