@@ -14,9 +14,11 @@ from __future__ import annotations
 import gc
 
 YOUNG_THRESHOLD = 10_000
+# Objects that survive a young collection are mostly ledger and history entries that live as long as
+# their prospect; rescanning them in the middle generation every 10 young collections cost 7%.
+MIDDLE_THRESHOLD = 100
 
 
 def settle_long_lived_objects() -> None:
     gc.freeze()
-    _, middle, old = gc.get_threshold()
-    gc.set_threshold(YOUNG_THRESHOLD, middle, old)
+    gc.set_threshold(YOUNG_THRESHOLD, MIDDLE_THRESHOLD, gc.get_threshold()[2])

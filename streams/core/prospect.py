@@ -236,11 +236,11 @@ def _interaction(state: ProspectState, event: Interaction, model: ScoringModel) 
         for rule in rules:
             scoring.record(state.tallies, rule, at)
             scoring.add_behaviour(sums, rule, at)
-            running += rule.points * decay_factor(clock - at, rule.half_life_ms)
+            gained = rule.points * decay_factor(clock - at, rule.half_life_ms)
+            after += gained  # what scoring.behaviour(sums, clock) now gives, without visiting every sum again
+            running += gained
             state.ledger.append(LedgerEntry(event.event_id, rule.id, rule.points, decayed, running, at))
             decayed = 0.0
-        if rules:
-            after = scoring.behaviour(sums, clock)
         if event.traits:
             state.profile.update(event.traits)
             fit, state.fit_rules = scoring.fit(state.profile, model)

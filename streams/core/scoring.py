@@ -48,7 +48,7 @@ def fired(tallies: Mapping[str, RuleTally], event: Interaction, model: ScoringMo
     for rule in model.rules_by_type.get(event.type, ()):
         if (machine and not rule.score_machine) or (rule.condition.narrows and not rule.condition.matches(event)):
             continue
-        tally = tallies.get(rule.id)
+        tally = tallies.get(rule.id) if rule.once or rule.cap is not None else None
         if tally is not None:
             if rule.once and tally.activations > 0:
                 continue
