@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date, time
 from pathlib import Path
 from typing import Any
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
 from schemas.records import Interaction
 from streams.core.conditions import AttributeCondition, EventCondition, ValueTest
+from streams.core.business_hours import DAY_NAMES, BusinessCalendar
 from streams.core.durations import parse_duration_ms
+from streams.core.sla import Escalation, SlaPolicy
 
 INTERACTION_TYPES = frozenset({
     "page.viewed", "email.delivered", "email.opened", "email.clicked", "email.bounced", "email.complained",
@@ -23,7 +28,12 @@ INTERACTION_TYPES = frozenset({
     "identity.linked", "profile.updated",
 })
 RECYCLE_POLICIES = ("reset", "halve", "keep")
-_TOP_KEYS = {"version", "defaults", "thresholds", "recycle", "timeline", "rules", "fit", "segments"}
+_TOP_KEYS = {"version", "defaults", "thresholds", "recycle", "timeline", "rules", "fit", "segments", "sla"}
+_SLA_KEYS = {"id", "respond_within", "business_hours", "escalation"}
+_HOURS_KEYS = {"timezone", "days", "hours", "holidays"}
+_ESCALATION_KEYS = {"after", "action", "to"}
+ESCALATION_ACTIONS = ("reroute", "notify")
+_HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 _DEFAULTS_KEYS = {"half_life"}
 _THRESHOLD_KEYS = {"promote", "demote"}
 _RECYCLE_KEYS = {"score"}
@@ -89,6 +99,7 @@ class ScoringModel:
     recycle_policy: str = "reset"
     timeline_max_events: int = 500
     timeline_max_age_ms: int | None = None
+    sla: SlaPolicy | None = None  # None: promotions start no response clock
     rules_by_type: dict[str, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
     segments_by_type: dict[str, tuple[Segment, ...]] = field(init=False, repr=False, compare=False)
 
@@ -184,7 +195,58 @@ class _Parser:
             version=str(version), promote_threshold=promote, demote_threshold=demote, rules=tuple(rules),
             fit_rules=tuple(fit), segments=tuple(segments), recycle_policy=policy, timeline_max_events=max_events,
             timeline_max_age_ms=self.duration(timeline, "max_age", "timeline.max_age"),
+            sla=self.sla(doc),
         )
+
+    def sla(self, doc: dict[str, Any]) -> SlaPolicy | None:
+        raw = self.section(doc, "sla", _SLA_KEYS)
+        if not raw:
+            return None
+        within = self.duration(raw, "respond_within", "sla.respond_within", required=True)
+        hours = self.section(raw, "business_hours", _HOURS_KEYS)
+        escalations = []
+        for step in self.list_of(raw, "escalation"):
+            if not isinstance(step, dict):
+                raise self.fail(raw["__line__"], f"sla.escalation: every step must be a mapping, got {step!r}")
+            self.keys(step, _ESCALATION_KEYS, "sla.escalation")
+            after = self.duration(step, "after", "sla.escalation.after", required=True)
+            if step.get("action") not in ESCALATION_ACTIONS:
+                raise self.fail(step["__line__"], f"sla.escalation.action must be one of "
+                                f"{', '.join(ESCALATION_ACTIONS)}, got {step.get('action')!r}")
+            if not isinstance(step.get("to"), str) or not step["to"]:
+                raise self.fail(step["__line__"], "sla.escalation.to must name an owner, a queue or an address")
+            if escalations and after <= escalations[-1].after_ms:  # type: ignore[operator]
+                raise self.fail(step["__line__"], "sla.escalation steps must come in order of 'after' "
+                                "(business time after the deadline)")
+            escalations.append(Escalation(after, step["action"], step["to"]))  # type: ignore[arg-type]
+        return SlaPolicy(str(raw.get("id", "first-response")), within,  # type: ignore[arg-type]
+                         self.calendar(hours, raw["__line__"]), tuple(escalations))
+
+    def calendar(self, raw: dict[str, Any], line: int) -> BusinessCalendar:
+        line = raw.get("__line__", line)
+        timezone = str(raw.get("timezone", "UTC"))
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise self.fail(line, f"sla.business_hours.timezone: unknown time zone {timezone!r} "
+                            "(use an IANA name such as Europe/Berlin)") from None
+        day_names = raw.get("days", list(DAY_NAMES[:5]))
+        if not isinstance(day_names, list) or not day_names or any(d not in DAY_NAMES for d in day_names):
+            raise self.fail(line, f"sla.business_hours.days must be a list of {', '.join(DAY_NAMES)}")
+        match = _HOURS.match(str(raw.get("hours", "09:00-17:00")))
+        opens = closes = None
+        if match:
+            h1, m1, h2, m2 = map(int, match.groups())
+            if h1 < 24 and m1 < 60 and m2 < 60 and (h2, m2) <= (24, 0) and (h1, m1) < (h2, m2):
+                opens, closes = time(h1, m1), None if h2 == 24 else time(h2, m2)
+        if opens is None:
+            raise self.fail(line, f"sla.business_hours.hours must look like \"09:00-17:00\" (quoted), "
+                            f"got {raw.get('hours')!r}")
+        holidays = raw.get("holidays", [])
+        if not isinstance(holidays, list) or not all(isinstance(d, date) for d in holidays):
+            raise self.fail(line, "sla.business_hours.holidays must be a list of dates like 2026-12-24")
+        return BusinessCalendar(timezone, frozenset(DAY_NAMES.index(d) for d in day_names), opens, closes,
+                                frozenset(holidays))
 
     def rule(self, raw: Any, default_half_life: int | None) -> Rule:
         rule_id, line, label = self.identify(raw, "rule", _RULE_KEYS)

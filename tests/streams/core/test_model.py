@@ -120,3 +120,51 @@ def test_errors_name_file_line_and_rule(broken, expected):
 def test_missing_file_is_a_model_error(tmp_path: Path):
     with pytest.raises(ModelError, match="cannot read"):
         load_model(tmp_path / "nope.yaml")
+
+
+SLA = VALID + """\
+sla:
+  respond_within: 4h
+  business_hours:
+    timezone: Europe/Berlin
+    days: [mon, tue, wed, thu, fri]
+    hours: "08:30-17:00"
+    holidays: [2026-12-24, 2026-12-25]
+  escalation:
+    - {after: 2h, action: reroute, to: "queue:inside-sales-2"}
+    - {after: 4h, action: notify, to: manager@example.com}
+"""
+
+
+def test_the_sla_policy_parses():
+    from datetime import date, time
+
+    sla = parse_model(SLA).sla
+    assert sla is not None and sla.id == "first-response" and sla.respond_within_ms == 4 * 3_600_000
+    calendar = sla.calendar
+    assert (calendar.timezone, calendar.days, calendar.opens, calendar.closes) == (
+        "Europe/Berlin", frozenset(range(5)), time(8, 30), time(17, 0))
+    assert calendar.holidays == {date(2026, 12, 24), date(2026, 12, 25)}
+    assert [(e.after_ms, e.action, e.to) for e in sla.escalations] == [
+        (7_200_000, "reroute", "queue:inside-sales-2"), (14_400_000, "notify", "manager@example.com")]
+    assert parse_model(VALID).sla is None
+    round_the_clock = parse_model(SLA.replace('"08:30-17:00"', '"00:00-24:00"')).sla
+    assert round_the_clock is not None and round_the_clock.calendar.closes is None
+
+
+@pytest.mark.parametrize("broken, expected", [
+    (SLA.replace("respond_within: 4h", "respond_within: soon"), "m.yaml:12: sla.respond_within: 'soon' is not a "
+     "duration"),
+    (SLA.replace("Europe/Berlin", "Mars/Olympus"), "m.yaml:14: sla.business_hours.timezone: unknown time zone"),
+    (SLA.replace("thu, fri", "thu, fry"), "m.yaml:14: sla.business_hours.days must be a list of mon"),
+    (SLA.replace('"08:30-17:00"', '"17:00-08:30"'), "m.yaml:14: sla.business_hours.hours must look like"),
+    (SLA.replace("2026-12-25", "christmas"), "m.yaml:14: sla.business_hours.holidays must be a list of dates"),
+    (SLA.replace("after: 4h", "after: 1h"), "m.yaml:20: sla.escalation steps must come in order of 'after'"),
+    (SLA.replace("action: notify", "action: shout"), "m.yaml:20: sla.escalation.action must be one of reroute, "
+     "notify"),
+    (SLA.replace("  escalation:", "  escalate:"), "m.yaml:12: sla: unknown key(s) escalate"),
+])
+def test_sla_errors_name_file_and_line(broken, expected):
+    with pytest.raises(ModelError) as err:
+        parse_model(broken, "m.yaml")
+    assert str(err.value).startswith(expected), str(err.value)
