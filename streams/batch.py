@@ -17,10 +17,11 @@ from typing import Callable, MutableMapping, Union
 from schemas.codec import Codec
 from schemas.records import CrmFeedback, IdentityMerge, Interaction
 from streams.core import lifecycle
-from streams.core.leads import lead_event
+from streams.core.leads import lead_event, sla_event
 from streams.core.model import ScoringModel
 from streams.core.prospect import (Forward, LeadChange, MergeRequest, Outcome, ProspectState, Tick, absorb, apply,
                                     rescore)
+from streams.core.sla import SlaStep, next_due
 from streams.state_codec import load_state
 
 WorkerInput = Union[Interaction, CrmFeedback, Tick, MergeRequest]
@@ -32,6 +33,7 @@ class Topics:
     interactions: str
     identity: str
     leads: str
+    sla: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +120,9 @@ class Batch:
                 self._emit(self.topics.interactions, moved.prospect_key.encode(), moved)
             elif isinstance(effect, MergeRequest):
                 self._emit(self.topics.identity, (effect.link.prospect_id or "").encode(), self._merge_record(effect))
+            elif isinstance(effect, SlaStep):
+                event = sla_event(outcome.state, effect)
+                self._emit(self.topics.sla, event.prospect_id.encode(), event)
             elif effect.kind == "lead.updated":
                 self._pending_updates[key] = effect
             else:  # promoted, demoted, recycled: each is a moment the CRM must see, and carries the whole lead
@@ -135,6 +140,13 @@ class Batch:
     def watched(self, key: bytes) -> bool:
         """A lead that decay could demote: the tick timer visits only these."""
         return self.model.demote_threshold is not None and self.state(key).stage == lifecycle.LEAD
+
+    def deadline(self, key: bytes) -> int | None:
+        """When the prospect's response clock next has a step due: the worker ticks the prospect then."""
+        state, policy = self.state(key), self.model.sla
+        if state.sla is None or policy is None or state.sla.sla_id != policy.id:
+            return None
+        return next_due(state.sla, policy)
 
     def _lead(self, state: ProspectState, change: LeadChange, activity: set[str] | None) -> None:
         event = lead_event(state, change, self.model, activity)

@@ -17,6 +17,7 @@ from schemas.records import CrmFeedback, Interaction
 from streams.core.prospect import LEDGER_LIMIT, SEEN_WINDOW, LedgerEntry, ProspectState
 from streams.core.scoring import DecayingSum, RuleTally
 from streams.core.seen import RecentIds
+from streams.core.sla import SlaClock
 
 _FORMAT = 4
 _INTERACTION_FIELDS = attrgetter(*(f.name for f in dataclasses.fields(Interaction)))
@@ -47,6 +48,7 @@ def dump_state(state: ProspectState) -> bytes:
         "seen": list(state.seen),
         "alias_of": state.alias_of,
         "model_version": state.model_version,
+        "sla": None if state.sla is None else dataclasses.astuple(state.sla),
     })
 
 
@@ -64,4 +66,5 @@ def load_state(data: bytes) -> ProspectState:
         history=[Interaction(*i[1:]) if i[0] == "i" else CrmFeedback(*i[1:]) for i in raw["history"]],
         ledger=deque((LedgerEntry(*e) for e in raw["ledger"]), maxlen=LEDGER_LIMIT),
         seen=RecentIds(SEEN_WINDOW, raw["seen"]), alias_of=raw["alias_of"], model_version=raw.get("model_version"),
+        sla=None if raw.get("sla") is None else SlaClock(*raw["sla"]),
     )

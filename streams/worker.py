@@ -26,6 +26,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from typing import Callable, Iterable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
@@ -45,6 +46,8 @@ from streams.web import start_web
 
 log = logging.getLogger("leadflow.worker")
 IDLE_POLL_MS = 500
+SLA_SCAN_S = 1.0  # how late past a deadline an SLA step may be noticed
+SLA_RETICK_MS = 10_000  # a clock ticked but not yet followed again is ticked again after this
 
 
 class Worker(ConsumerRebalanceListener):
@@ -52,9 +55,11 @@ class Worker(ConsumerRebalanceListener):
         self._config = config
         self._model = model
         self._codec = codec
-        self.topics = Topics(config.topic("interactions"), config.topic("identity"), config.topic("leads"))
+        self.topics = Topics(config.topic("interactions"), config.topic("identity"), config.topic("leads"),
+                             config.topic("sla"))
         self.table = ProspectTable(config)
         self.watched: set[bytes] = set()  # leads that decay could demote: the only keys the timer visits
+        self.deadlines: dict[bytes, int] = {}  # prospects whose response clock has a step due, and when
         self._producer: AIOKafkaProducer
         self._consumer: AIOKafkaConsumer
         self._lock = asyncio.Lock()  # one batch, checkpoint or rebalance step at a time
@@ -72,7 +77,8 @@ class Worker(ConsumerRebalanceListener):
         self._consumer.subscribe(inputs, listener=self)
         await self._consumer.start()
         web = await start_web(self._config, self.table, self._model)
-        ticker = asyncio.create_task(self._tick_forever(stop))
+        timers = [asyncio.create_task(self._every(config.decay_tick_s, stop, lambda now: list(self.watched))),
+                  asyncio.create_task(self._every(SLA_SCAN_S, stop, self._due_clocks))]
         try:
             while not stop.is_set():
                 fetched = await self._fill_batch(stop)
@@ -84,7 +90,8 @@ class Worker(ConsumerRebalanceListener):
             async with self._lock:
                 await self._checkpoint()
         finally:
-            ticker.cancel()
+            for timer in timers:
+                timer.cancel()
             if web is not None:
                 await web.cleanup()
             await self._consumer.stop()
@@ -126,8 +133,7 @@ class Worker(ConsumerRebalanceListener):
             offsets[tp] = records[-1].offset + 1
         await self._complete(batch)
         self._uncommitted.update(offsets)
-        for key in batch.changed:
-            (self.watched.add if batch.watched(key) else self.watched.discard)(key)
+        self._follow(batch, batch.changed)
         for kind, count in kinds.items():
             metrics.EVENTS_PROCESSED.labels(kind).inc(count)
         metrics.DUPLICATES.inc(batch.duplicates)
@@ -193,16 +199,37 @@ class Worker(ConsumerRebalanceListener):
             log.info("rescored %d prospects under model %s", len(batch.changed), self._model.version)
             await self._complete(batch)
             await self._checkpoint()
-        self.watched = {key for key in self.table.keys() if batch.watched(key)}
+        self.watched.clear()
+        self.deadlines.clear()
+        self._follow(batch, self.table.keys())
         settle_long_lived_objects()
         metrics.ASSIGNED_PARTITIONS.set(len(partitions))
         metrics.READY.set(1)
 
-    async def _tick_forever(self, stop: asyncio.Event) -> None:
-        """Time passing can demote a lead; a tick is an input on the topic, so it is processed in order."""
+    def _follow(self, batch: Batch, keys: Iterable[bytes]) -> None:
+        """Keep the timers' lists current: leads decay could demote, clocks with a step to come."""
+        for key in keys:
+            (self.watched.add if batch.watched(key) else self.watched.discard)(key)
+            due = batch.deadline(key)
+            if due is None:
+                self.deadlines.pop(key, None)
+            else:
+                self.deadlines[key] = due
+
+    def _due_clocks(self, now: int) -> list[bytes]:
+        """Prospects whose response clock has a step due. Processing the tick sets the next deadline; if the
+        tick is lost or slow, the clock is ticked again a little later."""
+        due = [key for key, at in self.deadlines.items() if at <= now]
+        for key in due:
+            self.deadlines[key] = now + SLA_RETICK_MS
+        return due
+
+    async def _every(self, seconds: float, stop: asyncio.Event, keys: Callable[[int], list[bytes]]) -> None:
+        """Time passing can demote a lead or breach an SLA; a tick is an input on the topic, so it is
+        processed in order like any other."""
         while not stop.is_set():
             try:
-                await asyncio.wait_for(stop.wait(), timeout=self._config.decay_tick_s)
+                await asyncio.wait_for(stop.wait(), timeout=seconds)
             except asyncio.TimeoutError:
                 pass
             now = time.time_ns() // 1_000_000
@@ -210,6 +237,6 @@ class Worker(ConsumerRebalanceListener):
             try:
                 await self._deliver([Record(topic, key, self._codec.encode(
                     Interaction(event_id=f"tick:{now}", prospect_key=key.decode(), type=TICK_TYPE, occurred_at=now,
-                                received_at=now, source="worker"), topic)) for key in list(self.watched)])
+                                received_at=now, source="worker"), topic)) for key in keys(now)])
             except KafkaError as exc:
-                log.warning("decay tick not sent (%s); the next one catches up", exc)
+                log.warning("ticks not sent (%s); the next ones catch up", exc)

@@ -6,9 +6,10 @@ import uuid
 from collections import Counter
 from typing import Collection
 
-from schemas.records import Interaction, LeadEvent, Score, TimelineEntry
+from schemas.records import Interaction, LeadEvent, Score, SlaEvent, TimelineEntry
 from streams.core.model import ScoringModel
 from streams.core.prospect import LeadChange, ProspectState, scores
+from streams.core.sla import SlaStep
 
 SCORE_DECIMALS = 2  # what sales sees; the state keeps full precision
 _NAMESPACE = uuid.UUID("6f1c3f8e-58a5-4c41-9a4e-2f1d0c3b7a10")
@@ -64,3 +65,18 @@ def lead_event(state: ProspectState, change: LeadChange, model: ScoringModel,
     )
 
 
+
+
+def sla_event(state: ProspectState, step: SlaStep) -> SlaEvent:
+    """The ``SlaEvent`` for a step of the prospect's response clock; ``owner`` is who must act now (the
+    owner or queue a reroute chose, or the manager an escalation notifies). The id is derived from the
+    clock and the step, so a replayed step repeats with the same id."""
+    clock = state.sla
+    assert clock is not None, "an SLA step comes from the prospect's clock"
+    return SlaEvent(
+        event_id=str(uuid.uuid5(_NAMESPACE, f"{step.kind}/{state.prospect_id}/{clock.sla_id}/{clock.started_at}/"
+                                            f"{step.level}")),
+        prospect_id=state.prospect_id or state.key, sla_id=clock.sla_id, type=step.kind, occurred_at=step.at,
+        received_at=step.at, started_at=clock.started_at, due_at=clock.due_at, escalation_level=step.level,
+        owner=step.to or clock.owner,
+    )

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import NamedTuple, Union
 
 from schemas.records import CrmFeedback, Interaction
-from streams.core import lifecycle, scoring
+from streams.core import lifecycle, scoring, sla
 from streams.core.decay import decay_factor
 from streams.core.identity import is_anonymous
 from streams.core.model import ScoringModel
@@ -82,6 +82,7 @@ class ProspectState:
     seen: RecentIds = field(default_factory=_new_seen)
     alias_of: str | None = None  # an anonymous visitor who turned out to be this prospect
     model_version: str | None = None  # the model the scores were computed under
+    sla: sla.SlaClock | None = None  # the response clock of the current promotion
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +123,7 @@ class MergeRequest:
     inputs: tuple[Input, ...]
 
 
-Effect = Union[LeadChange, Forward, MergeRequest]
+Effect = Union[LeadChange, Forward, MergeRequest, sla.SlaStep]
 
 
 class Outcome(NamedTuple):
@@ -159,7 +160,7 @@ def absorb(known: ProspectState, request: MergeRequest, model: ScoringModel) -> 
     anonymous = replay(link.prospect_key, list(request.inputs), model)
     merged = merge(known, anonymous, model, link.prospect_id, link.email)
     merged.seen.add(link.event_id)
-    return _recomputed(known.stage, merged, link.event_id, link.occurred_at, link.received_at)
+    return _recomputed(known, merged, model, link.event_id, link.occurred_at, link.received_at)
 
 
 def replay(key: str, inputs: list[Input], model: ScoringModel) -> ProspectState:
@@ -181,20 +182,30 @@ def rescore(state: ProspectState, model: ScoringModel) -> Outcome:
     fresh.version = state.version + 1
     if fresh.stage == state.stage:
         fresh.promoted_at = state.promoted_at
-    return _recomputed(state.stage, fresh, f"rescore:{model.version}", fresh.clock, fresh.clock)
+    return _recomputed(state, fresh, model, f"rescore:{model.version}", fresh.clock, fresh.clock)
 
 
-def _recomputed(stage_before: str, state: ProspectState, cause: str, at: int, received_at: int) -> Outcome:
-    """What the CRM must hear about a state recomputed from its history (an identity merge or a new model)."""
-    if state.stage == lifecycle.LEAD and stage_before != lifecycle.LEAD:
+def _recomputed(before: ProspectState, state: ProspectState, model: ScoringModel, cause: str, at: int,
+                received_at: int) -> Outcome:
+    """What the CRM must hear about a state recomputed from its history (an identity merge or a new model).
+    The response clock is the one the CRM already knows, or a new one for a new promotion; the replay's
+    own clocks are not real."""
+    state.sla = before.sla
+    steps: tuple[sla.SlaStep, ...] = ()
+    if state.stage == lifecycle.LEAD and before.stage != lifecycle.LEAD:
         kind = "lead.promoted"
-    elif stage_before == lifecycle.LEAD and state.stage == lifecycle.NAME:
+        if model.sla is not None:
+            state.sla, started = sla.start(model.sla, at)
+            steps = (started,)
+    elif before.stage == lifecycle.LEAD and state.stage == lifecycle.NAME:
         kind = "lead.demoted"
+        cancelled = sla.cancel(state.sla, at) if state.sla is not None else None
+        steps = (cancelled,) if cancelled is not None else ()
     elif lifecycle.in_sales(state.stage):
         kind = "lead.updated"
     else:
         return Outcome(state)
-    return Outcome(state, (LeadChange(kind, cause, at, received_at),))
+    return Outcome(state, (LeadChange(kind, cause, at, received_at), *steps))
 
 
 def canonical_order(inputs: list[Input]) -> list[Input]:
@@ -277,12 +288,15 @@ def _verdict(state: ProspectState, verdict: CrmFeedback, model: ScoringModel) ->
     stage = lifecycle.after_verdict(state.stage, verdict.type)
     if stage is None:
         return Outcome(state)
+    answered = sla.respond(state.sla, verdict.occurred_at) if state.sla is not None else None
+    clock_steps = (answered,) if answered is not None else ()
     if stage == lifecycle.NURTURE:
         _recycle(state, verdict, model)
         return Outcome(state, (LeadChange("lead.recycled", verdict.event_id, verdict.occurred_at,
-                                          verdict.received_at),))
+                                          verdict.received_at), *clock_steps))
     state.stage = stage
-    return Outcome(state, (LeadChange("lead.updated", verdict.event_id, verdict.occurred_at, verdict.received_at),))
+    return Outcome(state, (LeadChange("lead.updated", verdict.event_id, verdict.occurred_at, verdict.received_at),
+                           *clock_steps))
 
 
 def _recycle(state: ProspectState, verdict: CrmFeedback, model: ScoringModel) -> None:
@@ -298,11 +312,16 @@ def _recycle(state: ProspectState, verdict: CrmFeedback, model: ScoringModel) ->
 
 
 def _tick(state: ProspectState, tick: Tick, model: ScoringModel) -> Outcome:
+    """Time passing: the response clock's steps that came due, and the demotion decay may have caused."""
+    due: tuple[sla.SlaStep, ...] = ()
+    if state.sla is not None and model.sla is not None and model.sla.id == state.sla.sla_id:
+        due = tuple(sla.advance(state.sla, model.sla, tick.at))
     if tick.at <= state.clock:
-        return Outcome(state, changed=False)
+        return Outcome(state, due, changed=bool(due))
     state.clock = tick.at
     state.behaviour = scoring.behaviour(state.behaviour_by_half_life, tick.at)
-    return _transition(state, model, f"tick:{tick.at}", tick.at, tick.at, activity=False)
+    outcome = _transition(state, model, f"tick:{tick.at}", tick.at, tick.at, activity=False)
+    return outcome._replace(effects=due + outcome.effects) if due else outcome
 
 
 def _transition(state: ProspectState, model: ScoringModel, cause: str, at: int, received: int,
@@ -312,10 +331,16 @@ def _transition(state: ProspectState, model: ScoringModel, cause: str, at: int, 
     if stage == lifecycle.LEAD:
         state.stage = stage
         state.promoted_at = at
-        return Outcome(state, (LeadChange("lead.promoted", cause, at, received),))
+        promoted = LeadChange("lead.promoted", cause, at, received)
+        if model.sla is None:
+            return Outcome(state, (promoted,))
+        state.sla, started = sla.start(model.sla, at)
+        return Outcome(state, (promoted, started))
     if stage == lifecycle.NAME:
         state.stage = stage
-        return Outcome(state, (LeadChange("lead.demoted", cause, at, received),))
+        demoted = LeadChange("lead.demoted", cause, at, received)
+        cancelled = sla.cancel(state.sla, at) if state.sla is not None else None
+        return Outcome(state, (demoted, cancelled) if cancelled is not None else (demoted,))
     if activity and lifecycle.in_sales(state.stage):
         return Outcome(state, (LeadChange("lead.updated", cause, at, received),))
     return Outcome(state)

@@ -14,8 +14,7 @@ from typing import NamedTuple
 
 from streams.core.business_hours import BusinessCalendar
 
-OPEN, MET, BREACHED = "open", "met", "breached"
-RESPONSES = frozenset({"accepted", "contacted"})  # CRM verdicts that count as the first response
+OPEN, MET, BREACHED, CANCELLED = "open", "met", "breached", "cancelled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +48,7 @@ class SlaClock:
 class SlaStep(NamedTuple):
     """An effect: one ``SlaEvent`` for ``leadflow.sla`` and an update of the clock's CRM row."""
 
-    kind: str  # sla.started, sla.met, sla.breached or sla.escalated
+    kind: str  # sla.started, sla.met, sla.breached, sla.escalated or sla.cancelled
     at: int
     level: int = 0
     action: str | None = None
@@ -62,8 +61,8 @@ def start(policy: SlaPolicy, at: int) -> tuple[SlaClock, SlaStep]:
 
 
 def respond(clock: SlaClock, at: int) -> SlaStep | None:
-    """The CRM's first response (accepted or contacted): met if on time; after a breach it stops the
-    escalation and records the response time."""
+    """The CRM's first verdict on the lead (accepted, contacted, or an outright disqualified, won or lost:
+    someone looked at it): met if on time; after a breach it stops the escalation and records the time."""
     if clock.responded_at is not None:
         return None
     clock.responded_at = at
@@ -71,6 +70,14 @@ def respond(clock: SlaClock, at: int) -> SlaStep | None:
         clock.status, clock.met_at = MET, at
         return SlaStep("sla.met", at)
     return None
+
+
+def cancel(clock: SlaClock, at: int) -> SlaStep | None:
+    """The lead left sales before anyone answered (demoted by decay): nobody owes it a response any more."""
+    if clock.status != OPEN or clock.responded_at is not None:
+        return None
+    clock.status = CANCELLED
+    return SlaStep("sla.cancelled", at)
 
 
 def next_due(clock: SlaClock, policy: SlaPolicy) -> int | None:

@@ -223,3 +223,34 @@ def test_a_worker_killed_mid_stream_resumes_to_the_same_scores(config, tmp_path)
         assert states[pid].stage == reference.stage
     promotions = {(e.prospect_id, e.event_id) for e in leads if e.type == "lead.promoted"}
     assert sorted(pid for pid, _ in promotions) == sorted(prospects)  # each promoted once, by one event id
+
+
+def test_an_unanswered_lead_breaches_its_sla_within_seconds_and_escalates(config, tmp_path):
+    model = tmp_path / "model.yaml"
+    model.write_text(MODEL + """\
+sla:
+  respond_within: 3s
+  business_hours: {timezone: UTC, days: [mon, tue, wed, thu, fri, sat, sun], hours: "00:00-24:00"}
+  escalation:
+    - {after: 2s, action: reroute, to: "queue:second"}
+""")
+    env = {**config.as_env(), "LEADFLOW_MODEL": str(model)}
+    now = time.time_ns() // 1_000_000
+    with leadflow(["worker"], env, tmp_path / "worker.log"):
+        asyncio.run(produce(config, [view(1, "p_sla", "/steady", now), view(2, "p_sla", "/steady", now),
+                                     view(1, "p_ok", "/steady", now), view(2, "p_ok", "/steady", now)]))
+        asyncio.run(read_topic(config, "leads", 2, timeout_s=40))
+        asyncio.run(produce(config, [CrmFeedback(event_id="v1", prospect_id="p_ok", type="accepted",
+                                                 occurred_at=now + 1000, received_at=now + 1000)]))
+        steps = [e for _, e in asyncio.run(read_topic(config, "sla", 5, timeout_s=40))]
+        noticed = time.time_ns() // 1_000_000
+    by_prospect: dict[str, list[str]] = {}
+    for step in steps:
+        by_prospect.setdefault(step.prospect_id, []).append(step.type)
+    assert by_prospect["p_ok"] == ["sla.started", "sla.met"]
+    assert by_prospect["p_sla"] == ["sla.started", "sla.breached", "sla.escalated"]
+    breach = next(s for s in steps if s.type == "sla.breached")
+    escalation = next(s for s in steps if s.type == "sla.escalated")
+    assert breach.occurred_at == breach.due_at == breach.started_at + 3000
+    assert escalation.occurred_at == breach.due_at + 2000 and escalation.owner == "queue:second"
+    assert noticed - escalation.occurred_at < 10_000  # seen within seconds, not at the next decay tick

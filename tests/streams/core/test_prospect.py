@@ -324,3 +324,57 @@ def test_a_name_promoted_by_a_looser_model():
                          .replace("demote: 30", "demote: 10").replace("version: t1", "version: t3"))
     outcome = rescore(state, looser)
     assert [c.kind for c in outcome.effects] == ["lead.promoted"] and outcome.state.promoted_at == 1
+
+
+SLA_MODEL_TEXT_TAIL = """\
+sla:
+  respond_within: 4h
+  business_hours: {timezone: UTC, days: [mon, tue, wed, thu, fri, sat, sun], hours: "00:00-24:00"}
+  escalation:
+    - {after: 1h, action: reroute, to: "queue:second"}
+"""
+SLA_MODEL = parse_model(BASE.replace("RECYCLE", "reset") + SLA_MODEL_TEXT_TAIL)
+HOUR = 3_600_000
+
+
+def promoted_with_clock():
+    state, effects = run([event(n, at=n) for n in range(1, 4)], model=SLA_MODEL)
+    assert state.stage == "lead" and state.sla is not None and state.sla.due_at == 3 + 4 * HOUR
+    return state
+
+
+def test_a_promotion_starts_the_response_clock_and_a_timely_verdict_meets_it():
+    lead, _ = run([event(n, at=n) for n in range(1, 3)], model=SLA_MODEL)
+    outcome = apply(lead, event(3, at=3), SLA_MODEL)
+    assert [getattr(e, "kind") for e in outcome.effects] == ["lead.promoted", "sla.started"]
+    answered = apply(outcome.state, verdict(1, "accepted", 2 * HOUR), SLA_MODEL)
+    assert [e.kind for e in answered.effects] == ["lead.updated", "sla.met"] and answered.state.sla.status == "met"
+    assert apply(answered.state, Tick(9 * HOUR), SLA_MODEL).effects == ()
+
+
+def test_an_unanswered_lead_is_breached_and_escalated_by_ticks_dated_by_the_schedule():
+    state = promoted_with_clock()
+    steps = apply(state, Tick(3 + 6 * HOUR), SLA_MODEL).effects
+    assert [(s.kind, s.at) for s in steps] == [("sla.breached", 3 + 4 * HOUR), ("sla.escalated", 3 + 5 * HOUR)]
+    from streams.core.leads import sla_event
+
+    event_ = sla_event(state, steps[1])
+    assert (event_.type, event_.escalation_level, event_.owner, event_.due_at) == (
+        "sla.escalated", 1, "queue:second", 3 + 4 * HOUR)
+    assert sla_event(state, steps[1]).event_id == event_.event_id  # a replayed step keeps its id
+    assert load_state(dump_state(state)) == state  # the clock survives the changelog
+
+
+def test_a_lead_demoted_before_anyone_answered_cancels_its_clock():
+    bounces = [event(n, "email.bounced", url=None, at=n) for n in range(10, 14)]  # 63 -> 23, under 30
+    state, effects = run(bounces, promoted_with_clock(), SLA_MODEL)
+    assert effects[-2:] == ["lead.demoted", "sla.cancelled"] and state.sla.status == "cancelled"
+    assert apply(state, Tick(9 * HOUR), SLA_MODEL).effects == ()
+
+
+def test_a_recomputed_lead_keeps_the_clock_the_crm_knows():
+    state = promoted_with_clock()
+    clock = state.sla
+    outcome = rescore(state, parse_model(BASE.replace("RECYCLE", "reset").replace("version: t1", "version: t9")
+                                         + SLA_MODEL_TEXT_TAIL))
+    assert [e.kind for e in outcome.effects] == ["lead.updated"] and outcome.state.sla == clock
