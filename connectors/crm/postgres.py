@@ -1,11 +1,11 @@
-"""Idempotent, version-guarded upserts of lead events into the PostgreSQL CRM tables."""
+"""Idempotent, version-guarded upserts of lead and SLA events into the PostgreSQL CRM tables."""
 
 from __future__ import annotations
 
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
-from schemas.records import LeadEvent
+from schemas.records import LeadEvent, SlaEvent
 
 UPSERT_LEAD = """
 INSERT INTO crm_leads (prospect_id, email, stage, score_total, score_fit, score_behaviour, dimensions, profile,
@@ -54,3 +54,39 @@ async def write_leads(conn: AsyncConnection, events: list[LeadEvent]) -> None:
                 (t.event_id, e.prospect_id, t.type, t.occurred_at, t.source, t.url, t.points)
                 for e in leads for t in e.timeline
             ])
+
+
+UPSERT_SLA = """
+INSERT INTO crm_sla_timers (prospect_id, sla_id, started_at, due_at, status, met_at, breached_at, escalation_level,
+                            owner, step, last_event_id)
+VALUES (%s, %s, to_timestamp(%s / 1000.0), to_timestamp(%s / 1000.0), %s, to_timestamp(%s / 1000.0),
+        to_timestamp(%s / 1000.0), %s, %s, %s, %s)
+ON CONFLICT (prospect_id, sla_id, started_at) DO UPDATE SET
+    status = EXCLUDED.status,
+    met_at = COALESCE(EXCLUDED.met_at, crm_sla_timers.met_at),
+    breached_at = COALESCE(EXCLUDED.breached_at, crm_sla_timers.breached_at),
+    escalation_level = EXCLUDED.escalation_level, owner = COALESCE(EXCLUDED.owner, crm_sla_timers.owner),
+    step = EXCLUDED.step, last_event_id = EXCLUDED.last_event_id, updated_at = now()
+WHERE crm_sla_timers.step < EXCLUDED.step
+"""
+_STATUS = {"sla.started": "open", "sla.met": "met", "sla.breached": "breached", "sla.cancelled": "cancelled",
+           "sla.escalated": "escalated"}
+
+
+def sla_row(event: SlaEvent) -> tuple[object, ...]:
+    """A step as a row; ``step`` orders a clock's steps (started, then one outcome, then each escalation),
+    so a redelivered older step never overwrites a newer one. An escalation keeps the breached status."""
+    status = _STATUS[event.type]
+    step = 0 if status == "open" else 1 + (event.escalation_level if status == "escalated" else 0)
+    return (event.prospect_id, event.sla_id, event.started_at, event.due_at,
+            "breached" if status == "escalated" else status,
+            event.occurred_at if status == "met" else None,
+            event.occurred_at if status == "breached" else None,
+            event.escalation_level, event.owner, step, event.event_id)
+
+
+async def write_sla(conn: AsyncConnection, events: list[SlaEvent]) -> None:
+    """One transaction for the whole batch; replaying any batch changes nothing."""
+    async with conn.transaction():
+        async with conn.cursor() as cur:
+            await cur.executemany(UPSERT_SLA, [sla_row(e) for e in events if e.type in _STATUS])

@@ -1,4 +1,5 @@
-"""`leadflow sink`: consume lead events, write them in batches, commit offsets only after the database commit."""
+"""`leadflow sink`: consume lead and SLA events, write them in batches, commit offsets only after the database
+commit."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ import psycopg
 from aiokafka import AIOKafkaConsumer
 
 from connectors.crm import metrics
-from connectors.crm.postgres import write_leads
+from connectors.crm.postgres import write_leads, write_sla
 from leadflow.config import Config
 from leadflow.kafka import new_consumer
 from schemas.codec import Codec, DecodeError
-from schemas.records import LeadEvent
+from schemas.records import LeadEvent, SlaEvent
 
 log = logging.getLogger("leadflow.sink")
 MAX_BATCH = 500
@@ -39,7 +40,8 @@ class CrmSink:
         self._conn: psycopg.AsyncConnection | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
-        consumer = new_consumer(self._config, f"{self._config.topic_prefix}-sink", self._config.topic("leads"))
+        consumer = new_consumer(self._config, f"{self._config.topic_prefix}-sink", self._config.topic("leads"),
+                                self._config.topic("sla"))
         await consumer.start()
         try:
             while not stop.is_set():
@@ -56,6 +58,7 @@ class CrmSink:
         if not records:
             return
         events: list[LeadEvent] = []
+        steps: list[SlaEvent] = []
         for record in records:
             try:
                 event = self._codec.decode(record.value)
@@ -66,18 +69,23 @@ class CrmSink:
                 continue
             if isinstance(event, LeadEvent):
                 events.append(event)
-        if events and not await self._write(events, stop):
+            elif isinstance(event, SlaEvent):
+                steps.append(event)
+        if (events or steps) and not await self._write(events, steps, stop):
             return  # stopping before the write succeeded: leave offsets uncommitted
         await consumer.commit()
-        metrics.RECORDS.labels("written").inc(len(events))
+        metrics.RECORDS.labels("written").inc(len(events) + len(steps))
 
-    async def _write(self, events: list[LeadEvent], stop: asyncio.Event) -> bool:
+    async def _write(self, events: list[LeadEvent], steps: list[SlaEvent], stop: asyncio.Event) -> bool:
         delays = backoff_delays()
         while not stop.is_set():
             started = time.perf_counter()
             try:
                 conn = await self._connection()
-                await write_leads(conn, events)
+                if events:
+                    await write_leads(conn, events)
+                if steps:
+                    await write_sla(conn, steps)
                 metrics.WRITES.inc()
                 metrics.WRITE_SECONDS.observe(time.perf_counter() - started)
                 return True
