@@ -194,18 +194,29 @@ def _recomputed(before: ProspectState, state: ProspectState, model: ScoringModel
     steps: tuple[sla.SlaStep, ...] = ()
     if state.stage == lifecycle.LEAD and before.stage != lifecycle.LEAD:
         kind = "lead.promoted"
-        if model.sla is not None:
-            state.sla, started = sla.start(model.sla, at)
-            steps = (started,)
+        steps = _start_clock(state, model, at)
     elif before.stage == lifecycle.LEAD and state.stage == lifecycle.NAME:
         kind = "lead.demoted"
-        cancelled = sla.cancel(state.sla, at) if state.sla is not None else None
-        steps = (cancelled,) if cancelled is not None else ()
+        steps = _cancel_clock(state, at)
     elif lifecycle.in_sales(state.stage):
         kind = "lead.updated"
     else:
         return Outcome(state)
     return Outcome(state, (LeadChange(kind, cause, at, received_at), *steps))
+
+
+def _start_clock(state: ProspectState, model: ScoringModel, at: int) -> tuple[sla.SlaStep, ...]:
+    """A promotion starts the model's response clock, if it has one."""
+    if model.sla is None:
+        return ()
+    state.sla, started = sla.start(model.sla, at)
+    return (started,)
+
+
+def _cancel_clock(state: ProspectState, at: int) -> tuple[sla.SlaStep, ...]:
+    """A demotion cancels the response clock nobody answered."""
+    cancelled = sla.cancel(state.sla, at) if state.sla is not None else None
+    return (cancelled,) if cancelled is not None else ()
 
 
 def canonical_order(inputs: list[Input]) -> list[Input]:
@@ -331,16 +342,10 @@ def _transition(state: ProspectState, model: ScoringModel, cause: str, at: int, 
     if stage == lifecycle.LEAD:
         state.stage = stage
         state.promoted_at = at
-        promoted = LeadChange("lead.promoted", cause, at, received)
-        if model.sla is None:
-            return Outcome(state, (promoted,))
-        state.sla, started = sla.start(model.sla, at)
-        return Outcome(state, (promoted, started))
+        return Outcome(state, (LeadChange("lead.promoted", cause, at, received), *_start_clock(state, model, at)))
     if stage == lifecycle.NAME:
         state.stage = stage
-        demoted = LeadChange("lead.demoted", cause, at, received)
-        cancelled = sla.cancel(state.sla, at) if state.sla is not None else None
-        return Outcome(state, (demoted, cancelled) if cancelled is not None else (demoted,))
+        return Outcome(state, (LeadChange("lead.demoted", cause, at, received), *_cancel_clock(state, at)))
     if activity and lifecycle.in_sales(state.stage):
         return Outcome(state, (LeadChange("lead.updated", cause, at, received),))
     return Outcome(state)
