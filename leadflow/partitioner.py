@@ -37,8 +37,13 @@ def murmur2(data: bytes) -> int:
     return h
 
 
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition a keyed record goes to in a topic of ``partitions`` partitions."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
 def key_partitioner(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
     """Drop-in for aiokafka's DefaultPartitioner."""
     if key is None:
         return random.choice(available or all_partitions)
-    return all_partitions[(murmur2(key) & 0x7FFFFFFF) % len(all_partitions)]
+    return all_partitions[partition_of(key, len(all_partitions))]

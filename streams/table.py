@@ -12,12 +12,11 @@ import time
 from typing import Iterable, Iterator
 
 from leadflow.config import Config
-from leadflow.partitioner import key_partitioner
-from leadflow.topic_reader import TopicReader
+from leadflow.partitioner import partition_of
 from streams.batch import Record, live_state
 from streams.core.prospect import ProspectState
 from streams.state_codec import dump_state
-from streams.state_reader import changelog_topic
+from streams.state_reader import changelog_topic, read_latest
 
 
 class ProspectTable:
@@ -28,29 +27,25 @@ class ProspectTable:
         self.topic = changelog_topic(config)
         self.states: dict[bytes, object] = {}
         self.partitions: set[int] = set()
-        self._everything = list(range(config.partitions))
 
     def partition_of(self, key: bytes) -> int:
-        return key_partitioner(key, self._everything, self._everything)
+        return partition_of(key, self._config.partitions)
 
     def keys(self, partitions: Iterable[int] | None = None) -> Iterator[bytes]:
         wanted = None if partitions is None else set(partitions)
         return iter([k for k in self.states if wanted is None or self.partition_of(k) in wanted])
 
     async def recover(self, partitions: set[int]) -> tuple[int, float]:
-        """Read the newest state of every key of ``partitions``; (records read, seconds)."""
-        started, count = time.perf_counter(), 0
-        if partitions:
-            async with TopicReader(self._config, self.topic, sorted(partitions)) as reader:
-                async for records in reader.to_end():
-                    for record in records:
-                        count += 1
-                        if record.value is None:
-                            self.states.pop(record.key, None)
-                        else:
-                            self.states[record.key] = record.value
+        """Read the newest state of every key of ``partitions``; (keys read, seconds)."""
+        started = time.perf_counter()
+        latest = await read_latest(self._config, sorted(partitions)) if partitions else {}
+        for key, value in latest.items():
+            if value is None:
+                self.states.pop(key, None)
+            else:
+                self.states[key] = value
         self.partitions |= partitions
-        return count, time.perf_counter() - started
+        return len(latest), time.perf_counter() - started
 
     def forget(self, partitions: set[int]) -> None:
         for key in self.keys(partitions):

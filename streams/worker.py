@@ -184,13 +184,17 @@ class Worker(ConsumerRebalanceListener):
             await self.take_over({tp.partition for tp in assigned})
 
     async def take_over(self, partitions: set[int]) -> None:
-        """Recover newly assigned partitions, recompute states scored under another model (a new model was
-        deployed), find the leads to watch, and let the GC stop rescanning the recovered states."""
-        self.table.forget(self.table.partitions - partitions)
+        """Forget the partitions handed over; recover the new ones, recompute their states scored under another
+        model (a new model was deployed), follow their leads and clocks, and let the GC stop rescanning them."""
+        gone = self.table.partitions - partitions
+        for key in self.table.keys(gone):
+            self.watched.discard(key)
+            self.deadlines.pop(key, None)
+        self.table.forget(gone)
         new = partitions - self.table.partitions
         count, seconds = await self.table.recover(new)
         if new:
-            log.info("recovered partitions %s: %d changelog records in %.2fs", sorted(new), count, seconds)
+            log.info("recovered partitions %s: %d prospect states in %.2fs", sorted(new), count, seconds)
         batch = self._new_batch()
         for key in self.table.keys(new):
             if batch.rescore_if_stale(key, self.table.partition_of(key)):
@@ -199,9 +203,7 @@ class Worker(ConsumerRebalanceListener):
             log.info("rescored %d prospects under model %s", len(batch.changed), self._model.version)
             await self._complete(batch)
             await self._checkpoint()
-        self.watched.clear()
-        self.deadlines.clear()
-        self._follow(batch, self.table.keys())
+        self._follow(batch, self.table.keys(new))  # the partitions kept are followed batch by batch already
         settle_long_lived_objects()
         metrics.ASSIGNED_PARTITIONS.set(len(partitions))
         metrics.READY.set(1)
