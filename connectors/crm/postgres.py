@@ -70,18 +70,16 @@ ON CONFLICT (prospect_id, sla_id, started_at) DO UPDATE SET
 WHERE crm_sla_timers.step < EXCLUDED.step
 """
 _STATUS = {"sla.started": "open", "sla.met": "met", "sla.breached": "breached", "sla.cancelled": "cancelled",
-           "sla.escalated": "escalated"}
+           "sla.escalated": "breached"}  # an escalation keeps the breached status
 
 
 def sla_row(event: SlaEvent) -> tuple[object, ...]:
-    """A step as a row; ``step`` orders a clock's steps (started, then one outcome, then each escalation),
-    so a redelivered older step never overwrites a newer one. An escalation keeps the breached status."""
-    status = _STATUS[event.type]
-    step = 0 if status == "open" else 1 + (event.escalation_level if status == "escalated" else 0)
-    return (event.prospect_id, event.sla_id, event.started_at, event.due_at,
-            "breached" if status == "escalated" else status,
-            event.occurred_at if status == "met" else None,
-            event.occurred_at if status == "breached" else None,
+    """A step as a row; ``step`` orders a clock's steps (started 0, then one outcome 1, then escalation n
+    1 + n: outcomes carry level 0), so a redelivered older step never overwrites a newer one."""
+    step = 0 if event.type == "sla.started" else 1 + event.escalation_level
+    return (event.prospect_id, event.sla_id, event.started_at, event.due_at, _STATUS[event.type],
+            event.occurred_at if event.type == "sla.met" else None,
+            event.occurred_at if event.type == "sla.breached" else None,
             event.escalation_level, event.owner, step, event.event_id)
 
 
