@@ -56,6 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
                                   help="replay every prospect under a new model; report who would change stage")
     rescore.add_argument("--model", dest="new_model", required=True,
                          help="the candidate model YAML (the current one is LEADFLOW_MODEL)")
+    dlq = commands.add_parser("dlq", help="inspect and re-drive the records the CRM sink could not deliver")
+    dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
+    dlq_list = dlq_commands.add_parser("list", parents=[settings], help="print every dead letter with its error")
+    dlq_list.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
+    dlq_replay = dlq_commands.add_parser("replay", parents=[settings],
+                                         help="put dead letters back on their source topic for the sink to retry")
+    dlq_replay.add_argument("ids", nargs="*", metavar="EVENT_ID",
+                            help="replay just these (default: every dead letter not replayed yet)")
     pixel = commands.add_parser("pixel", parents=[settings], help="print a signed email-open pixel URL")
     pixel.add_argument("--email", required=True)
     pixel.add_argument("--message-id")
@@ -72,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"leadflow: {exc}", file=sys.stderr)
         return 2
     _setup_logging(config)
-    command = args.command if args.command != "topics" else f"topics {args.topics_command}"
+    command = {"topics": f"topics {getattr(args, 'topics_command', '')}",
+               "dlq": f"dlq {getattr(args, 'dlq_command', '')}"}.get(args.command, args.command)
     try:
         if command in ("link", "pixel"):
             return cmd_signed_url(config, args)
@@ -80,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_explain(config, args.target, args.json)
         if command == "rescore":
             return cmd_rescore(config, args.new_model)
+        if command == "dlq list":
+            return cmd_dlq_list(config, args.json)
+        if command == "dlq replay":
+            return cmd_dlq_replay(config, args.ids)
         return COMMANDS[command](config)
     except (StartupError, ConfigError, MissingSetting) as exc:
         print(f"leadflow: {exc}", file=sys.stderr)
@@ -226,11 +239,54 @@ def cmd_sink(config: Config) -> int:
     from connectors.crm.sink import CrmSink
     from schemas.codec import Codec
 
-    _require(config, "sink", kafka=True, crm=True)
+    _require(config, "sink", kafka=True, crm=config.sink.target == "postgres")
     if config.sink_metrics_port:
         start_http_server(config.sink_metrics_port, addr=config.http_host)
     sink = CrmSink(config, Codec.for_config(config))
     return _run_until_signal(sink.run)
+
+
+def cmd_dlq_list(config: Config, as_json: bool) -> int:
+    import json
+    from datetime import datetime, timezone
+
+    from connectors.crm.dead_letters import entries
+    from schemas.codec import Codec
+
+    _require(config, "dlq list", kafka=True)
+    found = asyncio.run(entries(config, Codec.for_config(config)))
+    for entry in found:
+        letter = entry.letter
+        when = datetime.fromtimestamp(letter.occurred_at / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        if as_json:
+            print(json.dumps({"event_id": letter.event_id, "at": when, "source": f"{letter.source_topic}"
+                              f"[{letter.source_partition}]@{letter.source_offset}", "what": entry.summary,
+                              "target": letter.target, "attempts": letter.attempts, "error": letter.error,
+                              "replayed": entry.replayed}))
+        else:
+            print(f"{letter.event_id}  {when}  {'replayed' if entry.replayed else 'pending '}  "
+                  f"{letter.source_topic}[{letter.source_partition}]@{letter.source_offset}  {entry.summary}\n"
+                  f"    {letter.target}, {letter.attempts} attempt(s): {letter.error}")
+    if not as_json:
+        pending = sum(not e.replayed for e in found)
+        print(f"{len(found)} dead letter(s), {pending} not replayed", file=sys.stderr)
+    return 0
+
+
+def cmd_dlq_replay(config: Config, ids: list[str]) -> int:
+    from connectors.crm.dead_letters import replay
+    from schemas.codec import Codec
+
+    _require(config, "dlq replay", kafka=True)
+    done = asyncio.run(replay(config, Codec.for_config(config), set(ids) or None))
+    missing = set(ids) - {e.letter.event_id for e in done}
+    for entry in done:
+        print(f"replayed {entry.letter.event_id} -> {entry.letter.source_topic} ({entry.summary})")
+    print(f"{len(done)} dead letter(s) replayed", file=sys.stderr)
+    if missing:
+        print(f"leadflow: no dead letter with id {', '.join(sorted(missing))}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _run_until_signal(main: Callable[[asyncio.Event], object]) -> int:

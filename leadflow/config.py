@@ -74,6 +74,7 @@ class Secrets:
     link_secret: str | None = None
     crm_feedback_token: str | None = None
     api_token: str | None = None
+    webhook_secret: str | None = None
     sendgrid_public_key: str | None = None
     mailgun_signing_key: str | None = None
     postmark_basic_auth: str | None = None
@@ -95,10 +96,23 @@ class CollectorSettings:
     sns_cert_file: Path | None = None
 
 
+SINK_TARGETS = ("postgres", "webhook")
+
+
+@dataclass(frozen=True)
+class SinkSettings:
+    target: str = "postgres"
+    webhook_url: str | None = None
+    webhook_timeout_s: float = 10.0
+    webhook_max_attempts: int = 8
+    webhook_concurrency: int = 8
+
+
 @dataclass(frozen=True)
 class Config:
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     collector: CollectorSettings = field(default_factory=CollectorSettings)
+    sink: SinkSettings = field(default_factory=SinkSettings)
     secrets: Secrets = field(default_factory=Secrets)
     topic_prefix: str = "leadflow"
     partitions: int = 6
@@ -151,6 +165,7 @@ class Config:
 _GROUP_FIELDS = {
     "kafka": {f.name for f in dataclasses.fields(KafkaSettings)},
     "collector": {f.name for f in dataclasses.fields(CollectorSettings)},
+    "sink": {f.name for f in dataclasses.fields(SinkSettings)},
     "secrets": {f.name for f in dataclasses.fields(Secrets)},
 }
 
@@ -232,6 +247,15 @@ SETTINGS: tuple[Setting, ...] = (
             "longest the worker waits to fill a batch: the latency it may add"),
     Setting("LEADFLOW_WORKER_CHECKPOINT_MS", "worker_checkpoint_ms", parsers.positive_int,
             "how often the worker stores its changed states and commits its inputs (a restart replays at most this)"),
+    Setting("LEADFLOW_SINK_TARGET", "target", parsers.choice(SINK_TARGETS, str.lower),
+            "where the sink delivers lead and SLA events: postgres (the CRM tables) or webhook"),
+    Setting("LEADFLOW_WEBHOOK_URL", "webhook_url", parsers.url, "the URL the webhook target POSTs each event to"),
+    Setting("LEADFLOW_WEBHOOK_TIMEOUT", "webhook_timeout_s", parsers.positive_float,
+            "seconds one webhook request may take before it counts as failed"),
+    Setting("LEADFLOW_WEBHOOK_MAX_ATTEMPTS", "webhook_max_attempts", parsers.positive_int,
+            "attempts per event (5xx, 429, timeouts, connection errors) before it goes to the dead-letter topic"),
+    Setting("LEADFLOW_WEBHOOK_CONCURRENCY", "webhook_concurrency", parsers.positive_int,
+            "prospects delivered at once (each prospect's events stay in order)"),
     Setting("LEADFLOW_PUBLIC_URL", "public_url", parsers.url,
             "collector base URL as browsers and email clients reach it (used in signed links)"),
     Setting("LEADFLOW_COLLECTOR_PROCESSES", "processes", parsers.positive_int,
@@ -258,6 +282,8 @@ SETTINGS: tuple[Setting, ...] = (
             "bearer token for the worker's prospect API (GET /v1/prospects/{id})", secret=True),
     Setting("LEADFLOW_CRM_FEEDBACK_TOKEN", "crm_feedback_token", parsers.secret, "CRM feedback bearer token",
             secret=True),
+    Setting("LEADFLOW_WEBHOOK_SECRET", "webhook_secret", parsers.secret,
+            "HMAC-SHA256 key the webhook target signs every request with", secret=True),
     Setting("LEADFLOW_SENDGRID_PUBLIC_KEY", "sendgrid_public_key", str,
             "SendGrid signed-webhook verification key (base64 DER or PEM)", secret=True),
     Setting("LEADFLOW_MAILGUN_SIGNING_KEY", "mailgun_signing_key", str, "Mailgun webhook signing key", secret=True),
@@ -308,6 +334,12 @@ def _check_consistency(config: Config) -> None:
         value = getattr(kafka, name)
         if value and not Path(value).is_file():
             raise ConfigError(f"LEADFLOW_KAFKA_{name.upper()}", f"no such file: {value}")
+    if config.sink.target == "webhook":
+        if not config.sink.webhook_url:
+            raise ConfigError("LEADFLOW_WEBHOOK_URL", "required with LEADFLOW_SINK_TARGET=webhook")
+        if not config.secrets.webhook_secret:
+            raise ConfigError("LEADFLOW_WEBHOOK_SECRET", "required with LEADFLOW_SINK_TARGET=webhook: every "
+                              "request is signed")
     ports = {"LEADFLOW_HTTP_PORT": config.http_port, "LEADFLOW_WORKER_METRICS_PORT": config.worker_metrics_port,
              "LEADFLOW_SINK_METRICS_PORT": config.sink_metrics_port}
     seen: dict[int, str] = {}

@@ -103,6 +103,8 @@ class LeadEvent:
     profile: Mapping[str, str] = field(default_factory=dict)
     segments: tuple[str, ...] = ()
     timeline: tuple[TimelineEntry, ...] = ()
+    owner: str | None = None
+    queue: str | None = None
 
     @classmethod
     def from_avro(cls, data: dict[str, Any]) -> "LeadEvent":
@@ -157,6 +159,22 @@ class IdentityMerge(_FlatRecord):
         return cls(**{**data, "inputs": tuple(data["inputs"])})
 
 
-Record = Interaction | RejectedInput | LeadEvent | SlaEvent | CrmFeedback | IdentityMerge
+@dataclass(frozen=True, slots=True)
+class DeadLetter(_FlatRecord):
+    SCHEMA: ClassVar[str] = "DeadLetter"
+    event_id: str
+    occurred_at: int
+    received_at: int
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    payload: bytes
+    target: str
+    error: str
+    key: bytes | None = None
+    attempts: int = 1
+
+
+Record = Interaction | RejectedInput | LeadEvent | SlaEvent | CrmFeedback | IdentityMerge | DeadLetter
 RECORD_TYPES: dict[str, type] = {t.SCHEMA: t for t in (Interaction, RejectedInput, LeadEvent, SlaEvent, CrmFeedback,
-                                                      IdentityMerge)}
+                                                      IdentityMerge, DeadLetter)}

@@ -49,6 +49,8 @@ def dump_state(state: ProspectState) -> bytes:
         "alias_of": state.alias_of,
         "model_version": state.model_version,
         "sla": None if state.sla is None else dataclasses.astuple(state.sla),
+        "owner": state.owner,
+        "queue": state.queue,
     })
 
 
@@ -66,5 +68,5 @@ def load_state(data: bytes) -> ProspectState:
         history=[Interaction(*i[1:]) if i[0] == "i" else CrmFeedback(*i[1:]) for i in raw["history"]],
         ledger=deque((LedgerEntry(*e) for e in raw["ledger"]), maxlen=LEDGER_LIMIT),
         seen=RecentIds(SEEN_WINDOW, raw["seen"]), alias_of=raw["alias_of"], model_version=raw.get("model_version"),
-        sla=None if raw.get("sla") is None else SlaClock(*raw["sla"]),
+        sla=None if raw.get("sla") is None else SlaClock(*raw["sla"]), owner=raw.get("owner"), queue=raw.get("queue"),
     )

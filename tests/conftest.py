@@ -21,6 +21,7 @@ from tests.backends import Backend, backend
 WRITE_KEY = "wk_test_write_key_0123456789"
 API_TOKEN = "api_test_token_0123456789"
 LINK_SECRET = "test-link-secret-0123456789"
+CRM_TOKEN = "crm_test_token_0123456789"
 
 
 @contextmanager
@@ -64,7 +65,8 @@ def config(infra: Backend, crm_dsn: str, tmp_path: Path) -> Config:
     cfg = Config().with_changes(
         bootstrap=infra.bootstrap, topic_prefix=f"t{uuid.uuid4().hex[:10]}", partitions=3, crm_dsn=crm_dsn,
         http_port=http_port, worker_metrics_port=worker_port, sink_metrics_port=sink_port,
-        data_dir=tmp_path / "data", write_key=WRITE_KEY, link_secret=LINK_SECRET, api_token=API_TOKEN, **infra.kafka_settings,
+        data_dir=tmp_path / "data", write_key=WRITE_KEY, link_secret=LINK_SECRET, api_token=API_TOKEN,
+        crm_feedback_token=CRM_TOKEN, **infra.kafka_settings,
     )
     create_topics(cfg)
     return cfg

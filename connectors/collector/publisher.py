@@ -19,7 +19,7 @@ from connectors.collector.spool import Spool, SpooledRecord
 from leadflow.config import Config
 from leadflow.kafka import new_producer
 from schemas.codec import Codec
-from schemas.records import Interaction, RejectedInput
+from schemas.records import CrmFeedback, Interaction, RejectedInput
 
 log = logging.getLogger("leadflow.collector")
 PRODUCE_TIMEOUT_S = 5.0
@@ -39,6 +39,7 @@ class Publisher:
         self._orphans = list(orphans or [])
         self._interactions = config.topic("interactions")
         self._rejected = config.topic("rejected")
+        self._feedback = config.topic("crm-feedback")
         self._producer: AIOKafkaProducer | None = None
         self._ready = False
         self._wake = asyncio.Event()
@@ -76,6 +77,10 @@ class Publisher:
     async def interactions(self, records: list[Interaction]) -> None:
         await self.send([SpooledRecord(self._interactions, r.prospect_key.encode(),
                                        self._codec.encode(r, self._interactions)) for r in records])
+
+    async def verdicts(self, records: list[CrmFeedback]) -> None:
+        await self.send([SpooledRecord(self._feedback, r.prospect_id.encode(), self._codec.encode(r, self._feedback))
+                         for r in records])
 
     async def rejected(self, record: RejectedInput) -> None:
         await self.send([SpooledRecord(self._rejected, None, self._codec.encode(record, self._rejected))])

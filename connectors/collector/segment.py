@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
-from typing import Any
 
 from schemas.records import Interaction
+from schemas.timestamps import epoch_ms
 from streams.core.identity import InvalidEmail, anonymous_key, normalize_email, prospect_id_for
 from streams.core.model import INTERACTION_TYPES
 
@@ -103,17 +102,12 @@ def _anonymous_id(item: dict[str, Any]) -> str | None:
 
 
 def _timestamp(raw: Any, now_ms: int) -> int:
-    if raw is None:
-        return now_ms
-    if not isinstance(raw, str):
+    if raw is not None and not isinstance(raw, str):
         raise ItemError("timestamp must be an ISO 8601 string")
     try:
-        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise ItemError(f"timestamp is not ISO 8601: {raw[:40]!r}") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return int(parsed.timestamp() * 1000)
+        return epoch_ms(raw, now_ms)
+    except ValueError as exc:
+        raise ItemError(str(exc)) from None
 
 
 def _str(value: Any) -> str | None:

@@ -9,6 +9,7 @@ from aiohttp import web
 from connectors.collector import metrics as collector_metrics
 from connectors.collector.clicks import ClickHandler
 from connectors.collector.clock import Clock, system_clock
+from connectors.collector.crm_feedback import FeedbackHandler
 from connectors.collector.events_api import EventsHandler
 from connectors.collector.forms import FormHandler
 from connectors.collector.intake import Intake
@@ -22,7 +23,8 @@ from schemas.codec import Codec
 
 log = logging.getLogger("leadflow.collector")
 PROTECTED = (("write_key", "LEADFLOW_WRITE_KEY", "the events API"),
-             ("link_secret", "LEADFLOW_LINK_SECRET", "tracked links"))
+             ("link_secret", "LEADFLOW_LINK_SECRET", "tracked links"),
+             ("crm_feedback_token", "LEADFLOW_CRM_FEEDBACK_TOKEN", "the CRM feedback endpoint"))
 
 
 def check_protected(config: Config) -> None:
@@ -102,6 +104,7 @@ def create_app(config: Config, codec: Codec, clock: Clock = system_clock,
         web.get("/t/px.gif", PixelHandler(config, intake).handle),
         web.get("/t/c", ClickHandler(config, intake).handle, allow_head=False),
         web.post("/v1/events", EventsHandler(config, intake).handle),
+        web.post("/v1/crm/feedback", FeedbackHandler(config, intake).handle),
         web.post("/v1/forms/{form_id}", forms.handle),
         web.options("/v1/forms/{form_id}", forms.handle),
         *WebhookHandlers(config, intake, http_get).routes(),

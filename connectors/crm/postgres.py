@@ -1,23 +1,35 @@
-"""Idempotent, version-guarded upserts of lead and SLA events into the PostgreSQL CRM tables."""
+"""The PostgreSQL CRM target: idempotent, version-guarded upserts of lead and SLA events, a batch per
+transaction; a batch a record poisons is written record by record, so only that record is dead-lettered."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
+import psycopg
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
+from connectors.crm import metrics
+from connectors.crm.delivery import Delivery, Failure, backoff_delays, pause
 from schemas.records import LeadEvent, SlaEvent
+
+log = logging.getLogger("leadflow.sink")
+TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError)
+PERMANENT = (psycopg.IntegrityError, psycopg.DataError)  # this record can never be written as it is
 
 UPSERT_LEAD = """
 INSERT INTO crm_leads (prospect_id, email, stage, score_total, score_fit, score_behaviour, dimensions, profile,
-                       segments, model_version, promoted_at, last_activity_at, version, last_event_id)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, to_timestamp(%s / 1000.0), to_timestamp(%s / 1000.0), %s, %s)
+                       segments, model_version, promoted_at, last_activity_at, version, last_event_id, owner, queue)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, to_timestamp(%s / 1000.0), to_timestamp(%s / 1000.0), %s, %s, %s,
+        %s)
 ON CONFLICT (prospect_id) DO UPDATE SET
     email = EXCLUDED.email, stage = EXCLUDED.stage, score_total = EXCLUDED.score_total,
     score_fit = EXCLUDED.score_fit, score_behaviour = EXCLUDED.score_behaviour,
     dimensions = EXCLUDED.dimensions, profile = EXCLUDED.profile, segments = EXCLUDED.segments,
     model_version = EXCLUDED.model_version, promoted_at = EXCLUDED.promoted_at,
     last_activity_at = EXCLUDED.last_activity_at, version = EXCLUDED.version,
-    last_event_id = EXCLUDED.last_event_id, updated_at = now()
+    last_event_id = EXCLUDED.last_event_id, owner = EXCLUDED.owner, queue = EXCLUDED.queue, updated_at = now()
 WHERE crm_leads.version < EXCLUDED.version
 """
 
@@ -40,20 +52,29 @@ def latest_per_prospect(events: list[LeadEvent]) -> list[LeadEvent]:
 
 async def write_leads(conn: AsyncConnection, events: list[LeadEvent]) -> None:
     """One transaction for the whole batch; replaying any batch changes nothing."""
+    await write_batch(conn, events, [])
+
+
+async def write_batch(conn: AsyncConnection, events: list[LeadEvent], steps: list[SlaEvent]) -> None:
+    """Leads, their new activities and SLA steps in one transaction; replaying any batch changes nothing."""
     leads = latest_per_prospect(events)
     last_activity = {e.prospect_id: e.timeline[-1].occurred_at if e.timeline else e.occurred_at for e in leads}
     async with conn.transaction():
         async with conn.cursor() as cur:
-            await cur.executemany(UPSERT_LEAD, [
-                (e.prospect_id, e.email, e.stage, e.score.total, e.score.fit, e.score.behaviour, Jsonb(e.dimensions),
-                 Jsonb(e.profile), list(e.segments), e.model_version, e.promoted_at, last_activity[e.prospect_id],
-                 e.version, e.event_id)
-                for e in leads
-            ])
-            await cur.executemany(INSERT_ACTIVITY, [
-                (t.event_id, e.prospect_id, t.type, t.occurred_at, t.source, t.url, t.points)
-                for e in leads for t in e.timeline
-            ])
+            if leads:
+                await cur.executemany(UPSERT_LEAD, [
+                    (e.prospect_id, e.email, e.stage, e.score.total, e.score.fit, e.score.behaviour,
+                     Jsonb(e.dimensions), Jsonb(e.profile), list(e.segments), e.model_version, e.promoted_at,
+                     last_activity[e.prospect_id], e.version, e.event_id, e.owner, e.queue)
+                    for e in leads
+                ])
+                await cur.executemany(INSERT_ACTIVITY, [
+                    (t.event_id, e.prospect_id, t.type, t.occurred_at, t.source, t.url, t.points)
+                    for e in events for t in e.timeline
+                ])
+            rows = [sla_row(e) for e in steps if e.type in _STATUS]
+            if rows:
+                await cur.executemany(UPSERT_SLA, rows)
 
 
 UPSERT_SLA = """
@@ -85,6 +106,61 @@ def sla_row(event: SlaEvent) -> tuple[object, ...]:
 
 async def write_sla(conn: AsyncConnection, events: list[SlaEvent]) -> None:
     """One transaction for the whole batch; replaying any batch changes nothing."""
-    async with conn.transaction():
-        async with conn.cursor() as cur:
-            await cur.executemany(UPSERT_SLA, [sla_row(e) for e in events if e.type in _STATUS])
+    await write_batch(conn, [], events)
+
+
+class PostgresTarget:
+    """Retries while the database is unreachable (backoff with jitter), for as long as it takes."""
+
+    name = "postgres"
+
+    def __init__(self, dsn: str) -> None:
+        self._dsn = dsn
+        self._conn: AsyncConnection | None = None
+
+    async def deliver(self, items: list[Delivery], stop: asyncio.Event) -> list[Failure] | None:
+        delays = backoff_delays()
+        while not stop.is_set():
+            try:
+                conn = await self._connection()
+                try:
+                    await write_batch(conn, *_split(items))
+                    return []
+                except PERMANENT:
+                    return await self._one_by_one(conn, items)
+            except TRANSIENT as exc:
+                await self.close()
+                delay = next(delays)
+                metrics.RETRIES.inc()
+                log.warning("CRM database unavailable (%s); retrying in %.1fs", str(exc).strip()[:200], delay)
+                await pause(stop, delay)
+        return None
+
+    async def _one_by_one(self, conn: AsyncConnection, items: list[Delivery]) -> list[Failure]:
+        failures = []
+        for item in items:
+            try:
+                await write_batch(conn, *_split([item]))
+            except PERMANENT as exc:
+                log.error("cannot write %s[%s]@%s to the CRM database: %s", item.record.topic, item.record.partition,
+                          item.record.offset, exc)
+                failures.append(Failure(item.record, f"{type(exc).__name__}: {str(exc).strip()[:500]}"))
+        return failures
+
+    async def _connection(self) -> AsyncConnection:
+        if self._conn is None or self._conn.closed:
+            self._conn = await AsyncConnection.connect(self._dsn, autocommit=True, connect_timeout=5)
+        return self._conn
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            try:
+                await self._conn.close()
+            except Exception:
+                pass
+        self._conn = None
+
+
+def _split(items: list[Delivery]) -> tuple[list[LeadEvent], list[SlaEvent]]:
+    leads = [i.event for i in items if isinstance(i.event, LeadEvent)]
+    return leads, [i.event for i in items if isinstance(i.event, SlaEvent)]

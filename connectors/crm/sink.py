@@ -1,115 +1,131 @@
-"""`leadflow sink`: consume lead and SLA events, write them in batches, commit offsets only after the database
-commit."""
+"""`leadflow sink`: consume lead and SLA events, deliver them to the CRM target in batches, dead-letter what
+can never be delivered, and commit offsets only after the target (and the dead-letter topic) has them."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
+from typing import Callable
 
-import psycopg
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
 from connectors.crm import metrics
-from connectors.crm.postgres import write_leads, write_sla
+from connectors.crm.dead_letters import dead_letter
+from connectors.crm.delivery import Delivery, Failure, Target, backoff_delays, pause
+from connectors.crm.feedback_table import FeedbackTable
+from connectors.crm.postgres import PostgresTarget
+from connectors.crm.webhook import WebhookTarget
 from leadflow.config import Config
-from leadflow.kafka import new_consumer
+from leadflow.kafka import new_consumer, new_producer
 from schemas.codec import Codec, DecodeError
 from schemas.records import LeadEvent, SlaEvent
 
 log = logging.getLogger("leadflow.sink")
 MAX_BATCH = 500
-BACKOFF_START_S = 0.2
-BACKOFF_MAX_S = 10.0
 
 
-def backoff_delays(start: float = BACKOFF_START_S, cap: float = BACKOFF_MAX_S):
-    """Exponential backoff with full jitter, so many sinks do not retry in step."""
-    delay = start
-    while True:
-        yield random.uniform(0, delay)
-        delay = min(cap, delay * 2)
+def epoch_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def target_for(config: Config) -> Target:
+    if config.sink.target == "webhook":
+        assert config.secrets.webhook_secret, "the webhook target needs LEADFLOW_WEBHOOK_SECRET"
+        return WebhookTarget(config.sink, config.secrets.webhook_secret)
+    assert config.crm_dsn, "the postgres target needs LEADFLOW_CRM_DSN"
+    return PostgresTarget(config.crm_dsn)
 
 
 class CrmSink:
-    def __init__(self, config: Config, codec: Codec) -> None:
-        assert config.crm_dsn, "the sink needs LEADFLOW_CRM_DSN"
+    def __init__(self, config: Config, codec: Codec, target: Target | None = None,
+                 clock: Callable[[], int] = epoch_ms) -> None:
         self._config = config
         self._codec = codec
-        self._conn: psycopg.AsyncConnection | None = None
+        self._target = target or target_for(config)
+        self._clock = clock
+        self._dlq = config.topic("sink-dlq")
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = new_consumer(self._config, f"{self._config.topic_prefix}-sink", self._config.topic("leads"),
                                 self._config.topic("sla"))
+        producer = new_producer(self._config)
+        await producer.start()
         await consumer.start()
+        feedback = None
+        if self._config.crm_dsn:
+            table = FeedbackTable(self._config, self._codec, producer, self._clock)
+            feedback = asyncio.create_task(table.run(stop), name="crm-feedback-table")
         try:
             while not stop.is_set():
-                await self._poll_once(consumer, stop)
+                await self._poll_once(consumer, producer, stop)
+                if feedback is not None and feedback.done():
+                    feedback.result()  # an unexpected error there stops the sink, loudly
         finally:
+            if feedback is not None:
+                feedback.cancel()
+                await asyncio.gather(feedback, return_exceptions=True)
             await consumer.stop()
-            if self._conn is not None:
-                await self._conn.close()
+            await producer.stop()
+            await self._target.close()
 
-    async def _poll_once(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
+    async def _poll_once(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer, stop: asyncio.Event) -> None:
         fetched = await consumer.getmany(timeout_ms=250, max_records=MAX_BATCH)
         metrics.READY.set(1 if consumer.assignment() else 0)
         records = [record for batch in fetched.values() for record in batch]
         if not records:
             return
-        events: list[LeadEvent] = []
-        steps: list[SlaEvent] = []
+        items: list[Delivery] = []
+        failures: list[Failure] = []
         for record in records:
             try:
                 event = self._codec.decode(record.value)
             except DecodeError as exc:
-                metrics.RECORDS.labels("undecodable").inc()
-                log.error("skipping undecodable lead event %s[%s]@%s: %s", record.topic, record.partition,
-                          record.offset, exc)
+                failures.append(Failure(record, f"undecodable: {exc}", 0))
                 continue
-            if isinstance(event, LeadEvent):
-                events.append(event)
-            elif isinstance(event, SlaEvent):
-                steps.append(event)
-        if (events or steps) and not await self._write(events, steps, stop):
-            return  # stopping before the write succeeded: leave offsets uncommitted
+            if isinstance(event, (LeadEvent, SlaEvent)):
+                items.append(Delivery(record, event))
+            else:
+                failures.append(Failure(record, f"not a lead or SLA event: {type(event).__name__}", 0))
+        if items:
+            started = time.perf_counter()
+            refused = await self._target.deliver(items, stop)
+            if refused is None:
+                return  # stopping before the batch was delivered: leave its offsets uncommitted
+            metrics.WRITES.inc()
+            metrics.WRITE_SECONDS.observe(time.perf_counter() - started)
+            self._observe_latency(items, {(f.record.topic, f.record.partition, f.record.offset) for f in refused})
+            failures += refused
+        if failures and not await self._dead_letter(producer, failures, stop):
+            return
         await consumer.commit()
-        metrics.RECORDS.labels("written").inc(len(events) + len(steps))
+        metrics.RECORDS.labels("written").inc(len(records) - len(failures))
+        if failures:
+            metrics.RECORDS.labels("dead_lettered").inc(len(failures))
 
-    async def _write(self, events: list[LeadEvent], steps: list[SlaEvent], stop: asyncio.Event) -> bool:
+    def _observe_latency(self, items: list[Delivery], refused: set[tuple[str, int, int]]) -> None:
+        now_s = self._clock() / 1000
+        for item in items:
+            if (item.record.topic, item.record.partition, item.record.offset) not in refused:
+                metrics.END_TO_END_SECONDS.observe(max(0.0, now_s - item.event.received_at / 1000))
+
+    async def _dead_letter(self, producer: AIOKafkaProducer, failures: list[Failure], stop: asyncio.Event) -> bool:
+        """Every failure on the dead-letter topic, acknowledged, before the offsets move past it."""
+        letters = [dead_letter(f.record, f.error, self._target.name, f.attempts, self._clock()) for f in failures]
         delays = backoff_delays()
         while not stop.is_set():
-            started = time.perf_counter()
             try:
-                conn = await self._connection()
-                if events:
-                    await write_leads(conn, events)
-                if steps:
-                    await write_sla(conn, steps)
-                metrics.WRITES.inc()
-                metrics.WRITE_SECONDS.observe(time.perf_counter() - started)
+                sends = [await producer.send(self._dlq, key=letter.key, value=self._codec.encode(letter, self._dlq))
+                         for letter in letters]
+                await asyncio.gather(*sends)
+                metrics.DEAD_LETTERS.labels(self._target.name).inc(len(letters))
+                for letter in letters:
+                    log.error("dead-lettered %s[%s]@%s: %s", letter.source_topic, letter.source_partition,
+                              letter.source_offset, letter.error[:300])
                 return True
-            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-                await self._drop_connection()
+            except KafkaError as exc:
                 delay = next(delays)
-                metrics.RETRIES.inc()
-                log.warning("CRM database unavailable (%s); retrying in %.1fs", str(exc).strip()[:200], delay)
-                try:
-                    await asyncio.wait_for(stop.wait(), timeout=delay)
-                except asyncio.TimeoutError:
-                    pass
+                log.warning("dead-letter topic unavailable (%s); retrying in %.1fs", exc, delay)
+                await pause(stop, delay)
         return False
-
-    async def _connection(self) -> psycopg.AsyncConnection:
-        if self._conn is None or self._conn.closed:
-            self._conn = await psycopg.AsyncConnection.connect(self._config.crm_dsn, autocommit=True,
-                                                               connect_timeout=5)
-        return self._conn
-
-    async def _drop_connection(self) -> None:
-        if self._conn is not None:
-            try:
-                await self._conn.close()
-            except Exception:
-                pass
-        self._conn = None

@@ -62,9 +62,9 @@ def lead_event(state: ProspectState, change: LeadChange, model: ScoringModel,
         timeline=timeline(state, activity),
         model_version=model.version,
         cause_event_id=change.cause_id,
+        owner=state.owner,
+        queue=state.queue,
     )
-
-
 
 
 def sla_event(state: ProspectState, step: SlaStep) -> SlaEvent:

@@ -29,7 +29,7 @@ INTERACTION_TYPES = frozenset({
 })
 RECYCLE_POLICIES = ("reset", "halve", "keep")
 _TOP_KEYS = {"version", "defaults", "thresholds", "recycle", "timeline", "rules", "fit", "segments", "sla"}
-_SLA_KEYS = {"id", "respond_within", "business_hours", "escalation"}
+_SLA_KEYS = {"id", "respond_within", "business_hours", "escalation", "queue"}
 _HOURS_KEYS = {"timezone", "days", "hours", "holidays"}
 _ESCALATION_KEYS = {"after", "action", "to"}
 ESCALATION_ACTIONS = ("reroute", "notify")
@@ -219,8 +219,11 @@ class _Parser:
                 raise self.fail(step["__line__"], "sla.escalation steps must come in order of 'after' "
                                 "(business time after the deadline)")
             escalations.append(Escalation(after, step["action"], step["to"]))  # type: ignore[arg-type]
+        queue = raw.get("queue")
+        if queue is not None and (not isinstance(queue, str) or not queue):
+            raise self.fail(raw["__line__"], f"sla.queue must name the queue new leads wait in, got {queue!r}")
         return SlaPolicy(str(raw.get("id", "first-response")), within,  # type: ignore[arg-type]
-                         self.calendar(hours, raw["__line__"]), tuple(escalations))
+                         self.calendar(hours, raw["__line__"]), tuple(escalations), queue)
 
     def calendar(self, raw: dict[str, Any], line: int) -> BusinessCalendar:
         line = raw.get("__line__", line)

@@ -83,6 +83,8 @@ class ProspectState:
     alias_of: str | None = None  # an anonymous visitor who turned out to be this prospect
     model_version: str | None = None  # the model the scores were computed under
     sla: sla.SlaClock | None = None  # the response clock of the current promotion
+    owner: str | None = None  # the salesperson the CRM says has the lead
+    queue: str | None = None  # the queue the lead waits in until an owner takes it
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,8 +191,8 @@ def _recomputed(before: ProspectState, state: ProspectState, model: ScoringModel
                 received_at: int) -> Outcome:
     """What the CRM must hear about a state recomputed from its history (an identity merge or a new model).
     The response clock is the one the CRM already knows, or a new one for a new promotion; the replay's
-    own clocks are not real."""
-    state.sla = before.sla
+    own clocks (and the queues they assigned) are not real."""
+    state.sla, state.queue, state.owner = before.sla, before.queue, before.owner
     steps: tuple[sla.SlaStep, ...] = ()
     if state.stage == lifecycle.LEAD and before.stage != lifecycle.LEAD:
         kind = "lead.promoted"
@@ -210,6 +212,7 @@ def _start_clock(state: ProspectState, model: ScoringModel, at: int) -> tuple[sl
     if model.sla is None:
         return ()
     state.sla, started = sla.start(model.sla, at)
+    state.queue, state.owner = model.sla.queue, None
     return (started,)
 
 
@@ -297,6 +300,8 @@ def _verdict(state: ProspectState, verdict: CrmFeedback, model: ScoringModel) ->
         state.behaviour = scoring.behaviour(state.behaviour_by_half_life, state.clock)
     state.version = _next_version(state.version, verdict.received_at)
     stage = lifecycle.after_verdict(state.stage, verdict.type)
+    if verdict.owner:
+        state.owner = verdict.owner
     if stage is None:
         return Outcome(state)
     answered = sla.respond(state.sla, verdict.occurred_at) if state.sla is not None else None
@@ -324,15 +329,28 @@ def _recycle(state: ProspectState, verdict: CrmFeedback, model: ScoringModel) ->
 
 def _tick(state: ProspectState, tick: Tick, model: ScoringModel) -> Outcome:
     """Time passing: the response clock's steps that came due, and the demotion decay may have caused."""
-    due: tuple[sla.SlaStep, ...] = ()
+    due: tuple[Effect, ...] = ()
     if state.sla is not None and model.sla is not None and model.sla.id == state.sla.sla_id:
-        due = tuple(sla.advance(state.sla, model.sla, tick.at))
+        due = _rerouted(state, sla.advance(state.sla, model.sla, tick.at))
     if tick.at <= state.clock:
         return Outcome(state, due, changed=bool(due))
     state.clock = tick.at
     state.behaviour = scoring.behaviour(state.behaviour_by_half_life, tick.at)
     outcome = _transition(state, model, f"tick:{tick.at}", tick.at, tick.at, activity=False)
     return outcome._replace(effects=due + outcome.effects) if due else outcome
+
+
+def _rerouted(state: ProspectState, steps: list[sla.SlaStep]) -> tuple[Effect, ...]:
+    """A reroute hands the unanswered lead to another queue: the CRM's lead row must say so too."""
+    effects: list[Effect] = list(steps)
+    for step in steps:
+        if step.action == "reroute":
+            state.queue, state.owner = step.to, None
+            state.version = _next_version(state.version, step.at)
+            assert state.sla is not None
+            effects.append(LeadChange("lead.updated", f"sla:{state.sla.sla_id}/{state.sla.started_at}/{step.level}",
+                                      step.at, step.at))
+    return tuple(effects)
 
 
 def _transition(state: ProspectState, model: ScoringModel, cause: str, at: int, received: int,

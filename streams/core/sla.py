@@ -30,6 +30,7 @@ class SlaPolicy:
     respond_within_ms: int  # business time
     calendar: BusinessCalendar = field(default_factory=BusinessCalendar)
     escalations: tuple[Escalation, ...] = ()
+    queue: str | None = None  # where a new lead waits for its first response
 
 
 @dataclass(slots=True)

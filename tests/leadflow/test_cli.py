@@ -35,7 +35,8 @@ def test_topics_create_is_idempotent_and_describe_lists_them(infra):
 def test_migrate_applies_once(crm_dsn):
     first = run(["migrate"], {"LEADFLOW_CRM_DSN": crm_dsn})
     assert (first.returncode, first.stdout.split()) == (0, ["applied", "0001_crm_leads", "applied",
-                                                            "0002_crm_sla_timers"]), first.stderr
+                                                            "0002_crm_sla_timers", "applied",
+                                                            "0003_crm_ownership_and_feedback"]), first.stderr
     again = run(["migrate"], {"LEADFLOW_CRM_DSN": crm_dsn})
     assert (again.returncode, again.stdout.strip()) == (0, "CRM schema is up to date")
 

@@ -58,7 +58,7 @@ def test_migrate_is_idempotent_and_versioned(crm_dsn):
     applied = migrate(crm_dsn)
     assert [m.version for m in applied] == [m.version for m in available()]
     assert migrate(crm_dsn) == []
-    assert rows(crm_dsn, "SELECT version FROM leadflow_schema_migrations ORDER BY 1") == [(1,), (2,)]
+    assert rows(crm_dsn, "SELECT version FROM leadflow_schema_migrations ORDER BY 1") == [(1,), (2,), (3,)]
 
 
 def test_sink_upserts_leads_and_their_timeline_once(config):

@@ -185,7 +185,8 @@ def test_retention_bounds_the_history_by_count_and_age():
 def test_shipped_model_promotes_on_three_pricing_visits():
     model = load_model(DEFAULT_MODEL)
     state, effects = run([event(n, at=n) for n in range(1, 4)], model=model)
-    assert effects == ["lead.promoted"] and round(scores(state, model).total) == 63
+    assert effects == ["lead.promoted", "sla.started"] and round(scores(state, model).total) == 63
+    assert (state.queue, state.owner) == ("inbound-sdr", None)
 
 
 def test_lead_event_is_deterministic_per_cause():
@@ -330,6 +331,7 @@ SLA_MODEL_TEXT_TAIL = """\
 sla:
   respond_within: 4h
   business_hours: {timezone: UTC, days: [mon, tue, wed, thu, fri, sat, sun], hours: "00:00-24:00"}
+  queue: first
   escalation:
     - {after: 1h, action: reroute, to: "queue:second"}
 """
@@ -355,7 +357,8 @@ def test_a_promotion_starts_the_response_clock_and_a_timely_verdict_meets_it():
 def test_an_unanswered_lead_is_breached_and_escalated_by_ticks_dated_by_the_schedule():
     state = promoted_with_clock()
     steps = apply(state, Tick(3 + 6 * HOUR), SLA_MODEL).effects
-    assert [(s.kind, s.at) for s in steps] == [("sla.breached", 3 + 4 * HOUR), ("sla.escalated", 3 + 5 * HOUR)]
+    assert [(s.kind, s.at) for s in steps[:2]] == [("sla.breached", 3 + 4 * HOUR), ("sla.escalated", 3 + 5 * HOUR)]
+    assert (steps[2].kind, steps[2].occurred_at) == ("lead.updated", 3 + 5 * HOUR)  # the reroute moved the lead
     from streams.core.leads import sla_event
 
     event_ = sla_event(state, steps[1])
@@ -363,6 +366,21 @@ def test_an_unanswered_lead_is_breached_and_escalated_by_ticks_dated_by_the_sche
         "sla.escalated", 1, "queue:second", 3 + 4 * HOUR)
     assert sla_event(state, steps[1]).event_id == event_.event_id  # a replayed step keeps its id
     assert load_state(dump_state(state)) == state  # the clock survives the changelog
+
+
+def test_a_lead_waits_in_the_policy_queue_until_an_owner_takes_it_and_a_reroute_moves_it():
+    state = promoted_with_clock()
+    assert (state.queue, state.owner) == ("first", None)
+    rerouted = apply(copy_of(state), Tick(3 + 6 * HOUR), SLA_MODEL).state
+    assert (rerouted.queue, rerouted.owner) == ("queue:second", None) and rerouted.version > state.version
+    assert lead_event(rerouted, apply(copy_of(state), Tick(3 + 6 * HOUR), SLA_MODEL).effects[-1],
+                      SLA_MODEL).queue == "queue:second"
+    taken = apply(rerouted, replace(verdict(1, "accepted", 7 * HOUR), owner="alice"), SLA_MODEL).state
+    assert (taken.queue, taken.owner, taken.stage) == ("queue:second", "alice", "accepted")
+    assert load_state(dump_state(taken)) == taken
+    recomputed = rescore(taken, parse_model(BASE.replace("RECYCLE", "reset").replace("version: t1", "version: t9")
+                                            + SLA_MODEL_TEXT_TAIL)).state
+    assert (recomputed.queue, recomputed.owner) == ("queue:second", "alice")
 
 
 def test_a_lead_demoted_before_anyone_answered_cancels_its_clock():

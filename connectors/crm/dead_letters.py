@@ -1,0 +1,107 @@
+"""The sink's dead-letter topic (`leadflow.sink-dlq`): records no target could ever take, kept whole with
+the error; `leadflow dlq list` shows them and `leadflow dlq replay` puts them back on their source topic
+once the cause is fixed (a migration applied, a webhook endpoint repaired).
+
+Replay progress is the committed offset of the consumer group ``<prefix>-dlq-replay``: `list`
+marks what was replayed, and `replay` without ids takes only what was not.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.structs import ConsumerRecord
+
+from leadflow.config import Config
+from leadflow.kafka import new_producer
+from leadflow.topic_reader import TopicReader
+from schemas.codec import Codec, DecodeError
+from schemas.records import DeadLetter
+
+_NAMESPACE = uuid.UUID("5d1e0b9a-8f77-4d0e-9b1b-0c6f2a9e4d21")
+
+
+def dead_letter(record: ConsumerRecord, error: str, target: str, attempts: int, now_ms: int) -> DeadLetter:
+    return DeadLetter(event_id=str(uuid.uuid5(_NAMESPACE, f"{record.topic}/{record.partition}/{record.offset}")),
+                      occurred_at=now_ms, received_at=now_ms, source_topic=record.topic,
+                      source_partition=record.partition, source_offset=record.offset, key=record.key,
+                      payload=record.value or b"", target=target, error=error, attempts=attempts)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    partition: int
+    offset: int
+    letter: DeadLetter
+    replayed: bool
+    summary: str  # what the payload is, when it can be decoded
+
+
+def replay_group(config: Config) -> str:
+    return f"{config.topic_prefix}-dlq-replay"
+
+
+async def entries(config: Config, codec: Codec) -> list[Entry]:
+    """Every dead letter, oldest first per partition, marked replayed or not."""
+    topic = config.topic("sink-dlq")
+    async with TopicReader(config, topic) as reader:
+        done = await _replayed_up_to(config, reader.partitions)
+        found = []
+        async for records in reader.to_end():
+            for record in records:
+                letter = codec.decode(record.value)
+                found.append(Entry(record.partition, record.offset, letter,
+                                   record.offset < done.get(record.partition, 0), _summary(codec, letter)))
+    return sorted(found, key=lambda e: (e.letter.occurred_at, e.partition, e.offset))
+
+
+async def replay(config: Config, codec: Codec, ids: set[str] | None = None) -> list[Entry]:
+    """Put dead letters back on their source topics: the ones named by event id, else every one not yet
+    replayed (and then remember how far replay got)."""
+    chosen = [e for e in await entries(config, codec) if (e.letter.event_id in ids if ids else not e.replayed)]
+    producer = new_producer(config)
+    await producer.start()
+    try:
+        for entry in chosen:
+            await producer.send_and_wait(entry.letter.source_topic, key=entry.letter.key, value=entry.letter.payload)
+    finally:
+        await producer.stop()
+    if not ids and chosen:
+        ends: dict[int, int] = {}
+        for entry in chosen:
+            ends[entry.partition] = max(ends.get(entry.partition, 0), entry.offset + 1)
+        await _mark_replayed(config, ends)
+    return chosen
+
+
+async def _replayed_up_to(config: Config, partitions: list[TopicPartition]) -> dict[int, int]:
+    consumer = AIOKafkaConsumer(**config.kafka.client_kwargs(), group_id=replay_group(config),
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        return {tp.partition: (await consumer.committed(tp)) or 0 for tp in partitions}
+    finally:
+        await consumer.stop()
+
+
+async def _mark_replayed(config: Config, ends: dict[int, int]) -> None:
+    topic = config.topic("sink-dlq")
+    consumer = AIOKafkaConsumer(**config.kafka.client_kwargs(), group_id=replay_group(config),
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in ends]
+        consumer.assign(partitions)
+        await consumer.commit({TopicPartition(topic, p): end for p, end in ends.items()})
+    finally:
+        await consumer.stop()
+
+
+def _summary(codec: Codec, letter: DeadLetter) -> str:
+    try:
+        event = codec.decode(letter.payload)
+    except DecodeError:
+        return f"{len(letter.payload)} undecodable bytes"
+    return f"{type(event).__name__} {getattr(event, 'type', '')} {getattr(event, 'prospect_id', '')}".strip()
