@@ -1,6 +1,7 @@
 """The CRM sink against the real broker and a real PostgreSQL."""
 
 import asyncio
+from dataclasses import replace
 
 import psycopg
 import pytest
@@ -128,3 +129,100 @@ def test_replayed_or_reordered_sla_steps_never_take_a_clock_back(crm_dsn):
 
     asyncio.run(main())
     assert rows(crm_dsn, SLA_ROW) == [("first-response", "met", 9, None, 5, 0, None)]
+
+
+def update(pid: str, version: int, activity: list[str], owner=None, queue=None) -> LeadEvent:
+    return LeadEvent(event_id=f"{pid}-u{version}", prospect_id=pid, type="lead.updated", occurred_at=9000,
+                     received_at=9000, version=version, stage="accepted", score=Score(80, 0, 80), model_version="m1",
+                     cause_event_id=activity[-1], email=f"{pid}@x.io", promoted_at=5000,
+                     timeline=tuple(TimelineEntry(e, "email.opened", 8000, "sendgrid") for e in activity),
+                     owner=owner, queue=queue)
+
+
+def test_every_update_in_a_batch_adds_its_activity_and_the_newest_owns_the_row(crm_dsn):
+    migrate(crm_dsn)
+
+    async def main():
+        async with await psycopg.AsyncConnection.connect(crm_dsn, autocommit=True) as conn:
+            await write_leads(conn, [lead("a", 1, 60), update("a", 2, ["x1"], queue="sdr"),
+                                     update("a", 3, ["x2", "x3"], owner="alice", queue="sdr")])
+
+    asyncio.run(main())
+    assert rows(crm_dsn, "SELECT stage, owner, queue, version FROM crm_leads") == [("accepted", "alice", "sdr", 3)]
+    assert rows(crm_dsn, "SELECT event_id FROM crm_lead_activities ORDER BY 1") == [
+        ("a-e0",), ("a-e1",), ("x1",), ("x2",), ("x3",)]
+
+
+def dead_letters(config):
+    from connectors.crm.dead_letters import entries
+
+    return asyncio.run(entries(config, Codec()))
+
+
+def test_a_record_that_can_never_be_written_is_dead_lettered_and_the_rest_are_written(config):
+    from connectors.crm.dead_letters import replay
+
+    migrate(config.crm_dsn)
+    poisoned = replace(lead("bad", 1, 70), profile={"company": "Acme\x00Corp"})  # PostgreSQL text cannot hold NUL
+
+    async def main():
+        await produce(config, [lead("a", 1, 60), poisoned, lead("b", 1, 65)])
+        producer = new_producer(config)
+        await producer.start()
+        await producer.send_and_wait(config.topic("leads"), key=b"junk", value=b"\x00not avro")
+        await producer.stop()
+        await run_sink_until(config, lambda: rows(config.crm_dsn, "SELECT count(*) FROM crm_leads")[0][0] == 2
+                             and len(dead_letters(config)) == 2)
+
+    asyncio.run(main())
+    assert rows(config.crm_dsn, "SELECT prospect_id FROM crm_leads ORDER BY 1") == [("a",), ("b",)]
+    letters = dead_letters(config)
+    errors = sorted(e.letter.error for e in letters)
+    assert errors[0].startswith("UntranslatableCharacter") and errors[1].startswith("undecodable")
+    assert {e.letter.target for e in letters} == {"postgres"} and not any(e.replayed for e in letters)
+    assert sorted(e.summary for e in letters) == ["9 undecodable bytes", "LeadEvent lead.promoted bad"]
+
+    nul = next(e for e in letters if "Untranslatable" in e.letter.error)
+    replayed = asyncio.run(replay(config, Codec(), {nul.letter.event_id}))
+    assert [e.letter.event_id for e in replayed] == [nul.letter.event_id]
+    assert sorted(e.letter.event_id for e in asyncio.run(replay(config, Codec()))) == sorted(
+        e.letter.event_id for e in letters)  # picking one does not count as replaying the pending ones
+    assert all(e.replayed for e in dead_letters(config)) and asyncio.run(replay(config, Codec())) == []
+
+
+def test_verdicts_written_to_crm_feedback_are_published_once_and_bad_rows_marked(config):
+    from schemas.records import CrmFeedback
+    from streams.core.identity import prospect_id_for
+    from tests.topic_reader import read_topic
+
+    migrate(config.crm_dsn)
+    with psycopg.connect(config.crm_dsn, autocommit=True) as conn:
+        conn.execute("INSERT INTO crm_feedback (email, verdict, owner) VALUES ('ann@example.com', 'accepted', 'alice')")
+        conn.execute("INSERT INTO crm_feedback (email, verdict) VALUES ('not-an-email', 'lost')")
+
+    async def main():
+        stop = asyncio.Event()
+        task = asyncio.create_task(CrmSink(config, Codec()).run(stop))
+        try:
+            await asyncio.sleep(1.5)  # the sweep on start took the two rows; this one comes by NOTIFY
+            await asyncio.to_thread(rows, config.crm_dsn, "INSERT INTO crm_feedback (prospect_id, verdict, deal_value) "
+                                                          "VALUES ('p_9', 'won', 1200.5) RETURNING id")
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 3  # well under the 5 s sweep: only the notification can be this quick
+            while loop.time() < deadline and (await asyncio.to_thread(
+                    rows, config.crm_dsn, "SELECT count(*) FROM crm_feedback WHERE published_at IS NULL"))[0][0]:
+                await asyncio.sleep(0.1)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 10)
+
+    asyncio.run(main())
+    marked = rows(config.crm_dsn, "SELECT verdict, event_id IS NOT NULL, error FROM crm_feedback ORDER BY id")
+    assert marked == [("accepted", True, None), ("lost", False, "not a valid email address: 'not-an-email'"),
+                      ("won", True, None)]
+    published = {r.type: (k, r) for k, r in asyncio.run(read_topic(config, "crm-feedback", 2))}
+    key, accepted = published["accepted"]
+    assert isinstance(accepted, CrmFeedback) and key == prospect_id_for("ann@example.com").encode()
+    assert accepted.owner == "alice" and published["won"][1].deal_value == 1200.5
+    assert rows(config.crm_dsn, "SELECT event_id FROM crm_feedback WHERE verdict = 'won'") == [
+        (published["won"][1].event_id,)]
