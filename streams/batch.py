@@ -21,7 +21,7 @@ from streams.core.leads import lead_event, sla_event
 from streams.core.model import ScoringModel
 from streams.core.prospect import (Forward, LeadChange, MergeRequest, Outcome, ProspectState, Tick, absorb, apply,
                                     rescore)
-from streams.core.sla import SlaStep, next_due
+from streams.core.sla import BREACHED, OPEN, SlaStep, next_due
 from streams.state_codec import load_state
 
 WorkerInput = Union[Interaction, CrmFeedback, Tick, MergeRequest]
@@ -78,6 +78,8 @@ class Batch:
     topics: Topics
     states: MutableMapping[bytes, object]
     on_lead_event: Callable[[str], None] = lambda kind: None
+    on_sla_step: Callable[[str], None] = lambda kind: None
+    on_first_response: Callable[[float], None] = lambda seconds: None  # from promotion to the first verdict
     outputs: list[Record] = field(default_factory=list)
     changed: dict[bytes, int] = field(default_factory=dict)  # key -> partition
     duplicates: int = 0
@@ -92,10 +94,14 @@ class Batch:
 
     def add(self, key: bytes, partition: int, item: WorkerInput) -> None:
         state = self.state(key)
+        unanswered = state.sla is not None and state.sla.responded_at is None
         outcome = absorb(state, item, self.model) if isinstance(item, MergeRequest) else apply(state, item, self.model)
         if not outcome.changed:
             self.duplicates += not isinstance(item, Tick)
             return
+        clock = outcome.state.sla
+        if unanswered and clock is not None and clock.responded_at is not None:
+            self.on_first_response(max(0, clock.responded_at - clock.started_at) / 1000)
         activity = self._activity.setdefault(key, set())
         if isinstance(item, MergeRequest):
             activity.update(i.event_id for i in item.inputs)
@@ -121,6 +127,7 @@ class Batch:
             elif isinstance(effect, MergeRequest):
                 self._emit(self.topics.identity, (effect.link.prospect_id or "").encode(), self._merge_record(effect))
             elif isinstance(effect, SlaStep):
+                self.on_sla_step(effect.kind)
                 event = sla_event(outcome.state, effect)
                 self._emit(self.topics.sla, event.prospect_id.encode(), event)
             elif effect.kind == "lead.updated":
@@ -140,6 +147,13 @@ class Batch:
     def watched(self, key: bytes) -> bool:
         """A lead that decay could demote: the tick timer visits only these."""
         return self.model.demote_threshold is not None and self.state(key).stage == lifecycle.LEAD
+
+    def clock_status(self, key: bytes) -> str | None:
+        """'open' or 'breached' while the prospect's response clock waits for a first response, else None."""
+        clock = self.state(key).sla
+        if clock is None or clock.responded_at is not None or clock.status not in (OPEN, BREACHED):
+            return None
+        return clock.status
 
     def deadline(self, key: bytes) -> int | None:
         """When the prospect's response clock next has a step due: the worker ticks the prospect then."""

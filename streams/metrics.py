@@ -21,3 +21,10 @@ CHECKPOINT_SECONDS = Histogram("leadflow_worker_checkpoint_seconds",
                                "Time to store the changed states and commit the inputs of one checkpoint",
                                buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0))
 STATES_WRITTEN = Counter("leadflow_worker_states_written_total", "Prospect states written to the changelog")
+SLA_STEPS = Counter("leadflow_sla_steps_total", "SLA clock steps emitted (sla.started, sla.met, sla.breached, "
+                    "sla.escalated, sla.cancelled)", ["type"])
+SLA_CLOCKS_WAITING = Gauge("leadflow_sla_clocks_waiting", "Response clocks of this worker's prospects waiting for a "
+                           "first response, by status (open: before the deadline; breached: past it)", ["status"])
+SLA_FIRST_RESPONSE_SECONDS = Histogram(
+    "leadflow_sla_first_response_seconds", "From promotion to the CRM's first verdict on the lead (wall-clock time)",
+    buckets=(60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 604800))

@@ -60,6 +60,7 @@ class Worker(ConsumerRebalanceListener):
         self.table = ProspectTable(config)
         self.watched: set[bytes] = set()  # leads that decay could demote: the only keys the timer visits
         self.deadlines: dict[bytes, int] = {}  # prospects whose response clock has a step due, and when
+        self.clocks: dict[bytes, str] = {}  # prospects whose clock waits for a first response: its status
         self._producer: AIOKafkaProducer
         self._consumer: AIOKafkaConsumer
         self._lock = asyncio.Lock()  # one batch, checkpoint or rebalance step at a time
@@ -171,7 +172,9 @@ class Worker(ConsumerRebalanceListener):
 
     def _new_batch(self) -> Batch:
         return Batch(self._model, self._codec, self.topics, self.table.states,
-                     on_lead_event=lambda kind: metrics.LEAD_EVENTS.labels(kind).inc())
+                     on_lead_event=lambda kind: metrics.LEAD_EVENTS.labels(kind).inc(),
+                     on_sla_step=lambda kind: metrics.SLA_STEPS.labels(kind).inc(),
+                     on_first_response=metrics.SLA_FIRST_RESPONSE_SECONDS.observe)
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         """Stores what the worker holds before another worker recovers it."""
@@ -190,6 +193,7 @@ class Worker(ConsumerRebalanceListener):
         for key in self.table.keys(gone):
             self.watched.discard(key)
             self.deadlines.pop(key, None)
+            self._clock_status(key, None)
         self.table.forget(gone)
         new = partitions - self.table.partitions
         count, seconds = await self.table.recover(new)
@@ -217,6 +221,16 @@ class Worker(ConsumerRebalanceListener):
                 self.deadlines.pop(key, None)
             else:
                 self.deadlines[key] = due
+            self._clock_status(key, batch.clock_status(key))
+
+    def _clock_status(self, key: bytes, status: str | None) -> None:
+        """Count the clocks waiting for a first response, open or already breached."""
+        before = self.clocks.pop(key, None)
+        if before is not None:
+            metrics.SLA_CLOCKS_WAITING.labels(before).dec()
+        if status is not None:
+            self.clocks[key] = status
+            metrics.SLA_CLOCKS_WAITING.labels(status).inc()
 
     def _due_clocks(self, now: int) -> list[bytes]:
         """Prospects whose response clock has a step due. Processing the tick sets the next deadline; if the

@@ -3,6 +3,7 @@
 import asyncio
 import os
 import time
+import urllib.request
 from dataclasses import replace
 
 import pytest
@@ -244,6 +245,17 @@ sla:
                                                  occurred_at=now + 1000, received_at=now + 1000)]))
         steps = [e for _, e in asyncio.run(read_topic(config, "sla", 5, timeout_s=40))]
         noticed = time.time_ns() // 1_000_000
+        leads = [e for _, e in asyncio.run(read_topic(config, "leads", 4, timeout_s=10))]
+        with urllib.request.urlopen(f"http://127.0.0.1:{config.worker_metrics_port}/metrics", timeout=5) as page:
+            exposition = page.read().decode()
+    for sample in ('leadflow_sla_steps_total{type="sla.breached"} 1.0',
+                   'leadflow_sla_steps_total{type="sla.met"} 1.0',
+                   'leadflow_sla_clocks_waiting{status="breached"} 1.0',
+                   'leadflow_sla_clocks_waiting{status="open"} 0.0',
+                   'leadflow_sla_first_response_seconds_count 1.0'):
+        assert sample in exposition, sample
+    rerouted = [e for e in leads if e.prospect_id == "p_sla" and e.type == "lead.updated"]
+    assert [(e.queue, e.owner) for e in rerouted] == [("queue:second", None)]  # crm_leads.queue follows
     by_prospect: dict[str, list[str]] = {}
     for step in steps:
         by_prospect.setdefault(step.prospect_id, []).append(step.type)
