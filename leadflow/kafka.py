@@ -10,6 +10,7 @@ from leadflow.config import Config
 from leadflow.partitioner import key_partitioner
 
 TOPICS = ("interactions", "rejected", "leads", "sla", "crm-feedback", "sink-dlq", "identity", "prospect-state")
+FETCH_MAX_WAIT_MS = 100  # a pipeline stage waits at most this for its next records (the client default is 500)
 COMPACTED = frozenset({"prospect-state"})  # the worker's changelog: only the newest state per key matters
 
 
@@ -30,6 +31,7 @@ def new_consumer(config: Config, group_id: str, *topics: str, **overrides: Any) 
         rebalance_timeout_ms=int(config.kafka.rebalance_timeout_s * 1000),
         session_timeout_ms=int(config.kafka.session_timeout_s * 1000),
         heartbeat_interval_ms=int(config.kafka.heartbeat_interval_s * 1000),
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
     )
     kwargs.update(overrides)
     return AIOKafkaConsumer(*topics, **kwargs)
