@@ -9,7 +9,7 @@ first event is a demo-request form (promoted at once under the shipped model), t
 mix of page views, email opens and clicks, so every event must end up as one activity row:
 the benchmark checks that none is missing.
 
-Run: .venv/bin/python bench/end_to_end.py [--rate 2000] [--seconds 60] [--prospects 3000]
+Run: .venv/bin/python bench/end_to_end.py [--rate 2000] [--seconds 60] [--prospects 20000] [--checkpoint-ms 1000]
 Writes the histogram to bench/results/end_to_end_latency.svg.
 """
 
@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import histogram  # noqa: E402
 from bench.embedded_stack import embedded_kafka, leadflow_process  # noqa: E402
+from bench.worker import metric  # noqa: E402
 from connectors.crm.migrations import migrate  # noqa: E402
 from leadflow.embedded.postgres import EmbeddedPostgres  # noqa: E402
 from leadflow.process import free_ports  # noqa: E402
@@ -100,6 +101,18 @@ def latencies(dsn: str) -> list[float]:
             "SELECT extract(epoch FROM inserted_at - occurred_at)::float8 FROM crm_lead_activities")]
 
 
+def windows(dsn: str, seconds: int = 10) -> list[tuple[int, float, float]]:
+    """(window start in s from the first event, p50, p99) per window: is the latency steady over the run?"""
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(f"""
+            WITH l AS (SELECT extract(epoch FROM occurred_at) AS at, extract(epoch FROM inserted_at - occurred_at) AS s
+                       FROM crm_lead_activities)
+            SELECT (floor((at - (SELECT min(at) FROM l)) / {seconds}) * {seconds})::int AS w,
+                   percentile_disc(0.5) WITHIN GROUP (ORDER BY s)::float8,
+                   percentile_disc(0.99) WITHIN GROUP (ORDER BY s)::float8
+            FROM l GROUP BY 1 ORDER BY 1""").fetchall()
+
+
 def rows(dsn: str) -> int:
     with psycopg.connect(dsn) as conn:
         return conn.execute("SELECT count(*) FROM crm_lead_activities").fetchone()[0]
@@ -109,14 +122,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=int, default=2000, help="events per second")
     parser.add_argument("--seconds", type=int, default=60)
-    parser.add_argument("--prospects", type=int, default=3000)
+    parser.add_argument("--prospects", type=int, default=20000)
     parser.add_argument("--plot", type=Path, default=PLOT)
+    parser.add_argument("--checkpoint-ms", type=int, default=1000, help="LEADFLOW_WORKER_CHECKPOINT_MS")
     args = parser.parse_args()
     http_port, worker_port, sink_port, pg_port = free_ports(4)
     with ExitStack() as stack:
         config = stack.enter_context(embedded_kafka(
             http_port=http_port, worker_metrics_port=worker_port, sink_metrics_port=sink_port, write_key=WRITE_KEY,
-            link_secret="bench-link-secret-0123456789", crm_feedback_token="crm_bench_0123456789abcdef"))
+            link_secret="bench-link-secret-0123456789", crm_feedback_token="crm_bench_0123456789abcdef",
+            worker_checkpoint_ms=args.checkpoint_ms))
         postgres = EmbeddedPostgres(config.data_dir / "pgdata", "127.0.0.1", pg_port, config.data_dir / "pg.log")
         dsn = postgres.start()
         stack.callback(postgres.stop)
@@ -135,12 +150,20 @@ def main() -> None:
             time.sleep(0.5)
         print(file=sys.stderr)
         measured = sorted(latencies(dsn))
+        over_time = windows(dsn)
+        checkpoints = metric(f"http://127.0.0.1:{worker_port}/metrics", "leadflow_worker_checkpoint_seconds_sum"), \
+            metric(f"http://127.0.0.1:{worker_port}/metrics", "leadflow_worker_checkpoint_seconds_count")
     p50, p95, p99 = (histogram.percentile(measured, q) for q in (50, 95, 99))
     print(f"end to end (collector -> crm_lead_activities row committed), {args.rate:,} events/s for "
           f"{args.seconds} s, {args.prospects:,} prospects, all processes on this machine:")
     print(f"  sent {sent:,}, accepted {accepted:,}, in the CRM {len(measured):,}, missing {accepted - len(measured):,}")
     print(f"  p50 {p50 * 1000:,.0f} ms, p95 {p95 * 1000:,.0f} ms, p99 {p99 * 1000:,.0f} ms, "
           f"max {measured[-1] * 1000:,.0f} ms")
+    print("  over time: " + ", ".join(f"{start}s p50 {p50_ * 1000:,.0f} / p99 {p99_ * 1000:,.0f} ms"
+                                      for start, p50_, p99_ in over_time))
+    if checkpoints[1]:
+        print(f"  worker checkpoints: {checkpoints[1]:,.0f}, {checkpoints[0] / checkpoints[1] * 1000:,.0f} ms on average "
+              f"(every {args.checkpoint_ms} ms)")
     edges = histogram.log_bins(measured[0], measured[-1] * 1.0001, 16)
     print(histogram.terminal(measured, edges))
     args.plot.parent.mkdir(parents=True, exist_ok=True)

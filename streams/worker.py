@@ -40,6 +40,7 @@ from schemas.records import Interaction
 from streams import metrics
 from streams.batch import TICK_TYPE, Batch, Record, Topics, to_input
 from streams.core.model import ScoringModel
+from streams.core.prospect import scores
 from streams.gc_policy import settle_long_lived_objects
 from streams.table import ProspectTable
 from streams.web import start_web
@@ -78,7 +79,7 @@ class Worker(ConsumerRebalanceListener):
         self._consumer.subscribe(inputs, listener=self)
         await self._consumer.start()
         web = await start_web(self._config, self.table, self._model)
-        timers = [asyncio.create_task(self._every(config.decay_tick_s, stop, lambda now: list(self.watched))),
+        timers = [asyncio.create_task(self._every(config.decay_tick_s, stop, self._decayed_below_threshold)),
                   asyncio.create_task(self._every(SLA_SCAN_S, stop, self._due_clocks))]
         try:
             while not stop.is_set():
@@ -231,6 +232,15 @@ class Worker(ConsumerRebalanceListener):
         if status is not None:
             self.clocks[key] = status
             metrics.SLA_CLOCKS_WAITING.labels(status).inc()
+
+    def _decayed_below_threshold(self, now: int) -> list[bytes]:
+        """Leads whose score has decayed under the demotion threshold by now: only those get a tick, so a
+        minute's tick is a handful of records, not one per lead."""
+        threshold = self._model.demote_threshold
+        if threshold is None:
+            return []
+        return [key for key in self.watched
+                if (state := self.table.live(key)) is not None and scores(state, self._model, now).total < threshold]
 
     def _due_clocks(self, now: int) -> list[bytes]:
         """Prospects whose response clock has a step due. Processing the tick sets the next deadline; if the

@@ -15,6 +15,7 @@ from connectors.collector import metrics
 from connectors.collector.auth import bearer_token, same
 from connectors.collector.events_api import unavailable
 from connectors.collector.intake import Intake
+from connectors.collector.json_items import Refused, json_items
 from connectors.crm.verdicts import VerdictError, verdict_from
 from leadflow.config import Config
 
@@ -34,18 +35,10 @@ class FeedbackHandler:
         if not self._token or not same(bearer_token(request), self._token):
             return web.json_response({"error": "a valid CRM feedback token is required (Authorization: Bearer)"},
                                      status=401, headers={"WWW-Authenticate": 'Bearer realm="leadflow"'})
-        body = await request.read()
-        if len(body) > MAX_BODY:
-            return await self._refuse(413, "too_large", f"body exceeds {MAX_BODY} bytes", body)
         try:
-            doc = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            return await self._refuse(400, "not_json", f"body is not JSON: {exc}", body)
-        items = doc if isinstance(doc, list) else [doc]
-        if not items:
-            return await self._refuse(400, "empty", "no verdicts", body)
-        if len(items) > MAX_ITEMS:
-            return await self._refuse(413, "too_many", f"{len(items)} verdicts; at most {MAX_ITEMS}", body)
+            _, items = await json_items(request, MAX_BODY, MAX_ITEMS)
+        except Refused as refused:
+            return await self._refuse(refused.status, refused.code, refused.reason, refused.body)
         now = self._intake.clock()
         verdicts, errors = [], []
         for index, item in enumerate(items):

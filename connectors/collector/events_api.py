@@ -9,6 +9,7 @@ from aiohttp import web
 
 from connectors.collector.auth import unauthorized, write_key_ok
 from connectors.collector.intake import Intake
+from connectors.collector.json_items import Refused, json_items
 from connectors.collector.publisher import SpoolFull
 from connectors.collector.segment import SOURCE, ItemError, interactions_from_item
 from leadflow.config import Config
@@ -34,19 +35,10 @@ class EventsHandler:
     async def handle(self, request: web.Request) -> web.Response:
         if not self._write_key or not write_key_ok(request, self._write_key):
             return unauthorized("a valid write key is required (HTTP Basic username or Bearer token)")
-        body = await request.read()
-        if len(body) > MAX_BATCH_BYTES:
-            return await self._refuse(413, "too_large", f"batch exceeds {MAX_BATCH_BYTES} bytes", body)
         try:
-            doc = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            return await self._refuse(400, "not_json", f"body is not JSON: {exc}", body)
-        items = doc.get("batch") if isinstance(doc, dict) and "batch" in doc else doc
-        items = items if isinstance(items, list) else [items]
-        if not items:
-            return await self._refuse(400, "empty", "batch is empty", body)
-        if len(items) > MAX_ITEMS:
-            return await self._refuse(413, "too_many", f"batch has {len(items)} items; at most {MAX_ITEMS}", body)
+            _, items = await json_items(request, MAX_BATCH_BYTES, MAX_ITEMS, batch_key="batch")
+        except Refused as refused:
+            return await self._refuse(refused.status, refused.code, refused.reason, refused.body)
         now = self._intake.clock()
         accepted, errors, accepted_items = [], [], 0
         for index, item in enumerate(items):
