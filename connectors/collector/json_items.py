@@ -30,7 +30,7 @@ async def json_items(request: web.Request, max_bytes: int, max_items: int,
         doc = doc[batch_key]
     items = doc if isinstance(doc, list) else [doc]
     if not items:
-        raise Refused(400, "empty", "no items", body)
+        raise Refused(400, "empty", "the body is empty: no items", body)
     if len(items) > max_items:
         raise Refused(413, "too_many", f"{len(items)} items; at most {max_items}", body)
     return body, items
