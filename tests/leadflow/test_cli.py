@@ -91,3 +91,36 @@ def test_link_and_pixel_print_signed_urls_without_the_email(tmp_path):
     missing = subprocess.run([sys.executable, "-m", "leadflow", "link", "--email", "a@b.io", "--url", "https://a.io"],
                              env=env, capture_output=True, text=True)
     assert missing.returncode == 2 and "LEADFLOW_LINK_SECRET: required by `leadflow link`" in missing.stderr
+
+
+def test_dlq_list_and_replay_show_what_the_sink_dead_lettered(config):
+    import asyncio
+
+    from leadflow.kafka import new_producer
+
+    async def poison():
+        producer = new_producer(config)
+        await producer.start()
+        await producer.send_and_wait(config.topic("sink-dlq"), key=b"p_1", value=dead_letter_bytes(config))
+        await producer.stop()
+
+    def dead_letter_bytes(config):
+        from aiokafka.structs import ConsumerRecord
+
+        from connectors.crm.dead_letters import dead_letter
+        from schemas.codec import Codec
+
+        record = ConsumerRecord(config.topic("leads"), 2, 41, 0, 0, b"p_1", b"\x00junk", None, 5, 0, ())
+        return Codec().encode(dead_letter(record, "undecodable: junk", "postgres", 0, 1_767_000_000_000),
+                              config.topic("sink-dlq"))
+
+    env = {k: v for k, v in config.as_env().items() if k.startswith(("LEADFLOW_KAFKA", "LEADFLOW_TOPIC"))}
+    assert run(["dlq", "list"], env).stderr.strip().endswith("0 dead letter(s), 0 not replayed")
+    asyncio.run(poison())
+    listed = run(["dlq", "list"], env)
+    assert listed.returncode == 0 and "pending" in listed.stdout and "leads[2]@41" in listed.stdout, listed.stderr
+    assert "undecodable: junk" in listed.stdout and "5 undecodable bytes" in listed.stdout
+    replayed = run(["dlq", "replay"], env)
+    assert replayed.returncode == 0 and "1 dead letter(s) replayed" in replayed.stderr, replayed.stderr
+    assert '"replayed": true' in run(["dlq", "list", "--json"], env).stdout
+    assert run(["dlq", "replay", "no-such-id"], env).returncode == 1
