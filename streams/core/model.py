@@ -14,13 +14,11 @@ from typing import Any
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-
 from schemas.records import Interaction
 from streams.core.conditions import AttributeCondition, EventCondition, ValueTest
 from streams.core.business_hours import DAY_NAMES, BusinessCalendar
-from streams.core.durations import parse_duration_ms
 from streams.core.sla import Escalation, SlaPolicy
+from streams.core.yaml_lines import LineChecks, ModelError, load_with_lines
 
 INTERACTION_TYPES = frozenset({
     "page.viewed", "email.delivered", "email.opened", "email.clicked", "email.bounced", "email.complained",
@@ -44,10 +42,6 @@ _TEST_KEYS = {"equals", "in", "regex"}
 _FIT_KEYS = {"id", "when", "points"}
 _SEGMENT_KEYS = {"id", "when"}
 _CAP_KEYS = {"max", "per"}
-
-
-class ModelError(ValueError):
-    """Invalid scoring model; the message starts with ``file:line``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,19 +110,6 @@ def _by_type(items: tuple[Any, ...]) -> dict[str, tuple[Any, ...]]:
     return {type_: tuple(group) for type_, group in out.items()}
 
 
-class _LineLoader(yaml.SafeLoader):
-    """Remembers the line of every mapping so validation errors can point at it."""
-
-
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
-    mapping = loader.construct_mapping(node, deep=True)
-    mapping["__line__"] = node.start_mark.line + 1
-    return mapping
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
 def load_model(path: Path) -> ScoringModel:
     try:
         text = path.read_text()
@@ -138,24 +119,13 @@ def load_model(path: Path) -> ScoringModel:
 
 
 def parse_model(text: str, source: str = "<model>") -> ScoringModel:
-    try:
-        doc = yaml.load(text, Loader=_LineLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f"{mark.line + 1}" if mark else "?"
-        raise ModelError(f"{source}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    doc = load_with_lines(text, source)
     if not isinstance(doc, dict):
         raise ModelError(f"{source}:1: the model must be a mapping with version, thresholds and rules")
     return _Parser(source).model(doc)
 
 
-class _Parser:
-    def __init__(self, source: str) -> None:
-        self.source = source
-
-    def fail(self, line: int, message: str) -> ModelError:
-        return ModelError(f"{self.source}:{line}: {message}")
-
+class _Parser(LineChecks):
     def model(self, doc: dict[str, Any]) -> ScoringModel:
         self.keys(doc, _TOP_KEYS, "model")
         version = doc.get("version")
@@ -213,15 +183,12 @@ class _Parser:
             if step.get("action") not in ESCALATION_ACTIONS:
                 raise self.fail(step["__line__"], f"sla.escalation.action must be one of "
                                 f"{', '.join(ESCALATION_ACTIONS)}, got {step.get('action')!r}")
-            if not isinstance(step.get("to"), str) or not step["to"]:
-                raise self.fail(step["__line__"], "sla.escalation.to must name an owner, a queue or an address")
+            to = self.name(step, "to", "sla.escalation.to must name an owner, a queue or an address")
             if escalations and after <= escalations[-1].after_ms:  # type: ignore[operator]
                 raise self.fail(step["__line__"], "sla.escalation steps must come in order of 'after' "
                                 "(business time after the deadline)")
-            escalations.append(Escalation(after, step["action"], step["to"]))  # type: ignore[arg-type]
-        queue = raw.get("queue")
-        if queue is not None and (not isinstance(queue, str) or not queue):
-            raise self.fail(raw["__line__"], f"sla.queue must name the queue new leads wait in, got {queue!r}")
+            escalations.append(Escalation(after, step["action"], to))  # type: ignore[arg-type]
+        queue = self.name(raw, "queue", "sla.queue must name the queue new leads wait in", required=False)
         return SlaPolicy(str(raw.get("id", "first-response")), within,  # type: ignore[arg-type]
                          self.calendar(hours, raw["__line__"]), tuple(escalations), queue)
 
@@ -333,67 +300,6 @@ class _Parser:
             return re.compile(str(pattern))
         except re.error as exc:
             raise self.fail(line, f"{label}: bad {name} {pattern!r}: {exc}") from None
-
-    def identify(self, raw: Any, kind: str, allowed: set[str]) -> tuple[str, int, str]:
-        if not isinstance(raw, dict):
-            raise ModelError(f"{self.source}: every {kind} must be a mapping, got {raw!r}")
-        line = raw["__line__"]
-        item_id = raw.get("id")
-        if not isinstance(item_id, str) or not item_id:
-            raise self.fail(line, f"{kind} without an 'id'")
-        label = f"{kind} '{item_id}'"
-        unknown = set(raw) - allowed - {"__line__"}
-        if unknown:
-            raise self.fail(line, f"{label}: unknown key(s) {', '.join(sorted(unknown))}; "
-                            f"allowed: {', '.join(sorted(allowed))}")
-        return item_id, line, label
-
-    def unique(self, items: list[Any], raws: list[dict[str, Any]], kind: str) -> list[Any]:
-        seen: dict[str, int] = {}
-        for item, raw in zip(items, raws):
-            if item.id in seen:
-                raise self.fail(raw["__line__"], f"{kind} '{item.id}': duplicate id (first defined on line "
-                                f"{seen[item.id]})")
-            seen[item.id] = raw["__line__"]
-        return items
-
-    def section(self, doc: dict[str, Any], name: str, allowed: set[str]) -> dict[str, Any]:
-        value = doc.get(name)
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            raise self.fail(doc["__line__"], f"'{name}' must be a mapping")
-        self.keys(value, allowed, name)
-        return value
-
-    def list_of(self, doc: dict[str, Any], name: str) -> list[Any]:
-        value = doc.get(name)
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            raise self.fail(doc["__line__"], f"'{name}' must be a list")
-        return value
-
-    def keys(self, mapping: dict[str, Any], allowed: set[str], what: str) -> None:
-        unknown = set(mapping) - allowed - {"__line__"}
-        if unknown:
-            raise self.fail(mapping["__line__"], f"{what}: unknown key(s) {', '.join(sorted(unknown))}; "
-                            f"allowed: {', '.join(sorted(allowed))}")
-
-    def duration(self, mapping: dict[str, Any], key: str, what: str, required: bool = False) -> int | None:
-        if mapping.get(key) is None:
-            if required:
-                raise self.fail(mapping.get("__line__", 1), f"{what} is required")
-            return None
-        try:
-            return parse_duration_ms(mapping[key])
-        except ValueError as exc:
-            raise self.fail(mapping["__line__"], f"{what}: {exc}") from None
-
-    def number(self, value: Any, line: int, what: str) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.fail(line, f"{what} must be a number, got {value!r}")
-        return float(value)
 
 
 def _opt_str(mapping: dict[str, Any], key: str) -> str | None:

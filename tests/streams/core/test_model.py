@@ -163,6 +163,10 @@ def test_the_sla_policy_parses():
     (SLA.replace("action: notify", "action: shout"), "m.yaml:20: sla.escalation.action must be one of reroute, "
      "notify"),
     (SLA.replace("  escalation:", "  escalate:"), "m.yaml:12: sla: unknown key(s) escalate"),
+    (SLA.replace("to: manager@example.com", "to: ''"), "m.yaml:20: sla.escalation.to must name an owner, a queue "
+     "or an address, got ''"),
+    (SLA.replace("  respond_within: 4h", "  respond_within: 4h\n  queue: [sdr]"), "m.yaml:12: sla.queue must name "
+     "the queue new leads wait in, got ['sdr']"),
 ])
 def test_sla_errors_name_file_and_line(broken, expected):
     with pytest.raises(ModelError) as err:
