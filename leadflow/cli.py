@@ -258,15 +258,14 @@ def cmd_dlq_list(config: Config, as_json: bool) -> int:
     for entry in found:
         letter = entry.letter
         when = datetime.fromtimestamp(letter.occurred_at / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        source = f"{letter.source_topic}[{letter.source_partition}]@{letter.source_offset}"
         if as_json:
-            print(json.dumps({"event_id": letter.event_id, "at": when, "source": f"{letter.source_topic}"
-                              f"[{letter.source_partition}]@{letter.source_offset}", "what": entry.summary,
+            print(json.dumps({"event_id": letter.event_id, "at": when, "source": source, "what": entry.summary,
                               "target": letter.target, "attempts": letter.attempts, "error": letter.error,
                               "replayed": entry.replayed}))
         else:
-            print(f"{letter.event_id}  {when}  {'replayed' if entry.replayed else 'pending '}  "
-                  f"{letter.source_topic}[{letter.source_partition}]@{letter.source_offset}  {entry.summary}\n"
-                  f"    {letter.target}, {letter.attempts} attempt(s): {letter.error}")
+            print(f"{letter.event_id}  {when}  {'replayed' if entry.replayed else 'pending '}  {source}  "
+                  f"{entry.summary}\n    {letter.target}, {letter.attempts} attempt(s): {letter.error}")
     if not as_json:
         pending = sum(not e.replayed for e in found)
         print(f"{len(found)} dead letter(s), {pending} not replayed", file=sys.stderr)

@@ -40,7 +40,7 @@ from schemas.records import Interaction
 from streams import metrics
 from streams.batch import TICK_TYPE, Batch, Record, Topics, to_input
 from streams.core.model import ScoringModel
-from streams.core.prospect import scores
+from streams.core.prospect import decayed_out
 from streams.gc_policy import settle_long_lived_objects
 from streams.table import ProspectTable
 from streams.web import start_web
@@ -236,11 +236,8 @@ class Worker(ConsumerRebalanceListener):
     def _decayed_below_threshold(self, now: int) -> list[bytes]:
         """Leads whose score has decayed under the demotion threshold by now: only those get a tick, so a
         minute's tick is a handful of records, not one per lead."""
-        threshold = self._model.demote_threshold
-        if threshold is None:
-            return []
         return [key for key in self.watched
-                if (state := self.table.live(key)) is not None and scores(state, self._model, now).total < threshold]
+                if (state := self.table.live(key)) is not None and decayed_out(state, self._model, now)]
 
     def _due_clocks(self, now: int) -> list[bytes]:
         """Prospects whose response clock has a step due. Processing the tick sets the next deadline; if the

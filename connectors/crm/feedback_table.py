@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Callable
 
 import psycopg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from psycopg.rows import dict_row
 
+from connectors.collector.clock import Clock
 from connectors.crm import metrics
 from connectors.crm.delivery import backoff_delays, pause
 from connectors.crm.verdicts import VerdictError, verdict_from
@@ -39,7 +39,7 @@ MARK = "UPDATE crm_feedback SET published_at = now(), event_id = %s, error = %s 
 
 class FeedbackTable:
     def __init__(self, config: Config, codec: Codec, producer: AIOKafkaProducer,
-                 clock: Callable[[], int]) -> None:
+                 clock: Clock) -> None:
         assert config.crm_dsn
         self._dsn = config.crm_dsn
         self._topic = config.topic("crm-feedback")

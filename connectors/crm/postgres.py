@@ -50,11 +50,6 @@ def latest_per_prospect(events: list[LeadEvent]) -> list[LeadEvent]:
     return sorted(latest.values(), key=lambda e: e.prospect_id)
 
 
-async def write_leads(conn: AsyncConnection, events: list[LeadEvent]) -> None:
-    """One transaction for the whole batch; replaying any batch changes nothing."""
-    await write_batch(conn, events, [])
-
-
 async def write_batch(conn: AsyncConnection, events: list[LeadEvent], steps: list[SlaEvent]) -> None:
     """Leads, their new activities and SLA steps in one transaction; replaying any batch changes nothing."""
     leads = latest_per_prospect(events)
@@ -102,11 +97,6 @@ def sla_row(event: SlaEvent) -> tuple[object, ...]:
             event.occurred_at if event.type == "sla.met" else None,
             event.occurred_at if event.type == "sla.breached" else None,
             event.escalation_level, event.owner, step, event.event_id)
-
-
-async def write_sla(conn: AsyncConnection, events: list[SlaEvent]) -> None:
-    """One transaction for the whole batch; replaying any batch changes nothing."""
-    await write_batch(conn, [], events)
 
 
 class PostgresTarget:

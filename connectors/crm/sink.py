@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Callable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from connectors.collector.clock import Clock, system_clock
 from connectors.crm import metrics
 from connectors.crm.dead_letters import dead_letter
 from connectors.crm.delivery import Delivery, Failure, Target, backoff_delays, pause
@@ -26,10 +26,6 @@ log = logging.getLogger("leadflow.sink")
 MAX_BATCH = 500
 
 
-def epoch_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 def target_for(config: Config) -> Target:
     if config.sink.target == "webhook":
         assert config.secrets.webhook_secret, "the webhook target needs LEADFLOW_WEBHOOK_SECRET"
@@ -40,7 +36,7 @@ def target_for(config: Config) -> Target:
 
 class CrmSink:
     def __init__(self, config: Config, codec: Codec, target: Target | None = None,
-                 clock: Callable[[], int] = epoch_ms) -> None:
+                 clock: Clock = system_clock) -> None:
         self._config = config
         self._codec = codec
         self._target = target or target_for(config)

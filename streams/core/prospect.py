@@ -340,6 +340,18 @@ def _tick(state: ProspectState, tick: Tick, model: ScoringModel) -> Outcome:
     return outcome._replace(effects=due + outcome.effects) if due else outcome
 
 
+def decayed_out(state: ProspectState, model: ScoringModel, at: int) -> bool:
+    """Whether a tick at ``at`` would demote this lead: decay alone has taken its score under the threshold.
+    The worker ticks only these, instead of every lead."""
+    behaviour = scoring.behaviour(state.behaviour_by_half_life, max(at, state.clock))
+    return _stage_for(state, model, state.fit + behaviour) == lifecycle.NAME
+
+
+def _stage_for(state: ProspectState, model: ScoringModel, total: float) -> str | None:
+    return lifecycle.after_score(state.stage, total, model.promote_threshold, model.demote_threshold,
+                                 state.prospect_id is not None)
+
+
 def _rerouted(state: ProspectState, steps: list[sla.SlaStep]) -> tuple[Effect, ...]:
     """A reroute hands the unanswered lead to another queue: the CRM's lead row must say so too."""
     effects: list[Effect] = list(steps)
@@ -355,8 +367,7 @@ def _rerouted(state: ProspectState, steps: list[sla.SlaStep]) -> tuple[Effect, .
 
 def _transition(state: ProspectState, model: ScoringModel, cause: str, at: int, received: int,
                 activity: bool) -> Outcome:
-    stage = lifecycle.after_score(state.stage, state.fit + state.behaviour, model.promote_threshold,
-                                  model.demote_threshold, state.prospect_id is not None)
+    stage = _stage_for(state, model, state.fit + state.behaviour)
     if stage == lifecycle.LEAD:
         state.stage = stage
         state.promoted_at = at

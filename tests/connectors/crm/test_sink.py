@@ -7,7 +7,7 @@ import psycopg
 import pytest
 
 from connectors.crm.migrations import available, migrate
-from connectors.crm.postgres import latest_per_prospect, write_leads, write_sla
+from connectors.crm.postgres import latest_per_prospect, write_batch
 from connectors.crm.sink import CrmSink
 from leadflow.kafka import new_producer
 from schemas.codec import Codec
@@ -84,9 +84,9 @@ def test_a_stale_update_never_overwrites_newer_state(crm_dsn):
 
     async def main():
         async with await psycopg.AsyncConnection.connect(crm_dsn, autocommit=True) as conn:
-            await write_leads(conn, [lead("a", 5, 90)])
-            await write_leads(conn, [lead("a", 3, 40)])  # separate transactions: the database guard decides
-            await write_leads(conn, [lead("a", 5, 90)])  # a replay changes nothing either
+            await write_batch(conn, [lead("a", 5, 90)], [])
+            await write_batch(conn, [lead("a", 3, 40)], [])  # separate transactions: the database guard decides
+            await write_batch(conn, [lead("a", 5, 90)], [])  # a replay changes nothing either
 
     asyncio.run(main())
     assert rows(crm_dsn, "SELECT score_total, version, last_event_id FROM crm_leads") == [(90.0, 5, "a-v5")]
@@ -123,9 +123,9 @@ def test_replayed_or_reordered_sla_steps_never_take_a_clock_back(crm_dsn):
 
     async def main():
         async with await psycopg.AsyncConnection.connect(crm_dsn, autocommit=True) as conn:
-            await write_sla(conn, [step("sla.started", at=1_000), step("sla.met", at=5_000)])
-            await write_sla(conn, [step("sla.started", at=1_000), step("sla.met", at=5_000)])  # redelivered
-            await write_sla(conn, [step("sla.started", at=1_000)])  # an old step, late
+            await write_batch(conn, [], [step("sla.started", at=1_000), step("sla.met", at=5_000)])
+            await write_batch(conn, [], [step("sla.started", at=1_000), step("sla.met", at=5_000)])  # redelivered
+            await write_batch(conn, [], [step("sla.started", at=1_000)])  # an old step, late
 
     asyncio.run(main())
     assert rows(crm_dsn, SLA_ROW) == [("first-response", "met", 9, None, 5, 0, None)]
@@ -144,8 +144,8 @@ def test_every_update_in_a_batch_adds_its_activity_and_the_newest_owns_the_row(c
 
     async def main():
         async with await psycopg.AsyncConnection.connect(crm_dsn, autocommit=True) as conn:
-            await write_leads(conn, [lead("a", 1, 60), update("a", 2, ["x1"], queue="sdr"),
-                                     update("a", 3, ["x2", "x3"], owner="alice", queue="sdr")])
+            await write_batch(conn, [lead("a", 1, 60), update("a", 2, ["x1"], queue="sdr"),
+                                     update("a", 3, ["x2", "x3"], owner="alice", queue="sdr")], [])
 
     asyncio.run(main())
     assert rows(crm_dsn, "SELECT stage, owner, queue, version FROM crm_leads") == [("accepted", "alice", "sdr", 3)]
