@@ -9,7 +9,9 @@ marks what was replayed, and `replay` without ids takes only what was not.
 from __future__ import annotations
 
 import uuid
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import AsyncIterator
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
@@ -76,27 +78,28 @@ async def replay(config: Config, codec: Codec, ids: set[str] | None = None) -> l
     return chosen
 
 
-async def _replayed_up_to(config: Config, partitions: list[TopicPartition]) -> dict[int, int]:
+@asynccontextmanager
+async def _replay_progress(config: Config) -> AsyncIterator[AIOKafkaConsumer]:
+    """A client of the replay group that never joins it: it only reads and commits the group's offsets."""
     consumer = AIOKafkaConsumer(**config.kafka.client_kwargs(), group_id=replay_group(config),
                                 enable_auto_commit=False)
     await consumer.start()
     try:
-        return {tp.partition: (await consumer.committed(tp)) or 0 for tp in partitions}
+        yield consumer
     finally:
         await consumer.stop()
+
+
+async def _replayed_up_to(config: Config, partitions: list[TopicPartition]) -> dict[int, int]:
+    async with _replay_progress(config) as consumer:
+        return {tp.partition: (await consumer.committed(tp)) or 0 for tp in partitions}
 
 
 async def _mark_replayed(config: Config, ends: dict[int, int]) -> None:
-    topic = config.topic("sink-dlq")
-    consumer = AIOKafkaConsumer(**config.kafka.client_kwargs(), group_id=replay_group(config),
-                                enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in ends]
-        consumer.assign(partitions)
-        await consumer.commit({TopicPartition(topic, p): end for p, end in ends.items()})
-    finally:
-        await consumer.stop()
+    offsets = {TopicPartition(config.topic("sink-dlq"), p): end for p, end in ends.items()}
+    async with _replay_progress(config) as consumer:
+        consumer.assign(list(offsets))
+        await consumer.commit(offsets)
 
 
 def _summary(codec: Codec, letter: DeadLetter) -> str:
