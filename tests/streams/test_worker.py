@@ -230,7 +230,7 @@ def test_an_unanswered_lead_breaches_its_sla_within_seconds_and_escalates(config
     model = tmp_path / "model.yaml"
     model.write_text(MODEL + """\
 sla:
-  respond_within: 3s
+  respond_within: 6s  # room for the timely verdict to arrive on a loaded machine
   business_hours: {timezone: UTC, days: [mon, tue, wed, thu, fri, sat, sun], hours: "00:00-24:00"}
   escalation:
     - {after: 2s, action: reroute, to: "queue:second"}
@@ -253,7 +253,7 @@ sla:
                    'leadflow_sla_clocks_waiting{status="breached"} 1.0',
                    'leadflow_sla_clocks_waiting{status="open"} 0.0',
                    'leadflow_sla_first_response_seconds_count 1.0'):
-        assert sample in exposition, sample
+        assert sample in exposition, [line for line in exposition.splitlines() if line.startswith("leadflow_sla")]
     rerouted = [e for e in leads if e.prospect_id == "p_sla" and e.type == "lead.updated"]
     assert [(e.queue, e.owner) for e in rerouted] == [("queue:second", None)]  # crm_leads.queue follows
     by_prospect: dict[str, list[str]] = {}
@@ -263,6 +263,6 @@ sla:
     assert by_prospect["p_sla"] == ["sla.started", "sla.breached", "sla.escalated"]
     breach = next(s for s in steps if s.type == "sla.breached")
     escalation = next(s for s in steps if s.type == "sla.escalated")
-    assert breach.occurred_at == breach.due_at == breach.started_at + 3000
+    assert breach.occurred_at == breach.due_at == breach.started_at + 6000
     assert escalation.occurred_at == breach.due_at + 2000 and escalation.owner == "queue:second"
     assert noticed - escalation.occurred_at < 10_000  # seen within seconds, not at the next decay tick
