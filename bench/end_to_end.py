@@ -151,8 +151,11 @@ def main() -> None:
         print(file=sys.stderr)
         measured = sorted(latencies(dsn))
         over_time = windows(dsn)
-        checkpoints = metric(f"http://127.0.0.1:{worker_port}/metrics", "leadflow_worker_checkpoint_seconds_sum"), \
-            metric(f"http://127.0.0.1:{worker_port}/metrics", "leadflow_worker_checkpoint_seconds_count")
+        worker, sink = f"http://127.0.0.1:{worker_port}/metrics", f"http://127.0.0.1:{sink_port}/metrics"
+        checkpoints = metric(worker, "leadflow_worker_checkpoint_seconds_sum"), \
+            metric(worker, "leadflow_worker_checkpoint_seconds_count")
+        writes = metric(sink, "leadflow_sink_write_seconds_sum"), metric(sink, "leadflow_sink_write_seconds_count"), \
+            metric(sink, "leadflow_sink_records_total")
     p50, p95, p99 = (histogram.percentile(measured, q) for q in (50, 95, 99))
     print(f"end to end (collector -> crm_lead_activities row committed), {args.rate:,} events/s for "
           f"{args.seconds} s, {args.prospects:,} prospects, all processes on this machine:")
@@ -164,6 +167,9 @@ def main() -> None:
     if checkpoints[1]:
         print(f"  worker checkpoints: {checkpoints[1]:,.0f}, {checkpoints[0] / checkpoints[1] * 1000:,.0f} ms on average "
               f"(every {args.checkpoint_ms} ms)")
+    if writes[1]:
+        print(f"  sink: {writes[1]:,.0f} batches of {writes[2] / writes[1]:,.0f} lead/SLA events on average, "
+              f"{writes[0] / writes[1] * 1000:,.1f} ms per database write")
     edges = histogram.log_bins(measured[0], measured[-1] * 1.0001, 16)
     print(histogram.terminal(measured, edges))
     args.plot.parent.mkdir(parents=True, exist_ok=True)

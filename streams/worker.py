@@ -34,7 +34,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import ConsumerRecord
 
 from leadflow.config import Config
-from leadflow.kafka import new_consumer, new_producer
+from leadflow.kafka import new_consumer, new_producer, send_batched
 from schemas.codec import Codec, DecodeError
 from schemas.records import Interaction
 from streams import metrics
@@ -168,8 +168,7 @@ class Worker(ConsumerRebalanceListener):
         metrics.CHECKPOINT_SECONDS.observe(time.perf_counter() - started)
 
     async def _deliver(self, records: list[Record]) -> None:
-        send = self._producer.send
-        await asyncio.gather(*[await send(r.topic, r.value, r.key, partition=r.partition) for r in records])
+        await send_batched(self._producer, [(r.topic, r.key, r.value, r.partition) for r in records])
 
     def _new_batch(self) -> Batch:
         return Batch(self._model, self._codec, self.topics, self.table.states,

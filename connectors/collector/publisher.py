@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaProducer
 from connectors.collector import metrics
 from connectors.collector.spool import Spool, SpooledRecord
 from leadflow.config import Config
-from leadflow.kafka import new_producer
+from leadflow.kafka import new_producer, send_batched
 from schemas.codec import Codec
 from schemas.records import CrmFeedback, Interaction, RejectedInput
 
@@ -134,8 +134,7 @@ class Publisher:
     async def _produce(self, records: list[SpooledRecord]) -> None:
         assert self._producer is not None
         started = time.perf_counter()
-        futures = [await self._producer.send(r.topic, key=r.key, value=r.value) for r in records]
-        await asyncio.gather(*futures)
+        await send_batched(self._producer, [(r.topic, r.key, r.value, None) for r in records])
         metrics.PRODUCE_SECONDS.observe(time.perf_counter() - started)
 
     async def _run(self) -> None:
