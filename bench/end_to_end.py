@@ -153,7 +153,8 @@ def main() -> None:
         over_time = windows(dsn)
         worker, sink = f"http://127.0.0.1:{worker_port}/metrics", f"http://127.0.0.1:{sink_port}/metrics"
         checkpoints = metric(worker, "leadflow_worker_checkpoint_seconds_sum"), \
-            metric(worker, "leadflow_worker_checkpoint_seconds_count")
+            metric(worker, "leadflow_worker_checkpoint_seconds_count"), \
+            metric(worker, "leadflow_worker_checkpoint_pause_seconds_sum")
         writes = metric(sink, "leadflow_sink_write_seconds_sum"), metric(sink, "leadflow_sink_write_seconds_count"), \
             metric(sink, "leadflow_sink_records_total")
     p50, p95, p99 = (histogram.percentile(measured, q) for q in (50, 95, 99))
@@ -165,8 +166,9 @@ def main() -> None:
     print("  over time: " + ", ".join(f"{start}s p50 {p50_ * 1000:,.0f} / p99 {p99_ * 1000:,.0f} ms"
                                       for start, p50_, p99_ in over_time))
     if checkpoints[1]:
-        print(f"  worker checkpoints: {checkpoints[1]:,.0f}, {checkpoints[0] / checkpoints[1] * 1000:,.0f} ms on average "
-              f"(every {args.checkpoint_ms} ms)")
+        print(f"  worker checkpoints: {checkpoints[1]:,.0f} (every {args.checkpoint_ms} ms), scoring paused "
+              f"{checkpoints[2] / checkpoints[1] * 1000:,.0f} ms for each snapshot, storing took "
+              f"{checkpoints[0] / checkpoints[1] * 1000:,.0f} ms on average")
     if writes[1]:
         print(f"  sink: {writes[1]:,.0f} batches of {writes[2] / writes[1]:,.0f} lead/SLA events on average, "
               f"{writes[0] / writes[1] * 1000:,.1f} ms per database write")

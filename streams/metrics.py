@@ -20,6 +20,10 @@ RESCORED = Counter("leadflow_worker_rescored_total",
 CHECKPOINT_SECONDS = Histogram("leadflow_worker_checkpoint_seconds",
                                "Time to store the changed states and commit the inputs of one checkpoint",
                                buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0))
+CHECKPOINT_PAUSE_SECONDS = Histogram(
+    "leadflow_worker_checkpoint_pause_seconds",
+    "Time scoring stops for a checkpoint's snapshot (serializing the changed states); storing them runs alongside",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0))
 STATES_WRITTEN = Counter("leadflow_worker_states_written_total", "Prospect states written to the changelog")
 SLA_STEPS = Counter("leadflow_sla_steps_total", "SLA clock steps emitted (sla.started, sla.met, sla.breached, "
                     "sla.escalated, sla.cancelled)", ["type"])

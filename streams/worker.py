@@ -8,9 +8,13 @@ one consumer loop sees every input of a prospect in order and no repartition is 
 At-least-once: a batch's outputs are acknowledged by the broker before the next batch
 starts; its states and input offsets wait for the checkpoint (``LEADFLOW_WORKER_CHECKPOINT_MS``,
 and before partitions are handed over or the worker stops), so a hot prospect's state is
-written once per checkpoint rather than once per batch. A crash replays the inputs since
-the last checkpoint onto the states of that checkpoint: the core is deterministic, so the
-outputs repeat with the same event ids, and the sink's upserts absorb them.
+written once per checkpoint rather than once per batch. A checkpoint snapshots (serializes
+the changed states, notes the offsets they reflect), then stores the snapshot and commits
+those offsets in the background on a producer of its own, while the next batches are
+scored: the scoring pauses only for the snapshot, and lead events never queue behind
+megabytes of states. A crash replays the inputs since the last committed checkpoint onto
+the states of that checkpoint: the core is deterministic, so the outputs repeat with the
+same event ids, and the sink's upserts absorb them.
 
 This shell is plain aiokafka rather than Faust: Faust delivers each record through its
 conductor, channel and stream machinery, which capped a bare Faust agent that only
@@ -63,19 +67,23 @@ class Worker(ConsumerRebalanceListener):
         self.deadlines: dict[bytes, int] = {}  # prospects whose response clock has a step due, and when
         self.clocks: dict[bytes, str] = {}  # prospects whose clock waits for a first response: its status
         self._producer: AIOKafkaProducer
+        self._changelog: AIOKafkaProducer  # the checkpoints' own, so lead events never wait behind states
         self._consumer: AIOKafkaConsumer
         self._lock = asyncio.Lock()  # one batch, checkpoint or rebalance step at a time
         self._dirty: dict[bytes, int] = {}  # states changed since the last checkpoint: key -> partition
         self._uncommitted: dict[TopicPartition, int] = {}
         self._checkpoint_due = 0.0
+        self._storing: asyncio.Task | None = None  # the last checkpoint's store and commit
 
     async def run(self, stop: asyncio.Event) -> None:
         config = self._config
         inputs = (self.topics.interactions, config.topic("crm-feedback"), self.topics.identity)
         self._producer = new_producer(config)
+        self._changelog = new_producer(config)
         self._consumer = new_consumer(config, f"{config.topic_prefix}-worker", max_poll_records=config.worker_batch_size,
                                       partition_assignment_strategy=(RangePartitionAssignor,))
         await self._producer.start()
+        await self._changelog.start()
         self._consumer.subscribe(inputs, listener=self)
         await self._consumer.start()
         web = await start_web(self._config, self.table, self._model)
@@ -90,14 +98,17 @@ class Worker(ConsumerRebalanceListener):
                     if time.monotonic() >= self._checkpoint_due:
                         await self._checkpoint()
             async with self._lock:
-                await self._checkpoint()
+                await self._checkpoint(wait=True)
         finally:
             for timer in timers:
                 timer.cancel()
+            if self._storing is not None:
+                self._storing.cancel()
             if web is not None:
                 await web.cleanup()
             await self._consumer.stop()
             await self._producer.stop()
+            await self._changelog.stop()
 
     async def _fill_batch(self, stop: asyncio.Event) -> dict[TopicPartition, list[ConsumerRecord]]:
         """Up to the batch size, waiting at most the batch wait once the first record is in."""
@@ -147,18 +158,33 @@ class Worker(ConsumerRebalanceListener):
         await self._deliver(batch.finish())
         self._dirty.update(batch.changed)
 
-    async def _checkpoint(self) -> None:
-        """The changed states, acknowledged, then the offsets of the inputs they reflect: the order
-        at-least-once rests on."""
+    async def _checkpoint(self, wait: bool = False) -> None:
+        """Snapshot the changed states and the offsets of the inputs they reflect; store the states, acknowledged,
+        then commit the offsets: the order at-least-once rests on. The store runs in the background unless
+        ``wait``; a checkpoint first waits for the previous one, so a prospect's states reach the changelog in
+        order, and a failed store stops the worker here."""
+        await self._stored()
         started = time.perf_counter()
-        for group in self.table.records(self._dirty):
-            await self._deliver(group)
+        groups = self.table.records(self._dirty)
         metrics.STATES_WRITTEN.inc(len(self._dirty))
         self._dirty.clear()
         assigned = self._consumer.assignment()
         offsets = {tp: offset for tp, offset in self._uncommitted.items() if tp in assigned}
         self._uncommitted.clear()
         self._checkpoint_due = time.monotonic() + self._config.worker_checkpoint_ms / 1000
+        metrics.CHECKPOINT_PAUSE_SECONDS.observe(time.perf_counter() - started)
+        self._storing = asyncio.create_task(self._store(groups, offsets, started), name="checkpoint")
+        if wait:
+            await self._stored()
+
+    async def _stored(self) -> None:
+        if self._storing is not None:
+            storing, self._storing = self._storing, None
+            await storing
+
+    async def _store(self, groups: list[list[Record]], offsets: dict[TopicPartition, int], started: float) -> None:
+        for group in groups:
+            await send_batched(self._changelog, [(r.topic, r.key, r.value, r.partition) for r in group])
         if offsets:
             try:
                 await self._consumer.commit(offsets)
@@ -180,7 +206,7 @@ class Worker(ConsumerRebalanceListener):
         """Stores what the worker holds before another worker recovers it."""
         async with self._lock:
             metrics.READY.set(0)
-            await self._checkpoint()
+            await self._checkpoint(wait=True)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         async with self._lock:
