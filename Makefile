@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: up test
+.PHONY: up test tools
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -11,8 +11,13 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The tests run a real Prometheus and promtool (Debian's prometheus package) against the dashboards and alerts.
+tools:
+	@command -v prometheus >/dev/null && command -v promtool >/dev/null || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
+
 up: $(STAMP)
 	$(VENV)/bin/leadflow up
 
-test: $(STAMP)
+test: $(STAMP) tools
 	$(VENV)/bin/python -m pytest

@@ -117,6 +117,7 @@ class Config:
     topic_prefix: str = "leadflow"
     partitions: int = 6
     replication_factor: int = 1
+    interactions_retention_days: int = 30
     crm_dsn: str | None = None
     schema_registry_url: str | None = None
     model_path: Path = DEFAULT_MODEL
@@ -227,6 +228,9 @@ SETTINGS: tuple[Setting, ...] = (
             "partitions per topic (the most workers that can share the load)"),
     Setting("LEADFLOW_REPLICATION_FACTOR", "replication_factor", parsers.positive_int,
             "replication factor for created topics (3 in production)"),
+    Setting("LEADFLOW_INTERACTIONS_RETENTION_DAYS", "interactions_retention_days", parsers.positive_int,
+            "retention of the interactions topic when `leadflow topics create` makes it (how far back a "
+            "consumer can re-read raw inputs)"),
     Setting("LEADFLOW_CRM_DSN", "crm_dsn", parsers.dsn,
             "CRM PostgreSQL DSN; unset = `leadflow up` starts the embedded PostgreSQL"),
     Setting("LEADFLOW_SCHEMA_REGISTRY_URL", "schema_registry_url", parsers.url,

@@ -49,12 +49,15 @@ class TopicReader:
             fetched = await self._consumer.getmany(timeout_ms=poll_ms, max_records=max_records)
             yield [record for records in fetched.values() for record in records]
 
+    async def end_offsets(self) -> dict[TopicPartition, int]:
+        return await self._consumer.end_offsets(self.partitions) if self.partitions else {}
+
     async def to_end(self, idle_polls: int = 8) -> AsyncIterator[list[ConsumerRecord]]:
         """Everything up to the end offsets seen on entry. Also stops after ``idle_polls`` empty polls, since
         the embedded broker can report an end offset past the last record it returns."""
         if not self.partitions:
             return
-        ends = await self._consumer.end_offsets(self.partitions)
+        ends = await self.end_offsets()
         remaining = {tp.partition for tp, end in ends.items() if end > 0}
         idle = 0
         async for records in self.batches():

@@ -22,6 +22,19 @@ def _admin(config: Config) -> KafkaAdminClient:
     return KafkaAdminClient(client_id="leadflow-admin", request_timeout_ms=15000, **kwargs)
 
 
+def topic_configs(config: Config, name: str) -> dict[str, str]:
+    """Compaction for the changelog, the interactions' retention, and with replicas an in-sync quorum: a write
+    acknowledged (acks=all) survives losing a broker, and one broker down does not stop writes."""
+    configs: dict[str, str] = {}
+    if name in COMPACTED:
+        configs["cleanup.policy"] = "compact"
+    if name == "interactions":
+        configs["retention.ms"] = str(config.interactions_retention_days * 86_400_000)
+    if config.replication_factor > 1:
+        configs["min.insync.replicas"] = str(min(2, config.replication_factor - 1))
+    return configs
+
+
 def create_topics(config: Config) -> list[str]:
     """Create the missing topics; return the names created. Existing topics are left alone."""
     admin = _admin(config)
@@ -30,8 +43,7 @@ def create_topics(config: Config) -> list[str]:
         missing = [name for name in TOPICS if config.topic(name) not in existing]
         if missing:
             new = [NewTopic(config.topic(name), config.partitions, config.replication_factor,
-                            topic_configs={"cleanup.policy": "compact"} if name in COMPACTED else {})
-                   for name in missing]
+                            topic_configs=topic_configs(config, name)) for name in missing]
             try:
                 admin.create_topics(new)
             except TopicAlreadyExistsError:

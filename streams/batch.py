@@ -11,12 +11,14 @@ event as its timeline (promotions, demotions and recycles carry the whole timeli
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, MutableMapping, Union
 
 from schemas.codec import Codec
 from schemas.records import CrmFeedback, IdentityMerge, Interaction
 from streams.core import lifecycle
+from streams.core.identity import ANON_PREFIX
 from streams.core.leads import lead_event, sla_event
 from streams.core.model import ScoringModel
 from streams.core.prospect import (Forward, LeadChange, MergeRequest, Outcome, ProspectState, Tick, absorb, apply,
@@ -83,6 +85,7 @@ class Batch:
     outputs: list[Record] = field(default_factory=list)
     changed: dict[bytes, int] = field(default_factory=dict)  # key -> partition
     duplicates: int = 0
+    created: Counter[str] = field(default_factory=Counter)  # new prospects: "known" or "anonymous"
     _pending_updates: dict[bytes, LeadChange] = field(default_factory=dict)
     _activity: dict[bytes, set[str]] = field(default_factory=dict)  # inputs since the key's last lead event
 
@@ -90,6 +93,7 @@ class Batch:
         state = live_state(self.states, key)
         if state is None:
             state = self.states[key] = ProspectState(key.decode())
+            self.created["anonymous" if state.key.startswith(ANON_PREFIX) else "known"] += 1
         return state
 
     def add(self, key: bytes, partition: int, item: WorkerInput) -> None:

@@ -2,11 +2,15 @@
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from streams.core.lifecycle import VERDICTS
+
 EVENTS_PROCESSED = Counter("leadflow_worker_events_processed_total", "Interactions processed by the worker",
                            ["type"])
 EVENTS_UNDECODABLE = Counter("leadflow_worker_events_undecodable_total",
                              "Records on the interactions topic no known schema wrote (skipped)")
 DUPLICATES = Counter("leadflow_worker_duplicates_total", "Redelivered interactions ignored by event_id")
+PROSPECTS_CREATED = Counter("leadflow_worker_prospects_created_total", "Prospects seen for the first time, known "
+                            "(an email or id: the funnel's names) or anonymous visitors", ["identity"])
 LEAD_EVENTS = Counter("leadflow_worker_lead_events_total", "Lead events emitted", ["type"])
 BATCH_SECONDS = Histogram("leadflow_worker_batch_seconds",
                           "Time to decode and score a batch of inputs and deliver its outputs",
@@ -24,6 +28,13 @@ CHECKPOINT_PAUSE_SECONDS = Histogram(
     "leadflow_worker_checkpoint_pause_seconds",
     "Time scoring stops for a checkpoint's snapshot (serializing the changed states); storing them runs alongside",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0))
+SCORING_LATENCY_SECONDS = Histogram(
+    "leadflow_worker_scoring_latency_seconds",
+    "From the collector receiving an interaction to the worker's outputs for it acknowledged by the broker",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+PROSPECT_SCORE = Histogram("leadflow_worker_prospect_score", "Total score of a prospect after each change (its "
+                           "distribution across prospects)",
+                           buckets=(-25, 0, 5, 10, 20, 30, 40, 50, 60, 80, 100, 150, 200, 400))
 STATES_WRITTEN = Counter("leadflow_worker_states_written_total", "Prospect states written to the changelog")
 SLA_STEPS = Counter("leadflow_sla_steps_total", "SLA clock steps emitted (sla.started, sla.met, sla.breached, "
                     "sla.escalated, sla.cancelled)", ["type"])
@@ -32,3 +43,17 @@ SLA_CLOCKS_WAITING = Gauge("leadflow_sla_clocks_waiting", "Response clocks of th
 SLA_FIRST_RESPONSE_SECONDS = Histogram(
     "leadflow_sla_first_response_seconds", "From promotion to the CRM's first verdict on the lead (wall-clock time)",
     buckets=(60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 604800))
+
+
+def start_at_zero() -> None:
+    """Series exist from the start, so rates and alerts read 0 rather than nothing before the first event."""
+    for kind in ("lead.promoted", "lead.updated", "lead.demoted", "lead.recycled"):
+        LEAD_EVENTS.labels(kind)
+    for kind in ("sla.started", "sla.met", "sla.breached", "sla.escalated", "sla.cancelled"):
+        SLA_STEPS.labels(kind)
+    for status in ("open", "breached"):
+        SLA_CLOCKS_WAITING.labels(status)
+    for identity in ("known", "anonymous"):
+        PROSPECTS_CREATED.labels(identity)
+    for verdict in VERDICTS:  # the funnel's accepted and won
+        EVENTS_PROCESSED.labels(f"crm.{verdict}")

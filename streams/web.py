@@ -7,6 +7,8 @@ the changelog topic, which every worker can read: any worker answers for every p
 
 from __future__ import annotations
 
+from typing import Callable
+
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -23,7 +25,8 @@ def _error(status: int, error: str, reason: str, **headers: str) -> web.Response
     return web.json_response({"error": error, "reason": reason}, status=status, headers=headers or None)
 
 
-def worker_routes(config: Config, table: ProspectTable, model: ScoringModel) -> web.Application:
+def worker_routes(config: Config, table: ProspectTable, model: ScoringModel,
+                  ready: Callable[[], bool] = lambda: True) -> web.Application:
     api_token = config.secrets.api_token
 
     async def metrics(request: web.Request) -> web.Response:
@@ -31,6 +34,13 @@ def worker_routes(config: Config, table: ProspectTable, model: ScoringModel) -> 
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
+
+    async def readyz(request: web.Request) -> web.Response:
+        """Ready once the worker holds its partitions with their states recovered (a readiness probe's answer)."""
+        if ready():
+            return web.json_response({"status": "ready"})
+        return web.json_response({"status": "not ready", "reason": "joining the group or recovering states"},
+                                 status=503)
 
     async def prospect(request: web.Request) -> web.Response:
         if not api_token:
@@ -53,14 +63,16 @@ def worker_routes(config: Config, table: ProspectTable, model: ScoringModel) -> 
     app = web.Application()
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     app.router.add_get("/v1/prospects/{prospect}", prospect)
     return app
 
 
-async def start_web(config: Config, table: ProspectTable, model: ScoringModel) -> web.AppRunner | None:
+async def start_web(config: Config, table: ProspectTable, model: ScoringModel,
+                    ready: Callable[[], bool]) -> web.AppRunner | None:
     if config.worker_metrics_port is None:
         return None
-    runner = web.AppRunner(worker_routes(config, table, model), access_log=None)
+    runner = web.AppRunner(worker_routes(config, table, model, ready), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, config.http_host, config.worker_metrics_port).start()
     return runner

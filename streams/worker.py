@@ -38,6 +38,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from aiokafka.structs import ConsumerRecord
 
 from leadflow.config import Config
+from leadflow.consumer_lag import LagGauge
 from leadflow.kafka import new_consumer, new_producer, send_batched
 from schemas.codec import Codec, DecodeError
 from schemas.records import Interaction
@@ -74,19 +75,22 @@ class Worker(ConsumerRebalanceListener):
         self._uncommitted: dict[TopicPartition, int] = {}
         self._checkpoint_due = 0.0
         self._storing: asyncio.Task | None = None  # the last checkpoint's store and commit
+        self._lag = LagGauge(f"{config.topic_prefix}-worker")
+        self.ready = False  # partitions held, their states recovered
 
     async def run(self, stop: asyncio.Event) -> None:
         config = self._config
+        metrics.start_at_zero()
         inputs = (self.topics.interactions, config.topic("crm-feedback"), self.topics.identity)
         self._producer = new_producer(config)
         self._changelog = new_producer(config)
-        self._consumer = new_consumer(config, f"{config.topic_prefix}-worker", max_poll_records=config.worker_batch_size,
+        self._consumer = new_consumer(config, self._lag.group, max_poll_records=config.worker_batch_size,
                                       partition_assignment_strategy=(RangePartitionAssignor,))
         await self._producer.start()
         await self._changelog.start()
         self._consumer.subscribe(inputs, listener=self)
         await self._consumer.start()
-        web = await start_web(self._config, self.table, self._model)
+        web = await start_web(self._config, self.table, self._model, lambda: self.ready)
         timers = [asyncio.create_task(self._every(config.decay_tick_s, stop, self._decayed_below_threshold)),
                   asyncio.create_task(self._every(SLA_SCAN_S, stop, self._due_clocks))]
         try:
@@ -95,6 +99,7 @@ class Worker(ConsumerRebalanceListener):
                 async with self._lock:
                     if fetched:
                         await self._process(fetched)
+                    await self._lag.refresh(self._consumer)
                     if time.monotonic() >= self._checkpoint_due:
                         await self._checkpoint()
             async with self._lock:
@@ -126,7 +131,7 @@ class Worker(ConsumerRebalanceListener):
     async def _process(self, fetched: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         started = time.perf_counter()
         assigned = self._consumer.assignment()
-        batch, kinds, offsets, size = self._new_batch(), Counter[str](), {}, 0
+        batch, kinds, offsets, size, received = self._new_batch(), Counter[str](), {}, 0, []
         for tp, records in fetched.items():
             if tp not in assigned:  # revoked while the batch filled: the new owner reads these
                 continue
@@ -143,13 +148,23 @@ class Worker(ConsumerRebalanceListener):
                     key, kind, item = decoded
                     batch.add(key, tp.partition, item)
                     kinds[kind] += 1
+                    if type(item) is Interaction:
+                        received.append(item.received_at)
             offsets[tp] = records[-1].offset + 1
         await self._complete(batch)
+        now_ms = time.time_ns() // 1_000_000
+        for at in received:
+            metrics.SCORING_LATENCY_SECONDS.observe(max(0, now_ms - at) / 1000)
+        for key in batch.changed:
+            state = batch.state(key)
+            metrics.PROSPECT_SCORE.observe(state.fit + state.behaviour)
         self._uncommitted.update(offsets)
         self._follow(batch, batch.changed)
         for kind, count in kinds.items():
             metrics.EVENTS_PROCESSED.labels(kind).inc(count)
         metrics.DUPLICATES.inc(batch.duplicates)
+        for identity, count in batch.created.items():
+            metrics.PROSPECTS_CREATED.labels(identity).inc(count)
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         metrics.BATCH_SIZE.observe(size)
 
@@ -205,7 +220,7 @@ class Worker(ConsumerRebalanceListener):
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         """Stores what the worker holds before another worker recovers it."""
         async with self._lock:
-            metrics.READY.set(0)
+            self._set_ready(False)
             await self._checkpoint(wait=True)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
@@ -236,7 +251,11 @@ class Worker(ConsumerRebalanceListener):
         self._follow(batch, self.table.keys(new))  # the partitions kept are followed batch by batch already
         settle_long_lived_objects()
         metrics.ASSIGNED_PARTITIONS.set(len(partitions))
-        metrics.READY.set(1)
+        self._set_ready(True)
+
+    def _set_ready(self, ready: bool) -> None:
+        self.ready = ready
+        metrics.READY.set(int(ready))
 
     def _follow(self, batch: Batch, keys: Iterable[bytes]) -> None:
         """Keep the timers' lists current: leads decay could demote, clocks with a step to come."""

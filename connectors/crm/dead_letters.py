@@ -78,6 +78,14 @@ async def replay(config: Config, codec: Codec, ids: set[str] | None = None) -> l
     return chosen
 
 
+async def waiting(config: Config) -> int:
+    """Dead letters not yet replayed: the DLQ size ops watch."""
+    async with TopicReader(config, config.topic("sink-dlq")) as reader:
+        ends = await reader.end_offsets()
+        done = await _replayed_up_to(config, reader.partitions)
+    return sum(max(0, end - done.get(tp.partition, 0)) for tp, end in ends.items())
+
+
 @asynccontextmanager
 async def _replay_progress(config: Config) -> AsyncIterator[AIOKafkaConsumer]:
     """A client of the replay group that never joins it: it only reads and commits the group's offsets."""

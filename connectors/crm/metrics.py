@@ -20,4 +20,15 @@ WEBHOOK_SECONDS = Histogram("leadflow_sink_webhook_request_seconds", "Duration o
                             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 FEEDBACK_ROWS = Counter("leadflow_sink_crm_feedback_rows_total", "crm_feedback rows taken by the sink, by outcome "
                         "(published, refused)", ["outcome"])
+DLQ_WAITING = Gauge("leadflow_sink_dlq_waiting_records", "Records on the dead-letter topic not yet replayed "
+                    "(refreshed every 30 s)")
 READY = Gauge("leadflow_sink_ready", "1 once the sink has joined its consumer group")
+
+
+def start_at_zero(target: str) -> None:
+    """Series exist from the start, so rates and alerts read 0 rather than nothing before the first event."""
+    for outcome in ("written", "dead_lettered"):
+        RECORDS.labels(outcome)
+    DEAD_LETTERS.labels(target)
+    for outcome in ("published", "refused"):
+        FEEDBACK_ROWS.labels(outcome)

@@ -12,18 +12,20 @@ from aiokafka.errors import KafkaError
 
 from connectors.collector.clock import Clock, system_clock
 from connectors.crm import metrics
-from connectors.crm.dead_letters import dead_letter
+from connectors.crm.dead_letters import dead_letter, waiting
 from connectors.crm.delivery import Delivery, Failure, Target, backoff_delays, pause
 from connectors.crm.feedback_table import FeedbackTable
 from connectors.crm.postgres import PostgresTarget
 from connectors.crm.webhook import WebhookTarget
 from leadflow.config import Config
+from leadflow.consumer_lag import LagGauge
 from leadflow.kafka import new_consumer, new_producer
 from schemas.codec import Codec, DecodeError
 from schemas.records import LeadEvent, SlaEvent
 
 log = logging.getLogger("leadflow.sink")
 MAX_BATCH = 500
+DLQ_SIZE_EVERY_S = 30.0
 
 
 def target_for(config: Config) -> Target:
@@ -44,8 +46,9 @@ class CrmSink:
         self._dlq = config.topic("sink-dlq")
 
     async def run(self, stop: asyncio.Event) -> None:
-        consumer = new_consumer(self._config, f"{self._config.topic_prefix}-sink", self._config.topic("leads"),
-                                self._config.topic("sla"))
+        metrics.start_at_zero(self._target.name)
+        lag = LagGauge(f"{self._config.topic_prefix}-sink")
+        consumer = new_consumer(self._config, lag.group, self._config.topic("leads"), self._config.topic("sla"))
         producer = new_producer(self._config)
         await producer.start()
         await consumer.start()
@@ -53,15 +56,18 @@ class CrmSink:
         if self._config.crm_dsn:
             table = FeedbackTable(self._config, self._codec, producer, self._clock)
             feedback = asyncio.create_task(table.run(stop), name="crm-feedback-table")
+        dlq_size = asyncio.create_task(self._watch_dead_letters(stop), name="dlq-size")
         try:
             while not stop.is_set():
                 await self._poll_once(consumer, producer, stop)
+                await lag.refresh(consumer)
                 if feedback is not None and feedback.done():
                     feedback.result()  # an unexpected error there stops the sink, loudly
         finally:
+            dlq_size.cancel()
             if feedback is not None:
                 feedback.cancel()
-                await asyncio.gather(feedback, return_exceptions=True)
+            await asyncio.gather(dlq_size, *([feedback] if feedback else []), return_exceptions=True)
             await consumer.stop()
             await producer.stop()
             await self._target.close()
@@ -100,6 +106,14 @@ class CrmSink:
         if failures:
             metrics.RECORDS.labels("dead_lettered").inc(len(failures))
 
+    async def _watch_dead_letters(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                metrics.DLQ_WAITING.set(await waiting(self._config))
+            except Exception as exc:  # a gauge must never stop the sink
+                log.warning("could not measure the dead-letter topic (%s)", exc)
+            await pause(stop, DLQ_SIZE_EVERY_S)
+
     def _observe_latency(self, items: list[Delivery], refused: set[tuple[str, int, int]]) -> None:
         now_s = self._clock() / 1000
         for item in items:
@@ -112,9 +126,8 @@ class CrmSink:
         delays = backoff_delays()
         while not stop.is_set():
             try:
-                sends = [await producer.send(self._dlq, key=letter.key, value=self._codec.encode(letter, self._dlq))
-                         for letter in letters]
-                await asyncio.gather(*sends)
+                for letter in letters:  # one at a time: few, and each its own batch keeps end offsets exact
+                    await producer.send_and_wait(self._dlq, key=letter.key, value=self._codec.encode(letter, self._dlq))
                 metrics.DEAD_LETTERS.labels(self._target.name).inc(len(letters))
                 for letter in letters:
                     log.error("dead-lettered %s[%s]@%s: %s", letter.source_topic, letter.source_partition,
