@@ -1,0 +1,99 @@
+"""The Kubernetes manifests, rendered by kustomize and validated offline against the Kubernetes API schemas."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from leadflow.config import DEFAULT_MODEL
+from streams.core.model import load_model
+
+K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
+KUBERNETES_VERSION = "1.30"
+
+
+def render(path: Path) -> list[dict]:
+    kubectl = shutil.which("kubectl")
+    assert kubectl, "kubectl (with its built-in kustomize) is needed to render deploy/k8s"
+    result = subprocess.run([kubectl, "kustomize", str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+@pytest.fixture(scope="module", params=["base", "overlays/example"])
+def manifests(request) -> list[dict]:
+    return render(K8S / request.param)
+
+
+def by_kind(docs: list[dict], kind: str) -> dict[str, dict]:
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
+
+
+def test_every_object_is_valid_for_the_kubernetes_api(manifests) -> None:
+    for doc in manifests:
+        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+
+
+def test_the_three_services_have_probes_resources_and_a_service(manifests) -> None:
+    deployments = by_kind(manifests, "Deployment")
+    assert set(deployments) == {"leadflow-collector", "leadflow-worker", "leadflow-sink"}
+    services = by_kind(manifests, "Service")
+    for name, deployment in deployments.items():
+        pod = deployment["spec"]["template"]
+        labels = pod["metadata"]["labels"]
+        assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
+        (container,) = pod["spec"]["containers"]
+        assert container["args"] == [name.removeprefix("leadflow-")]
+        for probe in ("livenessProbe", "readinessProbe"):
+            assert container[probe]["httpGet"]["port"] in {p["name"] for p in container["ports"]}, (name, probe)
+        assert {"cpu", "memory"} <= container["resources"]["requests"].keys(), name
+        assert "memory" in container["resources"]["limits"], name
+        assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+        assert services[name]["spec"]["selector"].items() <= labels.items()
+        assert pod["metadata"]["annotations"]["prometheus.io/scrape"] == "true"
+    worker = deployments["leadflow-worker"]["spec"]["template"]["spec"]["containers"][0]
+    assert worker["readinessProbe"]["httpGet"]["path"] == "/readyz"
+
+
+def test_the_collector_autoscales_and_every_service_has_a_disruption_budget(manifests) -> None:
+    deployments = by_kind(manifests, "Deployment")
+    (hpa,) = by_kind(manifests, "HorizontalPodAutoscaler").values()
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
+                                             "name": "leadflow-collector"}
+    assert 2 <= hpa["spec"]["minReplicas"] < hpa["spec"]["maxReplicas"]
+    budgets = by_kind(manifests, "PodDisruptionBudget")
+    for name, deployment in deployments.items():
+        assert budgets[name]["spec"]["selector"] == deployment["spec"]["selector"], name
+
+
+def test_the_workers_get_the_scoring_model_and_the_settings(manifests) -> None:
+    configmaps = by_kind(manifests, "ConfigMap")
+    (model_map,) = [c for name, c in configmaps.items() if name.startswith("leadflow-model")]
+    (settings,) = [c for name, c in configmaps.items() if name.startswith("leadflow-config")]
+    assert model_map["data"]["model.yaml"] == DEFAULT_MODEL.read_text(), \
+        "deploy/k8s/base/model.yaml must be a copy of leadflow/models/default.yaml"
+    worker = by_kind(manifests, "Deployment")["leadflow-worker"]["spec"]
+    mount = worker["template"]["spec"]["containers"][0]["volumeMounts"][0]["mountPath"]
+    assert settings["data"]["LEADFLOW_MODEL"] == f"{mount}/model.yaml"
+    assert {v["configMap"]["name"] for v in worker["template"]["spec"]["volumes"]} == {model_map["metadata"]["name"]}
+    assert worker["replicas"] <= int(settings["data"]["LEADFLOW_PARTITIONS"]), "idle workers beyond the partitions"
+    assert int(settings["data"]["LEADFLOW_REPLICATION_FACTOR"]) == 3
+
+
+def test_the_shipped_model_copy_loads() -> None:
+    assert load_model(K8S / "base" / "model.yaml").version == load_model(DEFAULT_MODEL).version
+
+
+def test_the_example_overlay_sets_a_namespace_secrets_and_more_workers() -> None:
+    docs = render(K8S / "overlays" / "example")
+    assert {d["metadata"].get("namespace") for d in docs if d["kind"] != "Namespace"} == {"leadflow"}
+    (secret,) = by_kind(docs, "Secret").values()
+    assert {"LEADFLOW_WRITE_KEY", "LEADFLOW_CRM_DSN", "LEADFLOW_CRM_FEEDBACK_TOKEN"} <= secret["data"].keys()
+    assert by_kind(docs, "Deployment")["leadflow-worker"]["spec"]["replicas"] == 4
+    deployment = by_kind(docs, "Deployment")["leadflow-collector"]["spec"]["template"]["spec"]["containers"][0]
+    assert deployment["image"] == "registry.example.com/marketing/leadflow:0.1.0"
