@@ -128,6 +128,7 @@ class Config:
     data_dir: Path = Path(".leadflow")
     log_level: str = "info"
     decay_tick_s: float = 60.0
+    status_s: float = 30.0
     worker_batch_size: int = 1000
     worker_batch_wait_ms: int = 20
     worker_checkpoint_ms: int = 1000
@@ -243,6 +244,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LEADFLOW_DATA_DIR", "data_dir", lambda raw: Path(raw).expanduser(),
             "embedded broker/PostgreSQL data and local state"),
     Setting("LEADFLOW_LOG_LEVEL", "log_level", parsers.choice(LOG_LEVELS, str.lower), "debug, info, warning or error"),
+    Setting("LEADFLOW_STATUS_SECONDS", "status_s", parsers.positive_float,
+            "how often `leadflow up` and `leadflow demo` print a status line when their output is not a "
+            "terminal (on a terminal the status panel redraws every 2 s)"),
     Setting("LEADFLOW_DECAY_TICK_SECONDS", "decay_tick_s", parsers.positive_float,
             "how often the worker checks whether decay demoted a lead"),
     Setting("LEADFLOW_WORKER_BATCH_SIZE", "worker_batch_size", parsers.positive_int,

@@ -23,6 +23,7 @@ from leadflow.config import Config
 from leadflow.embedded.broker import EmbeddedBroker
 from leadflow.embedded.postgres import EmbeddedPostgres
 from leadflow.process import StartupError, die_with_parent, free_port, last_lines, stop_process
+from leadflow.status_board import StatusBoard
 
 CHILDREN = ("collector", "worker", "sink")
 MAX_RESTARTS = 5
@@ -72,7 +73,8 @@ class Probe:
 class Stack:
     def __init__(self, config: Config, say: Callable[[str], None] = functools.partial(print, flush=True)) -> None:
         self.config = config
-        self.say = say
+        self._print = say
+        self.board: StatusBoard | None = None
         self.logs = config.data_dir / "logs"
         self.broker: EmbeddedBroker | None = None
         self.postgres: EmbeddedPostgres | None = None
@@ -81,6 +83,11 @@ class Stack:
         # deadlock when the signal lands while the main thread holds the Event's lock inside wait().
         self._stopping = False
         self._failed = False
+
+    def say(self, message: str) -> None:
+        self._print(message)
+        if self.board is not None:
+            self.board.message_printed()
 
     def request_stop(self, *_: object) -> None:
         self._stopping = True
@@ -148,6 +155,7 @@ class Stack:
         started = time.monotonic()
         if self._wait_ready(probes, 90):
             self.say(f"ready in {time.monotonic() - started:.1f}s: press Ctrl-C to stop")
+            self.board = StatusBoard([f"{base}/metrics", *(p.url for p in probes[1:])], config.status_s)
 
     def _wait_ready(self, probes: list["Probe"], timeout_s: float) -> bool:
         """Poll until collector, worker and sink say they are ready, restarting crashed children meanwhile."""
@@ -180,6 +188,8 @@ class Stack:
                 if service is not None and not service.alive():
                     self.say(f"error: the embedded {name} exited; stopping the stack")
                     return 1
+            if self.board is not None:
+                self.board.tick()
             time.sleep(0.2)
         self.say("stopping...")
         return 0

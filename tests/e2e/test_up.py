@@ -55,7 +55,7 @@ def descendants(proc: subprocess.Popen) -> list[psutil.Process]:
 
 
 def test_up_runs_the_stack_promotes_a_lead_and_stops_cleanly(workdir):
-    env = clean_env()
+    env = clean_env(LEADFLOW_STATUS_SECONDS="1")
     started = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "leadflow", "up"], cwd=workdir, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -84,6 +84,9 @@ def test_up_runs_the_stack_promotes_a_lead_and_stops_cleanly(workdir):
         assert row == ("lead", 63.0), f"no crm_leads row within 5 s; output: {''.join(seen)}{log_tails(workdir)}"
         assert time.monotonic() - sent < 5
         assert (workdir / ".leadflow" / "pgdata" / "PG_VERSION").exists()
+        status = read_until(proc, r"^status: inputs .*promoted 1, .*SLA open 1 breached 0 met 0, CRM writes (\d+)", 10,
+                            seen)
+        assert status and int(status.group(1)) >= 2, "".join(seen[-5:])  # the lead and its SLA clock
 
         secrets = workdir / ".leadflow" / "secrets.env"
         assert secrets.stat().st_mode & 0o777 == 0o600 and write_key in secrets.read_text()
