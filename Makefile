@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: up test tools
+.PHONY: up demo test tools
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -21,6 +21,9 @@ tools:
 
 up: $(STAMP)
 	$(VENV)/bin/leadflow up
+
+demo: $(STAMP)
+	$(VENV)/bin/leadflow demo
 
 test: $(STAMP) tools
 	$(VENV)/bin/python -m pytest

@@ -36,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("up", parents=[settings], help="run the whole stack; embedded Kafka and PostgreSQL "
                         "unless LEADFLOW_KAFKA_BOOTSTRAP / LEADFLOW_CRM_DSN are set")
+    demo = commands.add_parser("demo", parents=[settings], help="run the embedded stack with a minute of realistic "
+                               "prospect journeys: leads promoted, SLA clocks met and breached, a lead recycled")
+    demo.add_argument("--prospects", type=int, default=30, help="journeys to play (at least 6, one of each kind)")
+    demo.add_argument("--keep", action="store_true", help="keep the stack running after the summary")
     commands.add_parser("collector", parents=[settings], help="run the HTTP collector (one process)")
     commands.add_parser("worker", parents=[settings], help="run the stream processor (one process)")
     commands.add_parser("sink", parents=[settings], help="run the CRM sink (one process)")
@@ -85,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if command in ("link", "pixel"):
             return cmd_signed_url(config, args)
+        if command == "demo":
+            return cmd_demo(config, args.prospects, args.keep)
         if command == "explain":
             return cmd_explain(config, args.target, args.json)
         if command == "rescore":
@@ -122,21 +128,42 @@ def _require(config: Config, command: str, kafka: bool = False, crm: bool = Fals
 
 
 def cmd_up(config: Config) -> int:
-    from leadflow.secrets_file import ensure_secrets, secrets_path
     from leadflow.supervisor import run_up
+
+    config = _ready_to_run(config)
+    return 2 if config is None else run_up(config)
+
+
+def cmd_demo(config: Config, prospects: int, keep: bool) -> int:
+    from leadflow.demo import demo_config, run_demo
+
+    if prospects < 6:
+        print("leadflow: demo --prospects must be at least 6 (one journey of each kind)", file=sys.stderr)
+        return 2
+    if config.kafka.bootstrap or config.crm_dsn:
+        print("leadflow: the demo runs on its own embedded broker and PostgreSQL; unset LEADFLOW_KAFKA_BOOTSTRAP "
+              "and LEADFLOW_CRM_DSN", file=sys.stderr)
+        return 2
+    ready = _ready_to_run(demo_config(config))
+    return 2 if ready is None else run_demo(ready, prospects, keep)
+
+
+def _ready_to_run(config: Config) -> Config | None:
+    """The model checked before anything starts (None: reported), and the secrets `up` generates and keeps."""
+    from leadflow.secrets_file import ensure_secrets, secrets_path
     from streams.core.model import ModelError, load_model
 
     try:
         load_model(config.model_path)  # fail before starting anything, with the file and line
     except ModelError as exc:
         print(f"leadflow: {exc}", file=sys.stderr)
-        return 2
+        return None
     secret_settings = [s for s in SETTINGS if s.secret]
     try:
         generated = ensure_secrets(secrets_path(config.data_dir), {s.env: s.get(config) for s in secret_settings})
     except OSError as exc:
         raise StartupError(f"cannot write secrets to {config.data_dir} (LEADFLOW_DATA_DIR): {exc.strerror}") from None
-    return run_up(config.with_changes(**{s.attr: generated[s.env] for s in secret_settings if s.env in generated}))
+    return config.with_changes(**{s.attr: generated[s.env] for s in secret_settings if s.env in generated})
 
 
 def _model_or_exit(path: "Path") -> "ScoringModel | None":

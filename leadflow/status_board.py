@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 import urllib.request
-from typing import TextIO
+from typing import Callable, TextIO
 
 from leadflow import status
 
@@ -13,8 +13,10 @@ REDRAW_S = 2.0
 
 
 class StatusBoard:
-    def __init__(self, urls: list[str], every_s: float, out: TextIO = sys.stdout) -> None:
+    def __init__(self, urls: list[str], every_s: float, out: TextIO = sys.stdout,
+                 note: Callable[[], str] | None = None) -> None:
         self._urls = urls
+        self._note = note
         self._out = out
         self._terminal = out.isatty()
         self._every = REDRAW_S if self._terminal else every_s
@@ -35,13 +37,15 @@ class StatusBoard:
         before_at, before = self._before or (now, totals)
         self._before = (now, totals)
         seconds = now - before_at
+        note = self._note() if self._note else ""
         if self._terminal:
-            lines = status.panel(before, totals, seconds)
+            lines = status.panel(before, totals, seconds) + ([note] if note else [])
             up = f"\x1b[{self._drawn}F" if self._drawn else ""
             self._out.write(up + "".join(f"\x1b[2K{text}\n" for text in lines))
             self._drawn = len(lines)
         else:
-            self._out.write(status.line(before, totals, seconds) + "\n")
+            self._out.write(status.line(before, totals, seconds) + (f"; {note.split(maxsplit=1)[-1]}" if note else "")
+                            + "\n")
         self._out.flush()
 
     def _pages(self) -> list[str]:

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections import deque
@@ -75,6 +76,8 @@ class Stack:
         self.config = config
         self._print = say
         self.board: StatusBoard | None = None
+        self.note: Callable[[], str] | None = None  # an extra status row (the demo's progress)
+        self._task_code = 0
         self.logs = config.data_dir / "logs"
         self.broker: EmbeddedBroker | None = None
         self.postgres: EmbeddedPostgres | None = None
@@ -92,7 +95,13 @@ class Stack:
     def request_stop(self, *_: object) -> None:
         self._stopping = True
 
-    def run(self) -> int:
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def run(self, task: Callable[[Stack], int] | None = None, keep: bool = False) -> int:
+        """Start everything and supervise until stopped. ``task`` runs on a thread once the stack is ready; its
+        exit code is the stack's, and the stack stops when it returns, unless ``keep``."""
         try:
             self.logs.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -100,9 +109,20 @@ class Stack:
         try:
             self._start_services()
             self._start_children()
-            return self._supervise()
+            if task is not None and self.board is not None:
+                threading.Thread(target=self._run_task, args=(task, keep), name="task", daemon=True).start()
+            return self._supervise() or self._task_code
         finally:
             self._stop_all()
+
+    def _run_task(self, task: Callable[[Stack], int], keep: bool) -> None:
+        try:
+            self._task_code = task(self)
+        except Exception as exc:  # the task's failure ends the run with its reason, not a silent thread death
+            self.say(f"error: {type(exc).__name__}: {exc}")
+            self._task_code = 1
+        if not keep or self._task_code:
+            self.request_stop()
 
     def _start_services(self) -> None:
         from connectors.crm.migrations import migrate
@@ -155,7 +175,7 @@ class Stack:
         started = time.monotonic()
         if self._wait_ready(probes, 90):
             self.say(f"ready in {time.monotonic() - started:.1f}s: press Ctrl-C to stop")
-            self.board = StatusBoard([f"{base}/metrics", *(p.url for p in probes[1:])], config.status_s)
+            self.board = StatusBoard([f"{base}/metrics", *(p.url for p in probes[1:])], config.status_s, note=self.note)
 
     def _wait_ready(self, probes: list["Probe"], timeout_s: float) -> bool:
         """Poll until collector, worker and sink say they are ready, restarting crashed children meanwhile."""
@@ -231,12 +251,15 @@ class Stack:
             self.broker.stop()
 
 
-def run_up(config: Config) -> int:
+def run_up(config: Config, task: Callable[[Stack], int] | None = None, keep: bool = False,
+           note: Callable[[], str] | None = None) -> int:
+    """`leadflow up` (and, with a task, `leadflow demo`) until Ctrl-C or SIGTERM."""
     stack = Stack(config)
+    stack.note = note
     signal.signal(signal.SIGINT, stack.request_stop)
     signal.signal(signal.SIGTERM, stack.request_stop)
     try:
-        code = stack.run()
+        code = stack.run(task, keep)
     except StartupError as exc:
         print(f"leadflow: {exc}", file=sys.stderr)
         return 1

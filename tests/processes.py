@@ -16,6 +16,18 @@ from typing import Iterator
 import psycopg
 
 
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment of a user who set nothing, on free ports."""
+    from leadflow.process import free_ports
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADFLOW_")}
+    ports = free_ports(3)
+    env.update(LEADFLOW_HTTP_PORT=str(ports[0]), LEADFLOW_WORKER_METRICS_PORT=str(ports[1]),
+               LEADFLOW_SINK_METRICS_PORT=str(ports[2]))
+    env.update(extra)
+    return env
+
+
 @contextmanager
 def leadflow(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
     log.parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,6 @@
 """`leadflow up` as a user runs it: a fresh data dir, embedded broker and PostgreSQL, Ctrl-C at the end."""
 
 import http.client
-import os
 import re
 import signal
 import subprocess
@@ -12,20 +11,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from leadflow.process import free_ports, port_is_free
+from leadflow.process import port_is_free
 from streams.core.identity import prospect_id_for
-from tests.processes import post_json, wait_for_row
+from tests.processes import clean_env, post_json, wait_for_row
 
 pytestmark = pytest.mark.e2e
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADFLOW_")}
-    ports = free_ports(3)
-    env.update(LEADFLOW_HTTP_PORT=str(ports[0]), LEADFLOW_WORKER_METRICS_PORT=str(ports[1]),
-               LEADFLOW_SINK_METRICS_PORT=str(ports[2]))
-    env.update(extra)
-    return env
 
 
 def read_until(proc: subprocess.Popen, pattern: str, timeout_s: float, seen: list[str]) -> re.Match | None:
