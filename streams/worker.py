@@ -152,19 +152,9 @@ class Worker(ConsumerRebalanceListener):
                         received.append(item.received_at)
             offsets[tp] = records[-1].offset + 1
         await self._complete(batch)
-        now_ms = time.time_ns() // 1_000_000
-        for at in received:
-            metrics.SCORING_LATENCY_SECONDS.observe(max(0, now_ms - at) / 1000)
-        for key in batch.changed:
-            state = batch.state(key)
-            metrics.PROSPECT_SCORE.observe(state.fit + state.behaviour)
         self._uncommitted.update(offsets)
         self._follow(batch, batch.changed)
-        for kind, count in kinds.items():
-            metrics.EVENTS_PROCESSED.labels(kind).inc(count)
-        metrics.DUPLICATES.inc(batch.duplicates)
-        for identity, count in batch.created.items():
-            metrics.PROSPECTS_CREATED.labels(identity).inc(count)
+        _observe(batch, kinds, received)
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         metrics.BATCH_SIZE.observe(size)
 
@@ -307,3 +297,18 @@ class Worker(ConsumerRebalanceListener):
                                 received_at=now, source="worker"), topic)) for key in keys(now)])
             except KafkaError as exc:
                 log.warning("ticks not sent (%s); the next ones catch up", exc)
+
+
+def _observe(batch: Batch, kinds: Counter[str], received: list[int]) -> None:
+    """A processed batch in the metrics: inputs by kind, their scoring latency, the scores they left."""
+    for kind, count in kinds.items():
+        metrics.EVENTS_PROCESSED.labels(kind).inc(count)
+    metrics.DUPLICATES.inc(batch.duplicates)
+    for identity, count in batch.created.items():
+        metrics.PROSPECTS_CREATED.labels(identity).inc(count)
+    now_ms = time.time_ns() // 1_000_000
+    for at in received:
+        metrics.SCORING_LATENCY_SECONDS.observe(max(0, now_ms - at) / 1000)
+    for key in batch.changed:
+        state = batch.state(key)
+        metrics.PROSPECT_SCORE.observe(state.fit + state.behaviour)
