@@ -30,7 +30,8 @@ CHECKPOINT_PAUSE_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0))
 SCORING_LATENCY_SECONDS = Histogram(
     "leadflow_worker_scoring_latency_seconds",
-    "From the collector receiving an interaction to the worker's outputs for it acknowledged by the broker",
+    "From the collector receiving a batch's oldest interaction to the worker's outputs for the batch "
+    "acknowledged by the broker (one observation per batch: its worst case)",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 PROSPECT_SCORE = Histogram("leadflow_worker_prospect_score", "Total score of a prospect after each change (its "
                            "distribution across prospects)",
