@@ -19,7 +19,7 @@ STAGES = (NAME, LEAD, ACCEPTED, CONTACTED, WON, NURTURE)
 VERDICTS = ("accepted", "contacted", "won", "lost", "disqualified")
 RECYCLING_VERDICTS = frozenset({"lost", "disqualified"})
 _PROMOTABLE = frozenset({NAME, NURTURE})
-_IN_SALES = frozenset({LEAD, ACCEPTED, CONTACTED, WON})
+IN_SALES = frozenset({LEAD, ACCEPTED, CONTACTED, WON})  # stages whose changes the CRM hears about
 
 
 def after_score(stage: str, total: float, promote: float, demote: float | None, known: bool) -> str | None:
@@ -32,14 +32,9 @@ def after_score(stage: str, total: float, promote: float, demote: float | None, 
     return None
 
 
-def in_sales(stage: str) -> bool:
-    """Stages whose changes the CRM hears about."""
-    return stage in _IN_SALES
-
-
 def after_verdict(stage: str, verdict: str) -> str | None:
     """The stage a CRM verdict leads to, or None when it does not apply (e.g. 'accepted' for a name)."""
-    if stage not in _IN_SALES and verdict != "won":
+    if stage not in IN_SALES and verdict != "won":
         return None
     if verdict in RECYCLING_VERDICTS:
         return NURTURE

@@ -28,8 +28,11 @@ class DecayingSum:
         return self.value * decay_factor(now - self.as_of, half_life_ms)
 
     def add(self, points: float, at: int, half_life_ms: int | None) -> None:
-        if at >= self.as_of:
-            self.value = self.value * decay_factor(at - self.as_of, half_life_ms) + points
+        elapsed = at - self.as_of
+        if elapsed >= 0:  # decay_factor inlined: this runs for every scored event
+            if half_life_ms and elapsed:
+                self.value *= 0.5 ** (elapsed / half_life_ms)
+            self.value += points
             self.as_of = at
         else:
             self.value += points * decay_factor(self.as_of - at, half_life_ms)

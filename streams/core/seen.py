@@ -36,7 +36,8 @@ class RecentIds(set[str]):
 
     def add(self, event_id: str) -> None:
         """Remember an id not in the window yet (callers check first: they must ignore a redelivery)."""
-        self._order.append(event_id)
+        order = self._order
+        if len(order) >= self.limit and order:
+            self.discard(order.popleft())
+        order.append(event_id)
         super().add(event_id)
-        if len(self._order) > self.limit:
-            self.discard(self._order.popleft())
