@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, MutableMapping, Union
+from typing import Callable, MutableMapping, NamedTuple, Union
 
 from schemas.codec import Codec
 from schemas.records import CrmFeedback, IdentityMerge, Interaction
@@ -38,8 +38,9 @@ class Topics:
     sla: str
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):
+    """A record to produce, in the shape ``leadflow.kafka.send_batched`` takes."""
+
     topic: str
     key: bytes
     value: bytes

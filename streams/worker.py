@@ -191,7 +191,7 @@ class Worker(ConsumerRebalanceListener):
 
     async def _store(self, groups: list[list[Record]], offsets: dict[TopicPartition, int], started: float) -> None:
         for group in groups:
-            await send_batched(self._changelog, [(r.topic, r.key, r.value, r.partition) for r in group])
+            await send_batched(self._changelog, group)
         if offsets:
             try:
                 await self._consumer.commit(offsets)
@@ -201,7 +201,7 @@ class Worker(ConsumerRebalanceListener):
         metrics.CHECKPOINT_SECONDS.observe(time.perf_counter() - started)
 
     async def _deliver(self, records: list[Record]) -> None:
-        await send_batched(self._producer, [(r.topic, r.key, r.value, r.partition) for r in records])
+        await send_batched(self._producer, records)
 
     def _new_batch(self) -> Batch:
         return Batch(self._model, self._codec, self.topics, self.table.states,
