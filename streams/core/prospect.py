@@ -14,7 +14,6 @@ Callers that need the state as it was before an input build what they need from 
 
 from __future__ import annotations
 
-import bisect
 from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple, Union
@@ -22,6 +21,7 @@ from typing import NamedTuple, Union
 from schemas.records import CrmFeedback, Interaction
 from streams.core import lifecycle, scoring, sla
 from streams.core.decay import decay_factor
+from streams.core.history import Input, canonical_order, retain
 from streams.core.identity import is_anonymous
 from streams.core.model import ScoringModel
 from streams.core.scoring import DecayingSum, RuleTally
@@ -36,9 +36,6 @@ class Tick:
     """Time passing without events (from the worker's clock): lets decay demote a lead."""
 
     at: int
-
-
-Input = Union[Interaction, CrmFeedback]
 
 
 # A NamedTuple's constructor is a Python-level __new__; the per-event paths build theirs with tuple.__new__
@@ -227,10 +224,6 @@ def _cancel_clock(state: ProspectState, at: int) -> tuple[sla.SlaStep, ...]:
     return (cancelled,) if cancelled is not None else ()
 
 
-def canonical_order(inputs: list[Input]) -> list[Input]:
-    return sorted(inputs, key=_order)
-
-
 def merge(known: ProspectState, anonymous: ProspectState, model: ScoringModel, prospect_id: str,
           email: str | None) -> ProspectState:
     """A new state for the known prospect after absorbing an anonymous one: as if every input had been
@@ -290,14 +283,14 @@ def _interaction(state: ProspectState, event: Interaction, model: ScoringModel) 
     state.version = _next_version(state.version, event.received_at)
     if state.last_activity_at is None or at > state.last_activity_at:
         state.last_activity_at = at
-    _retain(state.history, event, model)
+    retain(state.history, event, model)
     state.seen.add(event.event_id)
     return _transition(state, model, event.event_id, at, event.received_at, activity=True)
 
 
 def _verdict(state: ProspectState, verdict: CrmFeedback, model: ScoringModel) -> Outcome:
     state.seen.add(verdict.event_id)
-    _retain(state.history, verdict, model)
+    retain(state.history, verdict, model)
     if verdict.occurred_at > state.clock:
         state.clock = verdict.occurred_at
         state.behaviour = scoring.behaviour(state.behaviour_by_half_life, state.clock)
@@ -378,24 +371,6 @@ def _transition(state: ProspectState, model: ScoringModel, cause: str, at: int, 
     if activity and state.stage in lifecycle.IN_SALES:
         return _build(Outcome, (state, (_build(LeadChange, ("lead.updated", cause, at, received)),), True))
     return _build(Outcome, (state, (), True))
-
-
-def _retain(history: list[Input], item: Input, model: ScoringModel) -> None:
-    """History in canonical order, trimmed from its oldest end to the model's retention (count and age)."""
-    if not history or history[-1].occurred_at < item.occurred_at or _order(history[-1]) <= _order(item):
-        history.append(item)
-    else:  # an out-of-order input: rare
-        bisect.insort(history, item, key=_order)
-    if len(history) > model.timeline_max_events:
-        del history[:len(history) - model.timeline_max_events]
-    if model.timeline_max_age_ms is not None:
-        horizon = history[-1].occurred_at - model.timeline_max_age_ms
-        while history[0].occurred_at < horizon:  # stops at the newest entry at the latest
-            del history[0]
-
-
-def _order(item: Input) -> tuple[int, int, str]:
-    return item.occurred_at, item.received_at, item.event_id
 
 
 def _next_version(current: int, received_at_ms: int) -> int:

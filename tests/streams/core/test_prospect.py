@@ -5,64 +5,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from leadflow.config import DEFAULT_MODEL
-from schemas.records import CrmFeedback, Interaction
+from streams.core.history import canonical_order
 from streams.core.leads import lead_event, timeline, type_counts
 from streams.core.model import load_model, parse_model
 from streams.state_codec import dump_state, load_state
-from streams.core.prospect import (rescore, Forward, MergeRequest, ProspectState, Tick, absorb, apply, canonical_order, merge,
+from streams.core.prospect import (rescore, Forward, MergeRequest, ProspectState, Tick, absorb, apply, merge,
                                     replay, scores)
-
-DAY = 86_400_000
-PID = "p_1"
-BASE = """\
-version: t1
-thresholds: {promote: 50, demote: 30}
-recycle: {score: RECYCLE}
-rules:
-  - {id: pricing, when: {type: page.viewed, url_contains: /pricing}, points: 20, half_life: 10d, dimension: intent}
-  - {id: view, when: {type: page.viewed}, points: 1}
-  - {id: open, when: {type: email.opened}, points: 5, cap: {max: 2, per: 1d}}
-  - {id: demo, when: {type: form.submitted, form_id: demo}, points: 40, once: true}
-  - {id: bot-open, when: {type: email.opened}, points: 1, score_machine: true}
-  - {id: bounce, when: {type: email.bounced}, points: -10}
-fit:
-  - {id: vp, when: {attribute: job_title, regex: "(?i)\\\\bvp\\\\b"}, points: 15}
-segments:
-  - {id: pricing-visitors, when: {type: page.viewed, url_contains: /pricing}}
-"""
-MODEL = parse_model(BASE.replace("RECYCLE", "reset"))
-
-
-def event(n: int, type_: str = "page.viewed", url: str | None = "https://a.io/pricing", at: int | None = None,
-          machine: bool = False, known: bool = True, form_id: str | None = None, traits=None) -> Interaction:
-    at = n * 1000 if at is None else at
-    return Interaction(event_id=f"e{n}", prospect_key=PID if known else "anon:a", type=type_, occurred_at=at,
-                       received_at=at, source="test", prospect_id=PID if known else None,
-                       email="a@b.io" if known else None, url=url, machine=machine, form_id=form_id,
-                       traits=traits or {})
-
-
-def verdict(n: int, type_: str, at: int) -> CrmFeedback:
-    return CrmFeedback(event_id=f"v{n}", prospect_id=PID, type=type_, occurred_at=at, received_at=at)
-
-
-def copy_of(state):
-    """apply() updates a state in place; tests that branch from one state work on copies."""
-    return load_state(dump_state(state))
-
-
-def run(items, state=None, model=MODEL):
-    state = copy_of(state) if state is not None else ProspectState(PID)
-    effects = []
-    for item in items:
-        outcome = apply(state, item, model)
-        state = outcome.state
-        effects.extend(c.kind for c in outcome.effects)
-    return state, effects
-
-
-def total(state, model=MODEL, now=None):
-    return round(scores(state, model, now).total, 3)
+from tests.streams.core.prospects import BASE, DAY, MODEL, PID, copy_of, event, run, total, verdict
 
 
 def test_points_add_up_and_promotion_happens_once_at_the_threshold():
@@ -172,14 +121,6 @@ def test_timeline_is_chronological_with_points_and_counts():
     state, _ = run([event(1, at=5000), event(2, "email.opened", url=None, at=1000), verdict(1, "accepted", 3000)])
     assert [(e.occurred_at, e.points) for e in timeline(state)] == [(1000, 6), (3000, 0), (5000, 21)]
     assert type_counts(state) == {"page.viewed": 1, "email.opened": 1, "crm.accepted": 1}
-
-
-def test_retention_bounds_the_history_by_count_and_age():
-    model = replace(MODEL, timeline_max_events=3, timeline_max_age_ms=10_000)
-    state, _ = run([event(n, at=n * 1000) for n in range(1, 6)], model=model)
-    assert [i.event_id for i in state.history] == ["e3", "e4", "e5"]
-    state, _ = run([event(9, at=30_000)], state, model=model)
-    assert [i.event_id for i in state.history] == ["e9"]
 
 
 def test_shipped_model_promotes_on_three_pricing_visits():
