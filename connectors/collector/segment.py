@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 from schemas.records import Interaction
 from schemas.timestamps import epoch_ms
