@@ -15,6 +15,7 @@ from leadflow import parsers
 from leadflow.secrets_file import read_secrets, secrets_path
 
 DEFAULT_MODEL = Path(__file__).with_name("models") / "default.yaml"
+DEFAULT_EVENT_NAMES = Path(__file__).with_name("models") / "event_names.yaml"
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -94,6 +95,7 @@ class CollectorSettings:
     link_ttl_days: int = 365
     sns_cert_hosts: str = r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$"
     sns_cert_file: Path | None = None
+    event_names_path: Path = DEFAULT_EVENT_NAMES
 
 
 SINK_TARGETS = ("postgres", "webhook")
@@ -279,6 +281,8 @@ SETTINGS: tuple[Setting, ...] = (
             "hosts a form may redirect to after a post (comma-separated)"),
     Setting("LEADFLOW_FORM_MIN_FILL_SECONDS", "form_min_fill_s", float,
             "forms posted faster than this after rendering count as bots"),
+    Setting("LEADFLOW_EVENT_NAMES", "event_names_path", parsers.existing_file,
+            "YAML file mapping senders' track event names to canonical interaction types"),
     Setting("LEADFLOW_LINK_TTL_DAYS", "link_ttl_days", parsers.positive_int, "how long signed click links stay valid"),
     Setting("LEADFLOW_SNS_CERT_HOSTS", "sns_cert_hosts", parsers.regex,
             "regex of hosts SNS signing certificates may be fetched from"),

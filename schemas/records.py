@@ -53,6 +53,7 @@ class Interaction(_FlatRecord):
     machine: bool = False
     properties: Mapping[str, str] = field(default_factory=dict)
     traits: Mapping[str, str] = field(default_factory=dict)
+    event: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

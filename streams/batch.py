@@ -18,7 +18,7 @@ from typing import Callable, MutableMapping, NamedTuple, Union
 from schemas.codec import Codec
 from schemas.records import CrmFeedback, IdentityMerge, Interaction
 from streams.core import lifecycle
-from streams.core.identity import ANON_PREFIX
+from streams.core.identity import is_anonymous
 from streams.core.leads import lead_event, sla_event
 from streams.core.model import ScoringModel
 from streams.core.prospect import (Forward, LeadChange, MergeRequest, Outcome, ProspectState, Tick, absorb, apply,
@@ -94,7 +94,7 @@ class Batch:
         state = live_state(self.states, key)
         if state is None:
             state = self.states[key] = ProspectState(key.decode())
-            self.created["anonymous" if state.key.startswith(ANON_PREFIX) else "known"] += 1
+            self.created["anonymous" if is_anonymous(state.key) else "known"] += 1
         return state
 
     def add(self, key: bytes, partition: int, item: WorkerInput) -> None:

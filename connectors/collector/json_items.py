@@ -8,24 +8,21 @@ from typing import Any
 
 from aiohttp import web
 
+from connectors.collector.bodies import Refused, read_body
 
-class Refused(Exception):
-    """The body as a whole is unusable: the status, a reason code for the rejection record, the reason."""
-
-    def __init__(self, status: int, code: str, reason: str, body: bytes) -> None:
-        super().__init__(reason)
-        self.status, self.code, self.reason, self.body = status, code, reason, body
+__all__ = ["Refused", "json_body", "json_items"]
 
 
-async def json_items(request: web.Request, max_bytes: int, max_items: int,
-                     batch_key: str | None = None) -> tuple[bytes, list[Any]]:
-    body = await request.read()
-    if len(body) > max_bytes:
-        raise Refused(413, "too_large", f"body exceeds {max_bytes} bytes", body)
+async def json_body(request: web.Request, max_bytes: int) -> tuple[bytes, Any]:
+    """(the inflated body, its JSON document)."""
+    body = await read_body(request, max_bytes)
     try:
-        doc = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise Refused(400, "not_json", f"body is not JSON: {exc}", body) from None
+        return body, json.loads(body)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, a number too long
+        raise Refused(400, "not_json", f"body is not JSON: {str(exc)[:200]}", body) from None
+
+
+def items_of(body: bytes, doc: Any, max_items: int, batch_key: str | None = None) -> list[Any]:
     if batch_key is not None and isinstance(doc, dict) and batch_key in doc:
         doc = doc[batch_key]
     items = doc if isinstance(doc, list) else [doc]
@@ -33,4 +30,10 @@ async def json_items(request: web.Request, max_bytes: int, max_items: int,
         raise Refused(400, "empty", "the body is empty: no items", body)
     if len(items) > max_items:
         raise Refused(413, "too_many", f"{len(items)} items; at most {max_items}", body)
-    return body, items
+    return items
+
+
+async def json_items(request: web.Request, max_bytes: int, max_items: int,
+                     batch_key: str | None = None) -> tuple[bytes, list[Any]]:
+    body, doc = await json_body(request, max_bytes)
+    return body, items_of(body, doc, max_items, batch_key)

@@ -74,7 +74,9 @@ def spools_for(config: Config, index: int) -> tuple[Spool, list[Spool]]:
 
 def create_app(config: Config, codec: Codec, clock: Clock = system_clock,
                http_get: ses.HttpGet = ses.http_get, index: int = 0) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[cors_middleware(config.collector.cors_origins)])
+    # Bodies are inflated by connectors.collector.bodies, under a cap and with clear errors, not by aiohttp.
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[cors_middleware(config.collector.cors_origins)],
+                          handler_args={"auto_decompress": False})
     own, orphans = spools_for(config, index)
     publisher = Publisher(config, codec, own, orphans)
     intake = Intake(publisher, clock)
@@ -103,7 +105,7 @@ def create_app(config: Config, codec: Codec, clock: Clock = system_clock,
     app.add_routes([
         web.get("/t/px.gif", PixelHandler(config, intake).handle),
         web.get("/t/c", ClickHandler(config, intake).handle, allow_head=False),
-        web.post("/v1/events", EventsHandler(config, intake).handle),
+        *EventsHandler(config, intake).routes(),
         web.post("/v1/crm/feedback", FeedbackHandler(config, intake).handle),
         web.post("/v1/forms/{form_id}", forms.handle),
         web.options("/v1/forms/{form_id}", forms.handle),

@@ -1,4 +1,4 @@
-"""What a rule matches: interaction conditions (type, URL, form, campaign, asset, property) and
+"""What a rule matches: interaction conditions (type, event name, URL, form, campaign, asset, property) and
 profile-attribute conditions for fit rules. Pure predicates, compiled once from the model."""
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ class ValueTest:
 
 @dataclass(frozen=True, slots=True)
 class EventCondition:
-    type: str
+    type: str | None  # None: any type (a condition on the sender's event name alone)
+    event: str | None = None  # the sender's event name, compared case-insensitively
     url: str | None = None
     url_contains: str | None = None
     url_regex: re.Pattern[str] | None = None
@@ -42,12 +43,16 @@ class EventCondition:
     narrows: bool = field(init=False, repr=False, compare=False)  # tests more than the type
 
     def __post_init__(self) -> None:
-        filters = (self.url, self.url_contains, self.url_regex, self.form_id, self.campaign, self.asset,
+        filters = (self.event, self.url, self.url_contains, self.url_regex, self.form_id, self.campaign, self.asset,
                    self.property_test)
         object.__setattr__(self, "narrows", any(f is not None for f in filters))
+        if self.event is not None:
+            object.__setattr__(self, "event", self.event.casefold())
 
     def matches(self, event: Interaction) -> bool:
-        if event.type != self.type:
+        if self.type is not None and event.type != self.type:
+            return False
+        if self.event is not None and (event.event is None or event.event.casefold() != self.event):
             return False
         url = event.url
         if self.url is not None and url != self.url:

@@ -1,4 +1,11 @@
-"""Who an event belongs to: normalized emails, deterministic prospect ids and prospect keys."""
+"""Who an event belongs to: normalized emails, deterministic prospect ids and prospect keys.
+
+Three kinds of key, from least to most resolved: ``anon:<anonymous id>`` (a browser or device),
+``user:<user id>`` (the sender's own user id, a Segment/RudderStack ``userId``) and the prospect id
+(a person, known by email). Activity accumulates under whichever key an event names; an
+``identity.linked`` event joins a key to a more resolved one, and from then on the less resolved
+key's activity belongs to the other. Links only ever point up that order, so they cannot form a cycle.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,8 @@ import hashlib
 import re
 
 ANON_PREFIX = "anon:"
+USER_PREFIX = "user:"
+MAX_ID = 200  # longest anonymous or user id accepted
 _EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$")
 
 
@@ -30,8 +39,25 @@ def anonymous_key(anonymous_id: str) -> str:
     return ANON_PREFIX + anonymous_id
 
 
+def user_key(user_id: str) -> str:
+    return USER_PREFIX + user_id
+
+
 def is_anonymous(prospect_key: str) -> bool:
-    return prospect_key.startswith(ANON_PREFIX)
+    """Not (yet) a known person: an anonymous visitor or a user id not linked to an email."""
+    return prospect_key.startswith(ANON_PREFIX) or prospect_key.startswith(USER_PREFIX)
+
+
+def resolution(prospect_key: str) -> int:
+    """0 anonymous visitor, 1 user id, 2 person: a link must point to a higher value."""
+    if prospect_key.startswith(ANON_PREFIX):
+        return 0
+    return 1 if prospect_key.startswith(USER_PREFIX) else 2
+
+
+def person_id(prospect_key: str) -> str | None:
+    """The prospect id a key names, or None for a key that names no known person."""
+    return None if is_anonymous(prospect_key) else prospect_key
 
 
 def key_for(target: str) -> str:

@@ -23,8 +23,9 @@ from streams.core.yaml_lines import LineChecks, ModelError, load_with_lines
 INTERACTION_TYPES = frozenset({
     "page.viewed", "email.delivered", "email.opened", "email.clicked", "email.bounced", "email.complained",
     "email.unsubscribed", "form.submitted", "asset.downloaded", "webinar.registered", "webinar.attended",
-    "identity.linked", "profile.updated",
+    "identity.linked", "profile.updated", "event.tracked",
 })
+TRACKED = "event.tracked"  # a sender's named event (a track call) that maps to no other canonical type
 RECYCLE_POLICIES = ("reset", "halve", "keep")
 _TOP_KEYS = {"version", "defaults", "thresholds", "recycle", "timeline", "rules", "fit", "segments", "sla"}
 _SLA_KEYS = {"id", "respond_within", "business_hours", "escalation", "queue"}
@@ -37,7 +38,7 @@ _THRESHOLD_KEYS = {"promote", "demote"}
 _RECYCLE_KEYS = {"score"}
 _TIMELINE_KEYS = {"max_events", "max_age"}
 _RULE_KEYS = {"id", "when", "points", "once", "cap", "half_life", "dimension", "score_machine"}
-_WHEN_KEYS = {"type", "url", "url_contains", "url_regex", "form_id", "campaign", "asset", "property"}
+_WHEN_KEYS = {"type", "event", "url", "url_contains", "url_regex", "form_id", "campaign", "asset", "property"}
 _TEST_KEYS = {"equals", "in", "regex"}
 _FIT_KEYS = {"id", "when", "points"}
 _SEGMENT_KEYS = {"id", "when"}
@@ -104,9 +105,11 @@ class ScoringModel:
 
 
 def _by_type(items: tuple[Any, ...]) -> dict[str, tuple[Any, ...]]:
+    """A condition without a type (an event name alone) is a candidate for every type, in model order."""
     out: dict[str, list[Any]] = {}
     for item in items:
-        out.setdefault(item.condition.type, []).append(item)
+        for type_ in (item.condition.type,) if item.condition.type is not None else sorted(INTERACTION_TYPES):
+            out.setdefault(type_, []).append(item)
     return {type_: tuple(group) for type_, group in out.items()}
 
 
@@ -266,8 +269,12 @@ class _Parser(LineChecks):
         if unknown:
             raise self.fail(line, f"{label}: unknown condition(s) {', '.join(sorted(unknown))}; "
                             f"allowed: {', '.join(sorted(_WHEN_KEYS))}")
-        type_ = when.get("type")
-        if type_ not in INTERACTION_TYPES:
+        type_, event = when.get("type"), when.get("event")
+        if event is not None and (not isinstance(event, str) or not event.strip()):
+            raise self.fail(line, f"{label}: 'event' must be an event name, e.g. \"Demo Requested\"")
+        if type_ is None and event is None:
+            raise self.fail(line, f"{label}: 'when' needs a 'type' (or an 'event' name)")
+        if type_ is not None and type_ not in INTERACTION_TYPES:
             raise self.fail(line, f"{label}: unknown interaction type {type_!r}; known: "
                             f"{', '.join(sorted(INTERACTION_TYPES))}")
         regex = self.regex(when.get("url_regex"), line, label, "url_regex")
@@ -278,7 +285,7 @@ class _Parser(LineChecks):
                 raise self.fail(line, f"{label}: property needs a 'name' and a test (equals, in or regex)")
             self.keys(prop, _TEST_KEYS | {"name"}, f"{label}: property")
             prop_name, prop_test = prop["name"], self.value_test(prop, f"{label}: property")
-        return EventCondition(type=type_, url=_opt_str(when, "url"), url_contains=_opt_str(when, "url_contains"),
+        return EventCondition(type=type_, event=event, url=_opt_str(when, "url"), url_contains=_opt_str(when, "url_contains"),
                               url_regex=regex, form_id=_opt_str(when, "form_id"), campaign=_opt_str(when, "campaign"),
                               asset=_opt_str(when, "asset"), property_name=prop_name, property_test=prop_test)
 

@@ -22,7 +22,7 @@ from schemas.records import CrmFeedback, Interaction
 from streams.core import lifecycle, scoring, sla
 from streams.core.decay import decay_factor
 from streams.core.history import Input, canonical_order, retain
-from streams.core.identity import is_anonymous
+from streams.core.identity import person_id, resolution
 from streams.core.model import ScoringModel
 from streams.core.scoring import DecayingSum, RuleTally
 from streams.core.seen import RecentIds
@@ -142,9 +142,12 @@ def apply(state: ProspectState, item: Input | Tick, model: ScoringModel) -> Outc
             return Outcome(state, (), False)
         if state.alias_of is not None:
             state.seen.add(item.event_id)
-            forwarded = replace(item, prospect_key=state.alias_of, prospect_id=state.alias_of)
+            forwarded = replace(item, prospect_key=state.alias_of, prospect_id=person_id(state.alias_of))
             return Outcome(state, (Forward(forwarded),))
-        if item.type == "identity.linked" and is_anonymous(state.key) and item.prospect_id:
+        # An identity.linked event's prospect_id names the key it joins this one to: a person, or a user id
+        # for an anonymous visitor. Links point only to more resolved keys, so they never form a cycle.
+        if item.type == "identity.linked" and item.prospect_id and \
+                resolution(item.prospect_id) > resolution(state.key):
             state.alias_of = item.prospect_id
             state.seen.add(item.event_id)
             return Outcome(state, (MergeRequest(item, tuple(state.history)),))
@@ -157,12 +160,16 @@ def apply(state: ProspectState, item: Input | Tick, model: ScoringModel) -> Outc
 
 
 def absorb(known: ProspectState, request: MergeRequest, model: ScoringModel) -> Outcome:
-    """The known prospect's side of an identity merge; redelivery changes nothing."""
+    """The receiving side of an identity merge (a person, or a user id adopting an anonymous visitor);
+    redelivery changes nothing. A receiver that has itself been linked on since passes the hand-over on."""
     link = request.link
     if link.event_id in known.seen or link.prospect_id is None:
         return Outcome(known, changed=False)
+    if known.alias_of is not None:
+        known.seen.add(link.event_id)
+        return Outcome(known, (MergeRequest(replace(link, prospect_id=known.alias_of), request.inputs),))
     anonymous = replay(link.prospect_key, list(request.inputs), model)
-    merged = merge(known, anonymous, model, link.prospect_id, link.email)
+    merged = merge(known, anonymous, model, person_id(link.prospect_id), link.email)
     merged.seen.add(link.event_id)
     return _recomputed(known, merged, model, link.event_id, link.occurred_at, link.received_at)
 
@@ -224,7 +231,7 @@ def _cancel_clock(state: ProspectState, at: int) -> tuple[sla.SlaStep, ...]:
     return (cancelled,) if cancelled is not None else ()
 
 
-def merge(known: ProspectState, anonymous: ProspectState, model: ScoringModel, prospect_id: str,
+def merge(known: ProspectState, anonymous: ProspectState, model: ScoringModel, prospect_id: str | None,
           email: str | None) -> ProspectState:
     """A new state for the known prospect after absorbing an anonymous one: as if every input had been
     theirs from the start.

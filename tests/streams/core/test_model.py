@@ -172,3 +172,35 @@ def test_sla_errors_name_file_and_line(broken, expected):
     with pytest.raises(ModelError) as err:
         parse_model(broken, "m.yaml")
     assert str(err.value).startswith(expected), str(err.value)
+
+
+def test_rules_can_match_a_senders_event_name_of_any_type():
+    model = parse_model("""\
+version: e1
+thresholds: {promote: 50}
+rules:
+  - {id: demo, when: {event: Demo Requested}, points: 40}
+  - {id: opened-by-name, when: {type: email.opened, event: Email Opened}, points: 2}
+""")
+    def tracked(type_, name):
+        return Interaction(event_id="e", prospect_key="p", type=type_, occurred_at=1, received_at=1, source="t",
+                           event=name)
+    demo = model.rules[0].condition
+    assert demo.matches(tracked("event.tracked", "demo requested")) and demo.matches(tracked("form.submitted",
+                                                                                            "Demo Requested"))
+    assert not demo.matches(tracked("event.tracked", "Pricing Viewed")) and not demo.matches(tracked("page.viewed", None))
+    assert [r.id for r in model.rules_by_type["email.opened"]] == ["demo", "opened-by-name"]
+    opened = model.rules[1].condition
+    assert opened.matches(tracked("email.opened", "Email Opened")) and not opened.matches(tracked("event.tracked",
+                                                                                                  "Email Opened"))
+
+
+@pytest.mark.parametrize("when, expected", [
+    ("{}", "<model>:4: rule 'a': 'when' needs a 'type' (or an 'event' name)"),
+    ("{event: ''}", "<model>:4: rule 'a': 'event' must be an event name"),
+    ("{event: [a]}", "<model>:4: rule 'a': 'event' must be an event name"),
+])
+def test_event_name_conditions_are_checked(when, expected):
+    with pytest.raises(ModelError) as exc:
+        parse_model(f"version: e\nthresholds: {{promote: 5}}\nrules:\n  - {{id: a, when: {when}, points: 1}}\n")
+    assert str(exc.value).startswith(expected), str(exc.value)
