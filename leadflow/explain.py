@@ -21,7 +21,7 @@ def as_json(state: ProspectState, model: ScoringModel) -> dict:
                    "dimensions": dict(current.dimensions)},
         "segments": list(state.segments), "counts": type_counts(state),
         "timeline": [{"event_id": e.event_id, "type": e.type, "occurred_at": _iso(e.occurred_at), "source": e.source,
-                      "url": e.url, "points": e.points} for e in timeline(state)],
+                      "url": e.url, "points": e.points, "event": e.event} for e in timeline(state)],
         "ledger": [{"event_id": e.event_id, "rule": e.rule_id, "points": e.points, "decayed": e.decayed,
                     "total": e.total, "occurred_at": _iso(e.occurred_at)} for e in state.ledger],
     }

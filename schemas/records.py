@@ -83,6 +83,7 @@ class TimelineEntry:
     source: str
     url: str | None = None
     points: float = 0.0
+    event: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

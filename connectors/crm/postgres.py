@@ -34,8 +34,8 @@ WHERE crm_leads.version < EXCLUDED.version
 """
 
 INSERT_ACTIVITY = """
-INSERT INTO crm_lead_activities (event_id, prospect_id, type, occurred_at, source, url, points)
-VALUES (%s, %s, %s, to_timestamp(%s / 1000.0), %s, %s, %s)
+INSERT INTO crm_lead_activities (event_id, prospect_id, type, occurred_at, source, url, points, event_name)
+VALUES (%s, %s, %s, to_timestamp(%s / 1000.0), %s, %s, %s, %s)
 ON CONFLICT (event_id) DO NOTHING
 """
 
@@ -64,7 +64,7 @@ async def write_batch(conn: AsyncConnection, events: list[LeadEvent], steps: lis
                     for e in leads
                 ])
                 await cur.executemany(INSERT_ACTIVITY, [
-                    (t.event_id, e.prospect_id, t.type, t.occurred_at, t.source, t.url, t.points)
+                    (t.event_id, e.prospect_id, t.type, t.occurred_at, t.source, t.url, t.points, t.event)
                     for e in events for t in e.timeline
                 ])
             rows = [sla_row(e) for e in steps if e.type in _STATUS]

@@ -26,7 +26,8 @@ def timeline(state: ProspectState, only: Collection[str] | None = None) -> tuple
     entries = [
         TimelineEntry(event_id=i.event_id, type=i.type if isinstance(i, Interaction) else f"crm.{i.type}",
                       occurred_at=i.occurred_at, source=i.source if isinstance(i, Interaction) else "crm",
-                      url=i.url if isinstance(i, Interaction) else None, points=points[i.event_id])
+                      url=i.url if isinstance(i, Interaction) else None, points=points[i.event_id],
+                      event=i.event if isinstance(i, Interaction) else None)
         for i in history
     ]
     return tuple(sorted(entries, key=lambda e: (e.occurred_at, e.event_id)))

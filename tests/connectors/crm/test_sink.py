@@ -18,7 +18,9 @@ pytestmark = pytest.mark.integration
 
 def lead(pid: str, version: int, total: float, stage: str = "lead", n_timeline: int = 2) -> LeadEvent:
     timeline = tuple(TimelineEntry(f"{pid}-e{i}", "page.viewed", 1000 * i, "pixel", f"/p{i}", 10.0)
-                     for i in range(n_timeline))
+                     for i in range(n_timeline - 1))
+    timeline += (TimelineEntry(f"{pid}-e{n_timeline - 1}", "event.tracked", 1000 * (n_timeline - 1), "events_api",
+                               None, 40.0, "Demo Requested"),)
     return LeadEvent(event_id=f"{pid}-v{version}", prospect_id=pid, type="lead.promoted", occurred_at=5000,
                      received_at=5000, version=version, stage=stage, score=Score(total, 0, total),
                      model_version="m1", cause_event_id=f"{pid}-e{n_timeline - 1}", email=f"{pid}@x.io",
@@ -59,7 +61,7 @@ def test_migrate_is_idempotent_and_versioned(crm_dsn):
     applied = migrate(crm_dsn)
     assert [m.version for m in applied] == [m.version for m in available()]
     assert migrate(crm_dsn) == []
-    assert rows(crm_dsn, "SELECT version FROM leadflow_schema_migrations ORDER BY 1") == [(1,), (2,), (3,)]
+    assert rows(crm_dsn, "SELECT version FROM leadflow_schema_migrations ORDER BY 1") == [(1,), (2,), (3,), (4,)]
 
 
 def test_sink_upserts_leads_and_their_timeline_once(config):
@@ -77,6 +79,9 @@ def test_sink_upserts_leads_and_their_timeline_once(config):
     assert leads == [("a", 70.0, 2, "lead", {"company": "Acme"}, ["pricing"]),
                      ("b", 60.0, 1, "lead", {"company": "Acme"}, ["pricing"])]
     assert rows(config.crm_dsn, "SELECT count(*) FROM crm_lead_activities WHERE prospect_id = 'a'") == [(3,)]
+    assert rows(config.crm_dsn, "SELECT event_id, type, event_name FROM crm_lead_activities WHERE prospect_id = 'a' "
+                "ORDER BY 1") == [("a-e0", "page.viewed", None), ("a-e1", "event.tracked", "Demo Requested"),
+                                  ("a-e2", "event.tracked", "Demo Requested")]
 
 
 def test_a_stale_update_never_overwrites_newer_state(crm_dsn):
