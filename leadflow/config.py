@@ -92,6 +92,7 @@ class CollectorSettings:
     cors_origins: tuple[str, ...] = ()
     form_redirect_hosts: tuple[str, ...] = ()
     form_min_fill_s: float = 2.0
+    form_thanks_html: Path | None = None
     link_ttl_days: int = 365
     sns_cert_hosts: str = r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$"
     sns_cert_file: Path | None = None
@@ -283,6 +284,9 @@ SETTINGS: tuple[Setting, ...] = (
             "forms posted faster than this after rendering count as bots"),
     Setting("LEADFLOW_EVENT_NAMES", "event_names_path", parsers.existing_file,
             "YAML file mapping senders' track event names to canonical interaction types"),
+    Setting("LEADFLOW_FORM_THANKS_HTML", "form_thanks_html", parsers.existing_file,
+            "HTML file of the thank-you page browsers get after a form post without _redirect ({{first_name}}, "
+            "{{greeting}}, {{form_id}} and {{back_url}} are filled in, escaped); unset = a built-in page"),
     Setting("LEADFLOW_LINK_TTL_DAYS", "link_ttl_days", parsers.positive_int, "how long signed click links stay valid"),
     Setting("LEADFLOW_SNS_CERT_HOSTS", "sns_cert_hosts", parsers.regex,
             "regex of hosts SNS signing certificates may be fetched from"),

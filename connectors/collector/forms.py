@@ -17,6 +17,8 @@ Control fields: `_hp` honeypot (must stay empty), `_ts` epoch milliseconds when 
 rendered (posts faster than LEADFLOW_FORM_MIN_FILL_SECONDS count as bots), `_redirect` thank-you
 URL (host must be in LEADFLOW_FORM_REDIRECT_HOSTS), `_aid` anonymous id when the page cannot
 send the `lf_aid` cookie. Other fields travel as properties of `form.submitted`.
+
+Answers: a browser (it prefers text/html) gets a thank-you page, or `_redirect`; API clients get JSON.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from connectors.collector.events_api import unavailable
 from connectors.collector.intake import Intake
 from connectors.collector.pixel import COOKIE, set_anonymous_cookie, tracking_allowed
 from connectors.collector.privacy import client_details
+from connectors.collector.thanks import DEFAULT_THANKS, error_page, prefers_html, thank_you_page
 from leadflow.config import Config
 from schemas.records import Interaction
 from streams.core.identity import InvalidEmail, anonymous_key, normalize_email, prospect_id_for
@@ -53,7 +56,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
 }
 _ALIASES = {alias: attribute for attribute, aliases in FIELDS.items() for alias in aliases}
 _FORM_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
-_ANON_ID = re.compile(r"^[A-Za-z0-9-]{1,100}$")
+ANONYMOUS_ID = re.compile(r"^[A-Za-z0-9-]{1,100}$")  # `_aid`, and the tracker's id
 CONTROL = ("_hp", "_ts", "_redirect", "_aid")
 
 
@@ -82,6 +85,8 @@ class FormHandler:
     def __init__(self, config: Config, intake: Intake) -> None:
         self._config = config
         self._intake = intake
+        path = config.collector.form_thanks_html
+        self._thanks = path.read_text(encoding="utf-8") if path else DEFAULT_THANKS
 
     async def handle(self, request: web.Request) -> web.Response:
         form_id = request.match_info["form_id"]
@@ -100,15 +105,17 @@ class FormHandler:
                 raise FormError("a valid email address is required") from None
         except FormError as exc:
             await self._intake.reject(SOURCE, "invalid_form", str(exc), body, request.content_type)
+            if prefers_html(request.headers.get("Accept")):
+                return web.Response(text=error_page(str(exc), request.headers.get("Referer")), status=400,
+                                    content_type="text/html")
             return web.json_response({"error": str(exc)}, status=400)
-        response = web.Response(status=303, headers={"Location": redirect}) if redirect else \
-            web.json_response({"status": "accepted"}, status=202)
+        response = self._answer(request, redirect, form_id, profile.get("first_name"))
         bot = self._bot_reason(fields)
         if bot:  # answer like a success so bots learn nothing
             await self._intake.reject(SOURCE, "bot", bot, body, request.content_type)
             return response
         visitor = request.cookies.get(COOKIE) or fields.get("_aid")
-        if visitor is not None and not _ANON_ID.match(visitor):
+        if visitor is not None and not ANONYMOUS_ID.match(visitor):
             visitor = None
         now = self._intake.clock()
         pid = prospect_id_for(email)
@@ -133,6 +140,15 @@ class FormHandler:
         if visitor and tracking_allowed(request, self._config.collector.tracking_consent):
             set_anonymous_cookie(request, response, visitor)
         return response
+
+    def _answer(self, request: web.Request, redirect: str | None, form_id: str, first_name: str | None) -> web.Response:
+        """303 to `_redirect`; else a thank-you page for a browser, 202 JSON for an API client."""
+        if redirect:
+            return web.Response(status=303, headers={"Location": redirect})
+        if prefers_html(request.headers.get("Accept")):
+            page = thank_you_page(self._thanks, first_name, form_id, request.headers.get("Referer"))
+            return web.Response(text=page, status=200, content_type="text/html")
+        return web.json_response({"status": "accepted"}, status=202)
 
     @staticmethod
     def _fields(request: web.Request, body: bytes) -> dict[str, str]:

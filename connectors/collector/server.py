@@ -16,6 +16,7 @@ from connectors.collector.intake import Intake
 from connectors.collector.pixel import PixelHandler
 from connectors.collector.publisher import Publisher
 from connectors.collector.spool import Spool
+from connectors.collector.tracker import BeaconHandler, ScriptHandler
 from connectors.collector.webhooks import ses
 from connectors.collector.webhooks.handlers import MAX_BODY, WebhookHandlers
 from leadflow.config import Config, ConfigError
@@ -34,12 +35,15 @@ def check_protected(config: Config) -> None:
             raise ConfigError(env, f"required: {what} must not run unprotected")
 
 
+CORS_PATHS = ("/v1/forms/", "/t/e")  # what websites post to: forms and the tracker's hits
+
+
 def cors_middleware(origins: tuple[str, ...]):
-    """Forms may be posted from the configured origins only; browsers get the CORS headers they need."""
+    """Forms and tracker hits may come from the configured origins only; browsers get the CORS headers they need."""
 
     @web.middleware
     async def cors(request: web.Request, handler):
-        if not request.path.startswith("/v1/forms/"):
+        if not request.path.startswith(CORS_PATHS):
             return await handler(request)
         origin = request.headers.get("Origin")
         allowed = bool(origin) and (origin in origins or "*" in origins)
@@ -102,8 +106,12 @@ def create_app(config: Config, codec: Codec, clock: Clock = system_clock,
 
     app.cleanup_ctx.append(lifecycle)
     forms = FormHandler(config, intake)
+    beacon = BeaconHandler(config, intake)
     app.add_routes([
         web.get("/t/px.gif", PixelHandler(config, intake).handle),
+        web.get("/t/lf.js", ScriptHandler(config).handle),
+        web.post("/t/e", beacon.handle),
+        web.options("/t/e", beacon.handle),
         web.get("/t/c", ClickHandler(config, intake).handle, allow_head=False),
         *EventsHandler(config, intake).routes(),
         web.post("/v1/crm/feedback", FeedbackHandler(config, intake).handle),

@@ -37,6 +37,7 @@ def test_the_image_copies_every_package_and_installs_its_data_files(tmp_path) ->
     assert "leadflow/models/default.yaml" in names
     assert {f"connectors/crm/migrations/{p.name}" for p in (ROOT / "connectors/crm/migrations").glob("*.sql")} <= names
     assert {f"schemas/{p.name}" for p in (ROOT / "schemas").glob("*.avsc")} <= names
+    assert {"connectors/collector/static/lf.js", "connectors/collector/static/snippet.html"} <= names  # the tracker
 
 
 def test_kafka_runs_in_kraft_mode_and_the_services_wait_for_the_setup() -> None:

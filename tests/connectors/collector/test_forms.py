@@ -84,3 +84,33 @@ def test_cors_allows_only_configured_origins(config):
             post.headers.get("Access-Control-Allow-Origin"), post_denied.status
 
     assert with_client(config, scenario) == (204, "https://www.example.com", 403, 202, "https://www.example.com", 403)
+
+
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+           "Referer": "https://www.example.com/demo"}
+
+
+def test_a_browser_gets_a_thank_you_page_and_api_clients_keep_json(config, tmp_path):
+    own = tmp_path / "thanks.html"
+    own.write_text("<p>Merci {{first_name}} ({{form_id}}) <a href='{{back_url}}'>retour</a></p>")
+    fields = {"email": "ada@example.com", "first_name": "<b>Ada</b>"}
+
+    async def scenario(client):
+        browser = await client.post("/v1/forms/demo-request", data=fields, headers=BROWSER)
+        api = await client.post("/v1/forms/demo-request", data=fields, headers={"Accept": "*/*"})
+        invalid = await client.post("/v1/forms/demo-request", data={"email": "<i>nope"}, headers=BROWSER)
+        return [(r.status, r.content_type, await r.text()) for r in (browser, api, invalid)]
+
+    browser, api, invalid = with_client(config, scenario)
+    assert browser[:2] == (200, "text/html") and "Thank you, &lt;b&gt;Ada&lt;/b&gt;!" in browser[2]
+    assert 'href="https://www.example.com/demo"' in browser[2]
+    assert api[:2] == (202, "application/json")
+    assert invalid[:2] == (400, "text/html") and "a valid email address is required" in invalid[2]
+    assert "<i>nope" not in invalid[2]
+
+    async def own_page(client):
+        response = await client.post("/v1/forms/demo-request", data=fields, headers=BROWSER)
+        return response.status, await response.text()
+
+    assert with_client(config.with_changes(form_thanks_html=own), own_page) == (
+        200, "<p>Merci &lt;b&gt;Ada&lt;/b&gt; (demo-request) <a href='https://www.example.com/demo'>retour</a></p>")
