@@ -106,14 +106,15 @@ def create_app(config: Config, codec: Codec, clock: Clock = system_clock,
 
     app.cleanup_ctx.append(lifecycle)
     forms = FormHandler(config, intake)
-    beacon = BeaconHandler(config, intake)
+    events = EventsHandler(config, intake)
+    beacon = BeaconHandler(config, intake, events.mapping)  # one Segment mapping for the API and the tracker
     app.add_routes([
         web.get("/t/px.gif", PixelHandler(config, intake).handle),
         web.get("/t/lf.js", ScriptHandler(config).handle),
         web.post("/t/e", beacon.handle),
         web.options("/t/e", beacon.handle),
         web.get("/t/c", ClickHandler(config, intake).handle, allow_head=False),
-        *EventsHandler(config, intake).routes(),
+        *events.routes(),
         web.post("/v1/crm/feedback", FeedbackHandler(config, intake).handle),
         web.post("/v1/forms/{form_id}", forms.handle),
         web.options("/v1/forms/{form_id}", forms.handle),

@@ -6,8 +6,8 @@ URL, title, referrer and UTM parameters in the page, follows single-page-app nav
 anonymous id on the website's own domain that it sends with every hit and fills into the page's forms.
 
 Hits are Segment-shaped items (`page`, `track`, `identify`) sent with `navigator.sendBeacon` as `text/plain`
-JSON, so no CORS preflight is needed. They are mapped by the events API's Segment mapping (one mapping,
-called in `_mapped` only), then held to what a browser may assert: no secret protects this endpoint, so the
+JSON, so no CORS preflight is needed. They are mapped by the events API's Segment mapping (one mapping for
+both, with the same event names and identity rules), then held to what a browser may assert: no secret protects this endpoint, so the
 collector's clock is the event time, `email.*` events (which only email providers and signed links report)
 are refused, and event ids get their own namespace so a page cannot pre-empt a server-side `messageId`.
 The privacy rules are the pixel's (DNT, GPC, consent, IP treatment). Whatever arrives, the answer is 2xx:
@@ -33,7 +33,7 @@ from connectors.collector.intake import Intake
 from connectors.collector.json_items import Refused, json_items
 from connectors.collector.pixel import anonymous_id, set_anonymous_cookie, tracking_allowed
 from connectors.collector.privacy import client_details
-from connectors.collector.segment import ItemError, interactions_from_item
+from connectors.collector.segment import ItemError, SegmentMapping
 from leadflow.config import Config
 from schemas.records import Interaction
 
@@ -109,11 +109,6 @@ def _web_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
-def _mapped(item: dict[str, Any], now_ms: int) -> list[Interaction]:
-    """The one call of the shared Segment mapping (its signature may grow: adapt it here only)."""
-    return interactions_from_item(item, now_ms)
-
-
 class ScriptHandler:
     """`GET|HEAD /t/lf.js`: cacheable, revalidated by ETag; `?v=<version>` (as in the snippet) is cached longer."""
 
@@ -136,9 +131,10 @@ class ScriptHandler:
 class BeaconHandler:
     """`POST /t/e`: one hit or a few (a list or `{"batch": [...]}`) from lf.js."""
 
-    def __init__(self, config: Config, intake: Intake) -> None:
+    def __init__(self, config: Config, intake: Intake, mapping: SegmentMapping) -> None:
         self._config = config
         self._intake = intake
+        self._mapping = mapping  # the events API's: the same event names, the same identity rules
 
     async def handle(self, request: web.Request) -> web.Response:
         if request.method == "OPTIONS":  # the CORS middleware answered preflights from allowed origins
@@ -162,7 +158,7 @@ class BeaconHandler:
             try:
                 if len(raw) > MAX_ITEM_BYTES:
                     raise ItemError(f"item exceeds {MAX_ITEM_BYTES} bytes")
-                mapped = _mapped(browser_item(item, fallback), now)
+                mapped = self._mapping.interactions(browser_item(item, fallback), now)
                 accepted.extend(browser_interaction(interaction, ip, user_agent) for interaction in mapped)
             except ItemError as exc:
                 errors.append({"index": index, "reason": str(exc)})
