@@ -2,6 +2,7 @@
 with nothing running and nothing set it says in one line what is missing."""
 
 import argparse
+import os
 
 import pytest
 
@@ -9,13 +10,13 @@ from leadflow.cli import build_parser, main
 from leadflow.command_settings import USES, load_for
 from leadflow.config import SETTINGS
 from leadflow.stack_file import write_stack
-from tests.leadflow.test_stack_file import STACK, _reaped_pid, supervisor  # noqa: F401 (a fixture)
+from tests.leadflow.stacks import STACK, dead_pid
 
 
 @pytest.fixture
 def user(monkeypatch, tmp_path):
     """A user in a fresh directory who set no LEADFLOW_* variable."""
-    for name in [n for n in __import__("os").environ if n.startswith("LEADFLOW_")]:
+    for name in [n for n in os.environ if n.startswith("LEADFLOW_")]:
         monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     return tmp_path
@@ -70,14 +71,14 @@ def test_nothing_running_and_nothing_set_is_one_line(user, capsys, command, sett
 
 
 def test_a_stale_stack_file_is_ignored_with_a_note(user, capsys):
-    write_stack(user / ".leadflow", STACK, "http://127.0.0.1:8080", pid=_reaped_pid())
+    write_stack(user / ".leadflow", STACK, "http://127.0.0.1:8080", pid=dead_pid())
     assert main(["topics", "describe"]) == 2
     note, missing = capsys.readouterr().err.splitlines()
     assert note.startswith("leadflow: ignoring .leadflow/stack.env: the `leadflow up` that wrote it (pid ")
     assert missing.startswith("leadflow: no running `leadflow up` under ./.leadflow and LEADFLOW_KAFKA_BOOTSTRAP")
 
 
-def test_a_running_stack_fills_in_what_no_flag_or_env_var_sets(user, supervisor, monkeypatch):  # noqa: F811
+def test_a_running_stack_fills_in_what_no_flag_or_env_var_sets(user, supervisor, monkeypatch):
     write_stack(user / ".leadflow", STACK, "http://127.0.0.1:8080", pid=supervisor)
     config = load_for("explain", {}, {})
     assert config.kafka.bootstrap == "127.0.0.1:19092" and config.kafka.idempotence is False

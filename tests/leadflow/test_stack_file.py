@@ -1,8 +1,6 @@
 """The stack file: written atomically, found while its supervisor runs, ignored once it is gone, and its place in
 the precedence flags > env vars > stack file > secrets file > defaults."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -10,26 +8,7 @@ import pytest
 from leadflow.config import load_config
 from leadflow.secrets_file import ensure_secrets, secrets_path
 from leadflow.stack_file import find, remove_stack, running, shown, stack_path, write_stack
-
-STACK = {"LEADFLOW_KAFKA_BOOTSTRAP": "127.0.0.1:19092", "LEADFLOW_KAFKA_IDEMPOTENCE": "false",
-         "LEADFLOW_CRM_DSN": "postgresql://postgres@127.0.0.1:15432/leadflow", "LEADFLOW_PARTITIONS": "6",
-         "LEADFLOW_PUBLIC_URL": "http://127.0.0.1:8080", "LEADFLOW_HTTP_PORT": "8080",
-         "LEADFLOW_WRITE_KEY": "wk_never_written_to_the_stack_file"}
-
-
-@pytest.fixture
-def supervisor():
-    """A live process whose command line names leadflow, standing in for `leadflow up`."""
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "leadflow-up-stand-in"])
-    yield proc.pid
-    proc.kill()
-    proc.wait()
-
-
-def _reaped_pid() -> int:
-    proc = subprocess.Popen([sys.executable, "-c", "pass", "leadflow"])
-    proc.wait()
-    return proc.pid
+from tests.leadflow.stacks import STACK, dead_pid
 
 
 def test_written_atomically_readable_by_the_owner_only_and_found_while_the_supervisor_runs(tmp_path, supervisor):
@@ -46,7 +25,7 @@ def test_written_atomically_readable_by_the_owner_only_and_found_while_the_super
 
 
 def test_a_stale_file_is_ignored_with_a_note(tmp_path):
-    write_stack(tmp_path, STACK, "http://127.0.0.1:8080", pid=_reaped_pid())
+    write_stack(tmp_path, STACK, "http://127.0.0.1:8080", pid=dead_pid())
     stack, note = running(stack_path(tmp_path))
     assert stack is None and "no longer runs" in note and str(stack_path(tmp_path)) in note
     assert running(tmp_path / "missing" / "stack.env") == (None, None)
