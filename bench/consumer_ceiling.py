@@ -6,7 +6,7 @@ bare Faust agent (``take_events`` batches or ``events()`` one by one), the measu
 that made the worker leave Faust. Each mode runs in its own process. The Faust modes run
 only where Faust is installed: `.venv/bin/pip install "faust-streaming>=0.15,<0.16"`.
 
-Run: .venv/bin/python bench/consumer_ceiling.py [--events 100000]
+Run: .venv/bin/python bench/consumer_ceiling.py [--events 100000] [--smoke]
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.core import synthetic  # noqa: E402
-from bench.embedded_stack import embedded_kafka  # noqa: E402
+from bench.embedded_stack import add_smoke_flag, embedded_kafka  # noqa: E402
 from bench.worker import preload  # noqa: E402
 from leadflow.config import Config  # noqa: E402
 from leadflow.supervisor import EMBEDDED_KAFKA  # noqa: E402
@@ -98,7 +98,10 @@ def main() -> None:
     parser.add_argument("--mode", choices=MODES, help=argparse.SUPPRESS)  # one consumer, in a child process
     parser.add_argument("--bootstrap", help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", help=argparse.SUPPRESS)
+    add_smoke_flag(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.events = 2_000
     if args.mode:
         config = Config().with_changes(bootstrap=args.bootstrap, data_dir=Path(args.data_dir), **EMBEDDED_KAFKA)
         if args.mode == "aiokafka":

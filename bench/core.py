@@ -1,6 +1,6 @@
 """Throughput of the pure scoring core: synthetic interactions, Zipf-distributed prospects, a realistic mix.
 
-Run: .venv/bin/python bench/core.py [--events 200000] [--prospects 20000]
+Run: .venv/bin/python bench/core.py [--events 200000] [--prospects 20000] [--smoke]
 Prints events/s of `apply` alone and the state size per prospect (serialized, as the worker stores it).
 """
 
@@ -14,6 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.embedded_stack import add_smoke_flag  # noqa: E402
 from leadflow.config import DEFAULT_MODEL  # noqa: E402
 from schemas.records import Interaction  # noqa: E402
 from streams.core.model import load_model  # noqa: E402
@@ -46,7 +47,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--prospects", type=int, default=20_000)
+    add_smoke_flag(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.events, args.prospects = 2_000, 200
     model = load_model(DEFAULT_MODEL)
     events = synthetic(args.events, args.prospects)
     settle_long_lived_objects()  # as the worker does after recovery; the input list is not the work measured

@@ -1,7 +1,14 @@
-"""What every benchmark starts: an embedded broker with the topics created, and leadflow processes on it."""
+"""What every benchmark starts: an embedded broker with the topics created, and leadflow processes on it.
+
+Also what every benchmark shares: the secrets a production collector refuses to run
+without (BENCH_SECRETS, in every config embedded_kafka makes) and the ``--smoke`` flag
+the test suite runs each script with (tests/bench/test_smoke.py): tiny sizes, seconds,
+nothing written to bench/results/.
+"""
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import subprocess
@@ -20,15 +27,26 @@ from leadflow.supervisor import EMBEDDED_KAFKA  # noqa: E402
 from leadflow.topics import create_topics  # noqa: E402
 
 
+BENCH_SECRETS = dict(write_key="wk_bench_0123456789abcdef", link_secret="bench-link-secret-0123456789",
+                     crm_feedback_token="crm_bench_0123456789abcdef")
+
+
+def add_smoke_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--smoke", action="store_true",
+                        help="a tiny run of a few seconds that checks the benchmark works (the tests run it); "
+                             "writes nothing under bench/results/")
+
+
 @contextmanager
 def embedded_kafka(**changes: Any) -> Iterator[Config]:
-    """A config on a fresh embedded broker (6 partitions, topics created) in a scratch data dir, removed after."""
+    """A config on a fresh embedded broker (6 partitions, topics created, BENCH_SECRETS) in a scratch data dir,
+    removed after."""
     workdir = Path(tempfile.mkdtemp(prefix="leadflow-bench-"))
     (port,) = free_ports(1)
     broker = EmbeddedBroker("127.0.0.1", port, workdir / "broker.log")
     try:
         config = Config().with_changes(bootstrap=broker.start(), data_dir=workdir, partitions=6,
-                                       **{**EMBEDDED_KAFKA, **changes})
+                                       **{**EMBEDDED_KAFKA, **BENCH_SECRETS, **changes})
         create_topics(config)
         yield config
     finally:

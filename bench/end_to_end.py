@@ -10,7 +10,7 @@ mix of page views, email opens and clicks, so every event must end up as one act
 the benchmark checks that none is missing.
 
 Run: .venv/bin/python bench/end_to_end.py [--rate 2000] [--seconds 60] [--prospects 20000] [--checkpoint-ms 1000]
-Writes the histogram to bench/results/end_to_end_latency.svg.
+[--smoke]. Writes the histogram to bench/results/end_to_end_latency.svg (with --smoke: to a temp dir, or --plot).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import asyncio
 import base64
 import random
 import sys
+import tempfile
 import time
 from contextlib import ExitStack
 from datetime import datetime, timezone
@@ -31,14 +32,14 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import histogram  # noqa: E402
-from bench.embedded_stack import embedded_kafka, leadflow_process  # noqa: E402
+from bench.embedded_stack import BENCH_SECRETS, add_smoke_flag, embedded_kafka, leadflow_process  # noqa: E402
 from bench.worker import metric  # noqa: E402
 from connectors.crm.migrations import migrate  # noqa: E402
 from leadflow.embedded.postgres import EmbeddedPostgres  # noqa: E402
 from leadflow.process import free_ports  # noqa: E402
 from tests.processes import wait_for_http  # noqa: E402
 
-WRITE_KEY = "wk_bench_0123456789abcdef"
+WRITE_KEY = BENCH_SECRETS["write_key"]
 FOLLOW_UPS = [("page", None, 0.5), ("track", "email.opened", 0.3), ("track", "email.clicked", 0.2)]
 REQUEST_EVERY_S = 0.05
 PLOT = Path(__file__).with_name("results") / "end_to_end_latency.svg"
@@ -125,12 +126,16 @@ def main() -> None:
     parser.add_argument("--prospects", type=int, default=20000)
     parser.add_argument("--plot", type=Path, default=PLOT)
     parser.add_argument("--checkpoint-ms", type=int, default=1000, help="LEADFLOW_WORKER_CHECKPOINT_MS")
+    add_smoke_flag(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.rate, args.seconds, args.prospects = 200, 3, 100
+        if args.plot == PLOT:
+            args.plot = Path(tempfile.mkdtemp(prefix="leadflow-bench-")) / PLOT.name
     http_port, worker_port, sink_port, pg_port = free_ports(4)
     with ExitStack() as stack:
         config = stack.enter_context(embedded_kafka(
-            http_port=http_port, worker_metrics_port=worker_port, sink_metrics_port=sink_port, write_key=WRITE_KEY,
-            link_secret="bench-link-secret-0123456789", crm_feedback_token="crm_bench_0123456789abcdef",
+            http_port=http_port, worker_metrics_port=worker_port, sink_metrics_port=sink_port,
             worker_checkpoint_ms=args.checkpoint_ms))
         postgres = EmbeddedPostgres(config.data_dir / "pgdata", "127.0.0.1", pg_port, config.data_dir / "pg.log")
         dsn = postgres.start()

@@ -3,7 +3,7 @@
 Starts each candidate with the same bare handler (1x1 GIF + no-cache headers) in its own
 process, drives it with wrk (`apt-get install wrk`), and prints requests per second.
 Candidates whose packages are missing are skipped (`pip install uvicorn starlette` adds
-the ASGI ones). Run: .venv/bin/python bench/http_stack.py [--seconds 10]
+the ASGI ones). Run: .venv/bin/python bench/http_stack.py [--seconds 10] [--smoke]
 """
 
 from __future__ import annotations
@@ -11,11 +11,15 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
-sys.path.insert(0, ".")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.embedded_stack import add_smoke_flag  # noqa: E402
 from leadflow.process import free_port  # noqa: E402
 
 SERVERS = {
@@ -56,9 +60,10 @@ def measure(name: str, code: str, seconds: int) -> float | None:
     port = free_port()
     server = subprocess.Popen([sys.executable, "-c", code.replace("PORT", str(port))], stderr=subprocess.PIPE)
     try:
-        time.sleep(1.5)
-        if server.poll() is not None:
-            print(f"{name:<42} skipped ({server.stderr.read().decode().strip().splitlines()[-1]})")
+        if not listening(server, port, 15):
+            why = "not listening after 15 s" if server.poll() is None else \
+                (server.stderr.read().decode().strip().splitlines() or [f"exit code {server.returncode}"])[-1]
+            print(f"{name:<42} skipped ({why})")
             return None
         out = subprocess.run(["wrk", "-t1", "-c64", f"-d{seconds}s", f"http://127.0.0.1:{port}/t/px.gif"],
                              capture_output=True, text=True).stdout
@@ -71,10 +76,25 @@ def measure(name: str, code: str, seconds: int) -> float | None:
         server.wait()
 
 
+def listening(server: subprocess.Popen, port: int, timeout_s: float) -> bool:
+    """Whether the server accepts connections before it exits (a missing package) or the time is up."""
+    deadline = time.monotonic() + timeout_s
+    while server.poll() is None and time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=10)
+    add_smoke_flag(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.seconds = 1
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install wrk")
     print(f"1 wrk thread, 64 connections, {args.seconds}s per stack, server on one core\n")

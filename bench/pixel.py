@@ -4,7 +4,7 @@ Starts an embedded broker and `leadflow collector`, drives GET /t/px.gif with wr
 another process, then compares the number of hits the collector accepted with the
 number of records found on the interactions topic. Needs wrk (apt-get install wrk).
 
-Run: .venv/bin/python bench/pixel.py [--seconds 20] [--connections 64]
+Run: .venv/bin/python bench/pixel.py [--seconds 20] [--connections 64] [--smoke]
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.embedded_stack import embedded_kafka, leadflow_process  # noqa: E402
+from bench.embedded_stack import add_smoke_flag, embedded_kafka, leadflow_process  # noqa: E402
 from leadflow.config import Config  # noqa: E402
 from leadflow.process import free_ports  # noqa: E402
 from leadflow.topic_reader import TopicReader  # noqa: E402
+from tests.processes import wait_for_http  # noqa: E402
 
 LUA = """
 request = function()
@@ -57,24 +58,23 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--processes", type=int, default=2, help="LEADFLOW_COLLECTOR_PROCESSES")
+    add_smoke_flag(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.seconds, args.connections, args.processes = 2, 8, 1
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install wrk")
     (port,) = free_ports(1)
-    with embedded_kafka(http_port=port, processes=args.processes, write_key="wk_bench_0123456789",
-                        link_secret="bench-link-secret-0123456789") as config, leadflow_process("collector", config):
+    with embedded_kafka(http_port=port, processes=args.processes) as config, leadflow_process("collector", config):
         run(config, port, args)
 
 
 def run(config: Config, port: int, args: argparse.Namespace) -> None:
     base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            if urllib.request.urlopen(f"{base}/readyz").status == 200:
-                break
-        except OSError:
-            time.sleep(0.1)
-    time.sleep(3)  # every process listening before wrk opens its connections, or SO_REUSEPORT can't spread them
+    if not wait_for_http(f"{base}/readyz", 30):
+        sys.exit("the collector did not become ready")
+    if args.processes > 1:
+        time.sleep(3)  # every process listening before wrk opens its connections, or SO_REUSEPORT can't spread them
     script = config.data_dir / "pixel.lua"
     script.write_text(LUA)
     print(f"wrk: 1 thread, {args.connections} connections, {args.seconds}s against {base}/t/px.gif; "
@@ -85,7 +85,7 @@ def run(config: Config, port: int, args: argparse.Namespace) -> None:
     latency = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", out, re.M))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
-    time.sleep(8)  # pixels are acknowledged by the broker after the GIF went out
+    time.sleep(2 if args.smoke else 8)  # pixels are acknowledged by the broker after the GIF went out
     accepted = accepted_hits(f"{base}/metrics")
     offsets, found = asyncio.run(records_on_topic(config))
     print(f"requests/s        {rate:,.0f}")

@@ -5,7 +5,7 @@ the interactions topic, starts one worker, and times it from its first processed
 its last, reading its own metrics. Memory per prospect is the growth of the worker's
 resident set over the run, divided by the prospects it holds.
 
-Run: .venv/bin/python bench/worker.py [--events 200000] [--prospects 20000] [--batch 1000]
+Run: .venv/bin/python bench/worker.py [--events 200000] [--prospects 20000] [--batch 1000] [--smoke]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.core import synthetic  # noqa: E402
-from bench.embedded_stack import embedded_kafka, leadflow_process  # noqa: E402
+from bench.embedded_stack import add_smoke_flag, embedded_kafka, leadflow_process  # noqa: E402
 from leadflow.config import Config  # noqa: E402
 from leadflow.kafka import new_producer  # noqa: E402
 from leadflow.process import free_ports  # noqa: E402
@@ -62,7 +62,10 @@ def main() -> None:
     parser.add_argument("--prospects", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=1000, help="LEADFLOW_WORKER_BATCH_SIZE")
     parser.add_argument("--wait-ms", type=int, default=20, help="LEADFLOW_WORKER_BATCH_WAIT_MS")
+    add_smoke_flag(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.events, args.prospects = 2_000, 200
     (metrics_port,) = free_ports(1)
     with embedded_kafka(worker_metrics_port=metrics_port, worker_batch_size=args.batch,
                         worker_batch_wait_ms=args.wait_ms) as config:

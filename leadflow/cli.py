@@ -11,7 +11,8 @@ import sys
 import warnings
 from typing import TYPE_CHECKING, Callable
 
-from leadflow.config import SETTINGS, Config, ConfigError, load_config
+from leadflow.command_settings import MissingSetting, load_for, settings_parent
+from leadflow.config import SETTINGS, Config, ConfigError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -20,55 +21,44 @@ if TYPE_CHECKING:
 from leadflow.process import StartupError
 
 
-def _settings_parser(exclude: tuple[str, ...] = ()) -> argparse.ArgumentParser:
-    parent = argparse.ArgumentParser(add_help=False)
-    group = parent.add_argument_group("settings (each also read from its LEADFLOW_* env var)")
-    for setting in SETTINGS:
-        if setting.env in exclude:
-            continue
-        group.add_argument(setting.flag, dest=setting.env, metavar="VALUE", help=f"{setting.help} [{setting.env}]")
-    return parent
-
-
 def build_parser() -> argparse.ArgumentParser:
-    settings = _settings_parser()
     parser = argparse.ArgumentParser(prog="leadflow", description="Real-time lead scoring and CRM hand-off on Kafka.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("up", parents=[settings], help="run the whole stack; embedded Kafka and PostgreSQL "
+    commands.add_parser("up", parents=[settings_parent("up")], help="run the whole stack; embedded Kafka and PostgreSQL "
                         "unless LEADFLOW_KAFKA_BOOTSTRAP / LEADFLOW_CRM_DSN are set")
-    demo = commands.add_parser("demo", parents=[settings], help="run the embedded stack with a minute of realistic "
+    demo = commands.add_parser("demo", parents=[settings_parent("demo")], help="run the embedded stack with a minute of realistic "
                                "prospect journeys: leads promoted, SLA clocks met and breached, a lead recycled")
     demo.add_argument("--prospects", type=int, default=30, help="journeys to play (at least 6, one of each kind)")
     demo.add_argument("--keep", action="store_true", help="keep the stack running after the summary")
-    commands.add_parser("collector", parents=[settings], help="run the HTTP collector (one process)")
-    commands.add_parser("worker", parents=[settings], help="run the stream processor (one process)")
-    commands.add_parser("sink", parents=[settings], help="run the CRM sink (one process)")
+    commands.add_parser("collector", parents=[settings_parent("collector")], help="run the HTTP collector (one process)")
+    commands.add_parser("worker", parents=[settings_parent("worker")], help="run the stream processor (one process)")
+    commands.add_parser("sink", parents=[settings_parent("sink")], help="run the CRM sink (one process)")
     topics = commands.add_parser("topics", help="create or describe the Kafka topics")
     topics_commands = topics.add_subparsers(dest="topics_command", required=True, metavar="ACTION")
-    topics_commands.add_parser("create", parents=[settings], help="create missing topics (idempotent)")
-    topics_commands.add_parser("describe", parents=[settings], help="list the topics and their partitions")
-    commands.add_parser("migrate", parents=[settings], help="apply pending CRM schema migrations (idempotent)")
-    link = commands.add_parser("link", parents=[settings], help="print a signed tracked-click URL for an email")
+    topics_commands.add_parser("create", parents=[settings_parent("topics create")], help="create missing topics (idempotent)")
+    topics_commands.add_parser("describe", parents=[settings_parent("topics describe")], help="list the topics and their partitions")
+    commands.add_parser("migrate", parents=[settings_parent("migrate")], help="apply pending CRM schema migrations (idempotent)")
+    link = commands.add_parser("link", parents=[settings_parent("link")], help="print a signed tracked-click URL for an email")
     link.add_argument("--email", required=True)
     link.add_argument("--url", required=True, help="where the click redirects")
     link.add_argument("--message-id")
-    explain = commands.add_parser("explain", parents=[settings],
+    explain = commands.add_parser("explain", parents=[settings_parent("explain")],
                                   help="print a prospect's score, stage, timeline and the ledger of every point")
     explain.add_argument("target", help="an email address or a prospect id (p_...) or anon:<id>")
     explain.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    rescore = commands.add_parser("rescore", parents=[_settings_parser(exclude=("LEADFLOW_MODEL",))],
+    rescore = commands.add_parser("rescore", parents=[settings_parent("rescore", exclude=("LEADFLOW_MODEL",))],
                                   help="replay every prospect under a new model; report who would change stage")
     rescore.add_argument("--model", dest="new_model", required=True,
                          help="the candidate model YAML (the current one is LEADFLOW_MODEL)")
     dlq = commands.add_parser("dlq", help="inspect and re-drive the records the CRM sink could not deliver")
     dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
-    dlq_list = dlq_commands.add_parser("list", parents=[settings], help="print every dead letter with its error")
+    dlq_list = dlq_commands.add_parser("list", parents=[settings_parent("dlq list")], help="print every dead letter with its error")
     dlq_list.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
-    dlq_replay = dlq_commands.add_parser("replay", parents=[settings],
+    dlq_replay = dlq_commands.add_parser("replay", parents=[settings_parent("dlq replay")],
                                          help="put dead letters back on their source topic for the sink to retry")
     dlq_replay.add_argument("ids", nargs="*", metavar="EVENT_ID",
                             help="replay just these (default: every dead letter not replayed yet)")
-    pixel = commands.add_parser("pixel", parents=[settings], help="print a signed email-open pixel URL")
+    pixel = commands.add_parser("pixel", parents=[settings_parent("pixel")], help="print a signed email-open pixel URL")
     pixel.add_argument("--email", required=True)
     pixel.add_argument("--message-id")
     pixel.add_argument("--campaign")
@@ -78,14 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     overrides = {s.env: getattr(args, s.env, None) for s in SETTINGS}
+    command = {"topics": f"topics {getattr(args, 'topics_command', '')}",
+               "dlq": f"dlq {getattr(args, 'dlq_command', '')}"}.get(args.command, args.command)
     try:
-        config = load_config(os.environ, overrides)
+        config = load_for(command, os.environ, overrides)
     except ConfigError as exc:
         print(f"leadflow: {exc}", file=sys.stderr)
         return 2
     _setup_logging(config)
-    command = {"topics": f"topics {getattr(args, 'topics_command', '')}",
-               "dlq": f"dlq {getattr(args, 'dlq_command', '')}"}.get(args.command, args.command)
     try:
         if command in ("link", "pixel"):
             return cmd_signed_url(config, args)
@@ -100,9 +90,9 @@ def main(argv: list[str] | None = None) -> int:
         if command == "dlq replay":
             return cmd_dlq_replay(config, args.ids)
         return COMMANDS[command](config)
-    except (StartupError, ConfigError, MissingSetting) as exc:
+    except (StartupError, ConfigError) as exc:
         print(f"leadflow: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, (ConfigError, MissingSetting)) else 1
+        return 2 if isinstance(exc, ConfigError) else 1
     except KeyboardInterrupt:
         return 0
 
@@ -115,27 +105,34 @@ def _setup_logging(config: Config) -> None:
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
 
 
-class MissingSetting(RuntimeError):
-    def __init__(self, env: str, command: str) -> None:
-        super().__init__(f"invalid configuration: {env}: required by `leadflow {command}`")
-
-
 def _require(config: Config, command: str, kafka: bool = False, crm: bool = False) -> None:
     if kafka and not config.kafka.bootstrap:
-        raise MissingSetting("LEADFLOW_KAFKA_BOOTSTRAP", command)
+        raise MissingSetting("LEADFLOW_KAFKA_BOOTSTRAP", command, config.data_dir)
     if crm and not config.crm_dsn:
-        raise MissingSetting("LEADFLOW_CRM_DSN", command)
+        raise MissingSetting("LEADFLOW_CRM_DSN", command, config.data_dir)
+
+
+def _not_running_yet(data_dir: "Path") -> None:
+    """One `up` per data dir: a second would fight the first over its PostgreSQL data and its stack file."""
+    from leadflow.stack_file import running, shown, stack_path
+
+    stack, _ = running(stack_path(data_dir))
+    if stack is not None:
+        raise StartupError(f"`leadflow up` already runs under {shown(data_dir)} (pid {stack.pid}): stop it first "
+                           "or set another LEADFLOW_DATA_DIR")
 
 
 def cmd_up(config: Config) -> int:
     from leadflow.supervisor import run_up
 
+    _not_running_yet(config.data_dir)
     config = _ready_to_run(config)
     return 2 if config is None else run_up(config)
 
 
 def cmd_demo(config: Config, prospects: int, keep: bool) -> int:
     from leadflow.demo import demo_config, run_demo
+    from leadflow.stack_file import DEMO_DIR
 
     if prospects < 6:
         print("leadflow: demo --prospects must be at least 6 (one journey of each kind)", file=sys.stderr)
@@ -144,6 +141,7 @@ def cmd_demo(config: Config, prospects: int, keep: bool) -> int:
         print("leadflow: the demo runs on its own embedded broker and PostgreSQL; unset LEADFLOW_KAFKA_BOOTSTRAP "
               "and LEADFLOW_CRM_DSN", file=sys.stderr)
         return 2
+    _not_running_yet(config.data_dir / DEMO_DIR)
     ready = _ready_to_run(demo_config(config))
     return 2 if ready is None else run_demo(ready, prospects, keep)
 
@@ -223,7 +221,7 @@ def cmd_signed_url(config: Config, args: argparse.Namespace) -> int:
 
     secret = config.secrets.link_secret
     if not secret:
-        raise MissingSetting("LEADFLOW_LINK_SECRET", args.command)
+        raise MissingSetting("LEADFLOW_LINK_SECRET", args.command, config.data_dir)
     try:
         if args.command == "link":
             print(click_url(config.public_url, secret, args.email, args.url, args.message_id,

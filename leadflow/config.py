@@ -13,6 +13,7 @@ from typing import Any, Callable, Mapping
 
 from leadflow import parsers
 from leadflow.secrets_file import read_secrets, secrets_path
+from leadflow.stack_file import APPLIED as STACK_APPLIED
 
 DEFAULT_MODEL = Path(__file__).with_name("models") / "default.yaml"
 DEFAULT_EVENT_NAMES = Path(__file__).with_name("models") / "event_names.yaml"
@@ -309,16 +310,18 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 
-def load_config(env: Mapping[str, str], overrides: Mapping[str, str | None] | None = None) -> Config:
-    """Build a Config from env vars, then CLI flags (by env name), which win.
+def load_config(env: Mapping[str, str], overrides: Mapping[str, str | None] | None = None,
+                stack: Mapping[str, str] | None = None) -> Config:
+    """Build a Config from, lowest first: defaults, ``<data dir>/secrets.env``, a running stack's
+    ``stack.env`` values (``stack``, read by the caller: stack_file.py), env vars, then CLI flags (by env name).
 
     Raises ConfigError naming the first bad setting.
     """
     raw: dict[str, str] = {s.env: env[s.env] for s in SETTINGS if env.get(s.env) not in (None, "")}
     raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
     data_dir = Path(raw.get("LEADFLOW_DATA_DIR", str(Config().data_dir))).expanduser()
-    stored = read_secrets(secrets_path(data_dir))
-    raw.update({name: value for name, value in stored.items() if name in _SECRET_ENVS and name not in raw})
+    for layer, names in ((stack or {}, STACK_APPLIED), (read_secrets(secrets_path(data_dir)), _SECRET_ENVS)):
+        raw.update({name: value for name, value in layer.items() if name in names and name not in raw})
     values: dict[str, Any] = {}
     for setting in SETTINGS:
         if setting.env not in raw:

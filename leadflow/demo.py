@@ -24,6 +24,7 @@ import yaml
 from leadflow.config import Config
 from leadflow.journeys import Step, plan
 from leadflow.process import free_port
+from leadflow.stack_file import DEMO_DIR
 
 if TYPE_CHECKING:
     from leadflow.supervisor import Stack
@@ -48,7 +49,7 @@ def demo_model(source: Path, target: Path) -> Path:
 
 
 def demo_config(config: Config) -> Config:
-    directory = config.data_dir / "demo"
+    directory = config.data_dir / DEMO_DIR
     shutil.rmtree(directory, ignore_errors=True)
     return config.with_changes(
         data_dir=directory, model_path=demo_model(config.model_path, directory / "model.yaml"),
@@ -113,8 +114,8 @@ class Demo:
         for text in summary(config.crm_dsn, self.outcomes, self.refused, time.monotonic() - began, examples):
             stack.say(text)
         if self.keep:
-            stack.say(f"still running: try `leadflow explain {self.steps[0].email} --kafka-bootstrap "
-                      f"{config.kafka.bootstrap} --model {config.model_path}`; Ctrl-C to stop")
+            stack.say(f"still running: try `leadflow explain {self.steps[0].email}` in another terminal (it finds "
+                      f"the demo through {config.data_dir}/stack.env); Ctrl-C to stop")
         return 1 if self.outcomes.missing() or self.refused else 0
 
     def _send(self, base: str, config: Config, step: Step) -> None:

@@ -24,6 +24,7 @@ from leadflow.config import Config
 from leadflow.embedded.broker import EmbeddedBroker
 from leadflow.embedded.postgres import EmbeddedPostgres
 from leadflow.process import StartupError, die_with_parent, free_port, last_lines, stop_process
+from leadflow.stack_file import remove_stack, write_stack
 from leadflow.status_board import StatusBoard
 
 CHILDREN = ("collector", "worker", "sink")
@@ -174,6 +175,11 @@ class Stack:
             probes.append(Probe("sink", f"http://{host}:{config.sink_metrics_port}/metrics", "leadflow_sink_ready 1.0"))
         started = time.monotonic()
         if self._wait_ready(probes, 90):
+            try:  # where commands in another terminal find this stack (leadflow/stack_file.py)
+                write_stack(config.data_dir, {**config.as_env(), "LEADFLOW_PUBLIC_URL": config.public_url}, base)
+            except OSError as exc:
+                self.say(f"warning: cannot write {config.data_dir}/stack.env ({exc.strerror}): other commands "
+                         "will not find this stack")
             self.say(f"ready in {time.monotonic() - started:.1f}s: press Ctrl-C to stop")
             self.board = StatusBoard([f"{base}/metrics", *(p.url for p in probes[1:])], config.status_s, note=self.note)
 
@@ -238,6 +244,7 @@ class Stack:
         return None
 
     def _stop_all(self) -> None:
+        remove_stack(self.config.data_dir)
         for child in reversed(self.children):  # sink and worker drain before the collector goes
             if child.proc is not None and child.proc.poll() is None:
                 child.proc.send_signal(signal.SIGTERM)

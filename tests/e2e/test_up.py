@@ -44,6 +44,13 @@ def descendants(proc: subprocess.Popen) -> list[psutil.Process]:
         return []
 
 
+def second_terminal(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    """A leadflow command run next to `leadflow up`, in the same directory, by a user who set no LEADFLOW_* variable."""
+    env = {k: v for k, v in clean_env().items() if not k.startswith("LEADFLOW_")}
+    return subprocess.run([sys.executable, "-m", "leadflow", *args], cwd=workdir, env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
 def test_up_runs_the_stack_promotes_a_lead_and_stops_cleanly(workdir):
     env = clean_env(LEADFLOW_STATUS_SECONDS="1")
     started = time.monotonic()
@@ -80,10 +87,15 @@ def test_up_runs_the_stack_promotes_a_lead_and_stops_cleanly(workdir):
 
         secrets = workdir / ".leadflow" / "secrets.env"
         assert secrets.stat().st_mode & 0o777 == 0o600 and write_key in secrets.read_text()
-        link = subprocess.run([sys.executable, "-m", "leadflow", "link", "--email", email, "--url",
-                               "https://example.com/pricing", "--http-port", env["LEADFLOW_HTTP_PORT"]],
-                              cwd=workdir, env=env, capture_output=True, text=True, timeout=30)
-        assert link.returncode == 0, link.stderr
+        # a second terminal that set nothing finds the running stack through <data dir>/stack.env
+        stack = (workdir / ".leadflow" / "stack.env").read_text()
+        assert f"LEADFLOW_KAFKA_BOOTSTRAP=127.0.0.1:{broker.group(1)}" in stack and "LEADFLOW_KAFKA_IDEMPOTENCE=false" in stack
+        explained = second_terminal(workdir, "explain", email)
+        assert explained.returncode == 0 and "stage lead   total 63.00" in explained.stdout, explained.stderr
+        described = second_terminal(workdir, "topics", "describe")
+        assert described.returncode == 0 and "leadflow.interactions" in described.stdout, described.stderr
+        link = second_terminal(workdir, "link", "--email", email, "--url", "https://example.com/pricing")
+        assert link.returncode == 0 and link.stdout.startswith(base), link.stderr
         click = http.client.HTTPConnection("127.0.0.1", int(env["LEADFLOW_HTTP_PORT"]), timeout=5)
         click.request("GET", link.stdout.strip().split(base, 1)[1])
         answer = click.getresponse()
@@ -101,6 +113,16 @@ def test_up_runs_the_stack_promotes_a_lead_and_stops_cleanly(workdir):
         time.sleep(0.5)
         assert [p for p in ports if not port_is_free("127.0.0.1", p)] == []
         assert [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE] == []
+        assert not (workdir / ".leadflow" / "stack.env").exists()  # removed on a clean stop
+        missing = ("leadflow: no running `leadflow up` under ./.leadflow and LEADFLOW_KAFKA_BOOTSTRAP is not set: "
+                   "`leadflow topics describe` needs it (start `leadflow up` or set it)")
+        stopped = second_terminal(workdir, "topics", "describe")
+        assert (stopped.returncode, stopped.stderr.strip()) == (2, missing)
+        (workdir / ".leadflow" / "stack.env").write_text(stack)  # as a `kill -9` of the supervisor leaves it
+        stale = second_terminal(workdir, "topics", "describe")
+        assert stale.returncode == 2 and stale.stderr.splitlines() == [
+            f"leadflow: ignoring .leadflow/stack.env: the `leadflow up` that wrote it (pid {proc.pid}) no longer runs",
+            missing]
     finally:
         if proc.poll() is None:
             proc.kill()

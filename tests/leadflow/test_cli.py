@@ -47,12 +47,13 @@ def test_migrate_applies_once(crm_dsn):
     (["sink"], "LEADFLOW_KAFKA_BOOTSTRAP"), (["migrate"], "LEADFLOW_CRM_DSN"),
     (["topics", "create"], "LEADFLOW_KAFKA_BOOTSTRAP"),
 ])
-def test_production_commands_say_what_they_need(command, setting):
+def test_production_commands_say_what_they_need(command, setting, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEADFLOW_")}
     result = subprocess.run([sys.executable, "-m", "leadflow", *command], env=env, capture_output=True, text=True,
-                            timeout=30)
+                            timeout=30, cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.strip() == f"leadflow: invalid configuration: {setting}: required by `leadflow {' '.join(command)}`"
+    assert result.stderr.strip() == (f"leadflow: no running `leadflow up` under ./.leadflow and {setting} is not set: "
+                                      f"`leadflow {' '.join(command)}` needs it (start `leadflow up` or set it)")
 
 
 def test_a_production_collector_refuses_to_run_unprotected(infra):
@@ -91,7 +92,7 @@ def test_link_and_pixel_print_signed_urls_without_the_email(tmp_path):
     env["LEADFLOW_DATA_DIR"] = str(tmp_path)
     missing = subprocess.run([sys.executable, "-m", "leadflow", "link", "--email", "a@b.io", "--url", "https://a.io"],
                              env=env, capture_output=True, text=True)
-    assert missing.returncode == 2 and "LEADFLOW_LINK_SECRET: required by `leadflow link`" in missing.stderr
+    assert missing.returncode == 2 and "LEADFLOW_LINK_SECRET is not set: `leadflow link` needs it" in missing.stderr
 
 
 def test_dlq_list_and_replay_show_what_the_sink_dead_lettered(config):

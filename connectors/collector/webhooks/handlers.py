@@ -94,7 +94,7 @@ class WebhookHandlers:
             envelope = ses.parse_envelope(body)
             if envelope.get("TopicArn") not in self._ses_topics:
                 raise Unauthorized(f"TopicArn {str(envelope.get('TopicArn'))[:200]!r} is not in LEADFLOW_SES_TOPIC_ARNS")
-            self._sns.verify(envelope)
+            await self._sns.verify(envelope)
             if envelope["Type"] != "Notification":
                 return await self._confirm(envelope, body)
             mapped = ses.parse_event(envelope.get("Message"), self._intake.clock())
@@ -111,7 +111,7 @@ class WebhookHandlers:
         if not self._sns.allowed(url):
             return await self._refuse("ses", 403, "unauthorized", "SubscribeURL is not an allowed SNS host", body)
         try:
-            self._http_get(url)
+            await self._http_get(url)  # aiohttp: other requests go on meanwhile
         except Exception as exc:
             return web.json_response({"error": f"could not confirm the subscription: {exc.__class__.__name__}"},
                                      status=503, headers={"Retry-After": "30"})

@@ -1,16 +1,24 @@
-"""Amazon SES events delivered by SNS: SNS signature verification, subscription confirmation, event mapping."""
+"""Amazon SES events delivered by SNS: SNS signature verification, subscription confirmation, event mapping.
+
+Certificates and subscription confirmations are fetched with aiohttp (``http_get``), never
+with blocking I/O: the collector serves every endpoint from one event loop, and a slow SNS
+host must delay only the webhook that waits for it. Concurrent requests that need the same
+uncached certificate share one fetch.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import re
-import urllib.request
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 from urllib.parse import urlsplit
 
+import aiohttp
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -21,12 +29,16 @@ from connectors.collector.webhooks.common import Malformed, Mapped, Unauthorized
 VENDOR = "ses"
 NOTIFICATION_KEYS = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
 SUBSCRIPTION_KEYS = ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type")
-HttpGet = Callable[[str], bytes]
+FETCH_TIMEOUT_S = 10.0
+HttpGet = Callable[[str], Awaitable[bytes]]
 
 
-def http_get(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return response.read()
+async def http_get(url: str) -> bytes:
+    """The body of a GET (an error for a non-2xx answer), within FETCH_TIMEOUT_S; rare, so no pooled session."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=FETCH_TIMEOUT_S)) as session:
+        async with session.get(url) as response:
+            response.raise_for_status()
+            return await response.read()
 
 
 def parse_envelope(body: bytes) -> dict[str, Any]:
@@ -52,13 +64,14 @@ class SnsVerifier:
         self._hosts = re.compile(host_pattern)
         self._get = get
         self._cache: dict[str, x509.Certificate] = {}
+        self._fetching: dict[str, asyncio.Future[x509.Certificate]] = {}
         self._pinned = x509.load_pem_x509_certificate(open(cert_file, "rb").read()) if cert_file else None
 
     def allowed(self, url: Any) -> bool:
         parts = urlsplit(url) if isinstance(url, str) else None
         return bool(parts and parts.scheme == "https" and parts.hostname and self._hosts.match(parts.hostname))
 
-    def verify(self, envelope: dict[str, Any]) -> None:
+    async def verify(self, envelope: dict[str, Any]) -> None:
         version = str(envelope.get("SignatureVersion"))
         algorithm = {"1": hashes.SHA1(), "2": hashes.SHA256()}.get(version)
         if algorithm is None:
@@ -66,22 +79,36 @@ class SnsVerifier:
         url = envelope.get("SigningCertURL")
         if not self.allowed(url):
             raise Unauthorized(f"SigningCertURL {str(url)[:100]!r} is not an allowed SNS host")
+        certificate = await self._certificate(url)
         try:
             signature = base64.b64decode(str(envelope.get("Signature", "")), validate=True)
-            self._certificate(url).public_key().verify(signature, string_to_sign(envelope), padding.PKCS1v15(),
-                                                       algorithm)
+            certificate.public_key().verify(signature, string_to_sign(envelope), padding.PKCS1v15(), algorithm)
         except (InvalidSignature, binascii.Error, KeyError, TypeError, ValueError):
             raise Unauthorized("SNS signature does not verify") from None
 
-    def _certificate(self, url: str) -> x509.Certificate:
+    async def _certificate(self, url: str) -> x509.Certificate:
         if self._pinned is not None:
             return self._pinned
-        if url not in self._cache:
-            try:
-                self._cache[url] = x509.load_pem_x509_certificate(self._get(url))
-            except Exception as exc:
-                raise Unauthorized(f"cannot fetch the SNS signing certificate: {exc.__class__.__name__}") from None
-        return self._cache[url]
+        if url in self._cache:
+            return self._cache[url]
+        fetching = self._fetching.get(url)
+        if fetching is None:  # the first request to need it fetches; the others wait for the same fetch
+            fetching = self._fetching[url] = asyncio.ensure_future(self._fetch(url))
+            fetching.add_done_callback(functools.partial(self._fetched, url))
+        return await asyncio.shield(fetching)  # a request that goes away does not cancel the others' fetch
+
+    def _fetched(self, url: str, done: asyncio.Future[x509.Certificate]) -> None:
+        self._fetching.pop(url, None)
+        if not done.cancelled():
+            done.exception()  # retrieved, so a failure nobody waits for any more is not logged as unhandled
+
+    async def _fetch(self, url: str) -> x509.Certificate:
+        try:
+            certificate = x509.load_pem_x509_certificate(await self._get(url))
+        except Exception as exc:
+            raise Unauthorized(f"cannot fetch the SNS signing certificate: {exc.__class__.__name__}") from None
+        self._cache[url] = certificate
+        return certificate
 
 
 def parse_event(message: str, now_ms: int) -> Mapped:

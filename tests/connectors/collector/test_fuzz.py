@@ -53,7 +53,10 @@ def collector(infra, tmp_path_factory):
     create_topics(config)
     port = free_port()
     loop = asyncio.new_event_loop()
-    runner = web.AppRunner(create_app(config, Codec(), http_get=lambda url: b""))
+    async def no_certificate(url: str) -> bytes:
+        return b""
+
+    runner = web.AppRunner(create_app(config, Codec(), http_get=no_certificate))
     ready = threading.Event()
 
     def serve():

@@ -7,16 +7,19 @@ import hashlib
 import hmac
 import json
 import time
+from urllib.parse import urlsplit
 
 import pytest
+from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
-from connectors.collector.webhooks.ses import string_to_sign
+from connectors.collector.webhooks.ses import http_get, string_to_sign
 from tests.connectors.collector.client import NOW, with_client
 from tests.connectors.collector.webhooks.payloads import MAILGUN, POSTMARK, SENDGRID, SES, dumps
+from leadflow.process import free_port
 from tests.topic_reader import read_topic
 
 pytestmark = pytest.mark.integration
@@ -142,6 +145,11 @@ def test_ses_via_sns_verifies_both_signature_versions_topics_and_cert_hosts(hook
     fetched: list[str] = []
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     bounce = json.dumps(SES["Bounce"])
+
+    async def record(url: str) -> bytes:
+        fetched.append(url)
+        return b""
+
     results = post_all(hooks_config, [
         ("/v1/webhooks/ses", dumps(sns_envelope(key, bounce, "1")), {}),
         ("/v1/webhooks/ses", dumps(sns_envelope(key, json.dumps(SES["Click"]), "2")), {}),
@@ -151,11 +159,49 @@ def test_ses_via_sns_verifies_both_signature_versions_topics_and_cert_hosts(hook
         ("/v1/webhooks/ses", dumps(sns_envelope(key, bounce, cert_url=CERT_URL.replace("https", "http"))), {}),
         ("/v1/webhooks/ses", dumps(sns_envelope(key, "", type_="SubscriptionConfirmation")), {}),
         ("/v1/webhooks/ses", dumps(sns_envelope(key, "not json")), {}),
-    ], http_get=lambda url: fetched.append(url) or b"")
+    ], http_get=record)
     assert [status for status, _ in results] == [200, 200, 403, 403, 403, 403, 200, 400]
     assert fetched == [SUBSCRIBE_URL] and results[6][1] == {"status": "subscribed"}
     records = [r for _, r in asyncio.run(read_topic(hooks_config, "interactions", 2))]
     assert sorted(r.type for r in records) == ["email.bounced", "email.clicked"]
+
+
+def test_a_slow_certificate_host_delays_only_the_webhooks_that_wait_for_it(hooks_config, sns_signer):
+    """The certificate is fetched with aiohttp, once for concurrent webhooks; meanwhile the collector answers."""
+    key, cert_path = sns_signer
+    hits: list[float] = []
+
+    async def slow_cert(request: web.Request) -> web.Response:
+        hits.append(time.monotonic())
+        await asyncio.sleep(3)
+        return web.Response(body=cert_path.read_bytes())
+
+    port = free_port()
+
+    async def via_local_host(url: str) -> bytes:  # the real client, pointed at the local host instead of SNS's
+        return await http_get(f"http://127.0.0.1:{port}{urlsplit(url).path}")
+
+    async def scenario(client):
+        runner = web.AppRunner(web.Application())
+        runner.app.router.add_get("/{name}", slow_cert)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        try:
+            body = dumps(sns_envelope(key, json.dumps(SES["Bounce"])))
+            webhooks = [asyncio.create_task(client.post("/v1/webhooks/ses", data=body)) for _ in range(2)]
+            await asyncio.sleep(0.3)
+            asked = time.monotonic()
+            health, pixel = await client.get("/healthz"), await client.get("/t/px.gif?u=https://a.io/")
+            answered = time.monotonic() - asked
+            statuses = [(await response).status for response in webhooks]
+            return health.status, pixel.status, answered, statuses
+        finally:
+            await runner.cleanup()
+
+    health, pixel, answered, statuses = with_client(hooks_config.with_changes(sns_cert_file=None), scenario,
+                                                    http_get=via_local_host)
+    assert (health, pixel) == (200, 200) and answered < 0.5, f"the collector waited {answered:.2f}s for the cert host"
+    assert statuses == [200, 200] and len(hits) == 1  # both webhooks verified with one fetch
 
 
 def test_unconfigured_vendors_answer_404_with_the_setting_to_set(config):

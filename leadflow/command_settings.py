@@ -1,0 +1,100 @@
+"""Which settings each `leadflow` command uses, and where a command's configuration comes from.
+
+Each command declares the settings it reads: its ``--help`` lists those (every other
+``LEADFLOW_*`` flag is still accepted, and ignored). Every command but `up` and `demo`
+also finds a running `leadflow up` under its data dir (stack_file.py), so in a second
+terminal `leadflow explain ada@example.com` needs no setting; when a setting it needs
+is still missing, MissingSetting says in one line what to start or set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Mapping, TextIO
+
+from leadflow import stack_file
+from leadflow.config import SETTINGS, Config, ConfigError, load_config
+
+COMMON = ("LEADFLOW_DATA_DIR", "LEADFLOW_LOG_LEVEL")
+KAFKA = ("LEADFLOW_KAFKA_BOOTSTRAP", "LEADFLOW_KAFKA_SECURITY_PROTOCOL", "LEADFLOW_KAFKA_SASL_MECHANISM",
+         "LEADFLOW_KAFKA_SASL_USERNAME", "LEADFLOW_KAFKA_SASL_PASSWORD", "LEADFLOW_KAFKA_SSL_CAFILE",
+         "LEADFLOW_KAFKA_SSL_CERTFILE", "LEADFLOW_KAFKA_SSL_KEYFILE", "LEADFLOW_TOPIC_PREFIX")
+GROUPS = ("LEADFLOW_KAFKA_REBALANCE_TIMEOUT", "LEADFLOW_KAFKA_SESSION_TIMEOUT", "LEADFLOW_KAFKA_HEARTBEAT_INTERVAL")
+TOPICS = ("LEADFLOW_PARTITIONS", "LEADFLOW_REPLICATION_FACTOR", "LEADFLOW_INTERACTIONS_RETENTION_DAYS")
+LINKS = ("LEADFLOW_PUBLIC_URL", "LEADFLOW_HTTP_HOST", "LEADFLOW_HTTP_PORT", "LEADFLOW_LINK_SECRET")
+ALL = tuple(s.env for s in SETTINGS)
+_COLLECTOR_ONLY = tuple(s.env for s in SETTINGS if s.attr in {
+    "processes", "tracking_consent", "ip_mode", "spool_max_bytes", "cors_origins", "form_redirect_hosts",
+    "form_min_fill_s", "link_ttl_days", "sns_cert_hosts", "sns_cert_file", "write_key", "crm_feedback_token",
+    "sendgrid_public_key", "mailgun_signing_key", "postmark_basic_auth", "ses_topic_arns"})
+
+USES: dict[str, tuple[str, ...]] = {
+    "up": ALL,
+    "demo": ALL,
+    "collector": (*KAFKA, "LEADFLOW_KAFKA_IDEMPOTENCE", "LEADFLOW_SCHEMA_REGISTRY_URL", *LINKS, *_COLLECTOR_ONLY,
+                  *COMMON),
+    "worker": (*KAFKA, *GROUPS, "LEADFLOW_KAFKA_IDEMPOTENCE", "LEADFLOW_KAFKA_SEAL_CHANGELOG",
+               "LEADFLOW_SCHEMA_REGISTRY_URL", *TOPICS, "LEADFLOW_MODEL", "LEADFLOW_HTTP_HOST",
+               "LEADFLOW_WORKER_METRICS_PORT", "LEADFLOW_API_TOKEN", "LEADFLOW_DECAY_TICK_SECONDS",
+               "LEADFLOW_WORKER_BATCH_SIZE", "LEADFLOW_WORKER_BATCH_WAIT_MS", "LEADFLOW_WORKER_CHECKPOINT_MS", *COMMON),
+    "sink": (*KAFKA, *GROUPS, "LEADFLOW_KAFKA_IDEMPOTENCE", "LEADFLOW_SCHEMA_REGISTRY_URL", "LEADFLOW_CRM_DSN",
+             "LEADFLOW_HTTP_HOST", "LEADFLOW_SINK_METRICS_PORT", "LEADFLOW_SINK_TARGET", "LEADFLOW_WEBHOOK_URL",
+             "LEADFLOW_WEBHOOK_TIMEOUT", "LEADFLOW_WEBHOOK_MAX_ATTEMPTS", "LEADFLOW_WEBHOOK_CONCURRENCY",
+             "LEADFLOW_WEBHOOK_SECRET", *COMMON),
+    "topics create": (*KAFKA, *TOPICS, *COMMON),
+    "topics describe": (*KAFKA, *COMMON),
+    "migrate": ("LEADFLOW_CRM_DSN", *COMMON),
+    "link": (*LINKS, "LEADFLOW_LINK_TTL_DAYS", *COMMON),
+    "pixel": (*LINKS, *COMMON),
+    "explain": (*KAFKA, "LEADFLOW_PARTITIONS", "LEADFLOW_MODEL", *COMMON),
+    "rescore": (*KAFKA, "LEADFLOW_MODEL", *COMMON),
+    "dlq list": (*KAFKA, *GROUPS, "LEADFLOW_SCHEMA_REGISTRY_URL", *COMMON),
+    "dlq replay": (*KAFKA, *GROUPS, "LEADFLOW_KAFKA_IDEMPOTENCE", "LEADFLOW_SCHEMA_REGISTRY_URL", *COMMON),
+}
+STARTS_A_STACK = ("up", "demo")  # these never read a stack file: they write one
+
+
+class MissingSetting(ConfigError):
+    """A command needs a setting that no flag, env var, running stack or secrets file gave."""
+
+    def __init__(self, env: str, command: str, data_dir: Path) -> None:
+        ValueError.__init__(self, f"no running `leadflow up` under {stack_file.shown(data_dir)} and {env} is not "
+                                  f"set: `leadflow {command}` needs it (start `leadflow up` or set it)")
+        self.setting = env
+
+
+def settings_parent(command: str, exclude: tuple[str, ...] = ()) -> argparse.ArgumentParser:
+    """The settings flags of ``command``: those it uses in their own --help group, the others accepted silently."""
+    parent = argparse.ArgumentParser(add_help=False)
+    found = "" if command in STARTS_A_STACK else ", then from a running `leadflow up` (<data dir>/stack.env)"
+    group = parent.add_argument_group(
+        f"settings `leadflow {command}` uses",
+        f"Each is also read from its LEADFLOW_* env var{found}. Other LEADFLOW_* flags are accepted and ignored; "
+        "`leadflow up --help` lists every setting.")
+    used = set(USES[command])
+    for setting in SETTINGS:
+        if setting.env in exclude:
+            continue
+        if setting.env in used:
+            group.add_argument(setting.flag, dest=setting.env, metavar="VALUE",
+                               help=f"{setting.help} [{setting.env}]")
+        else:
+            parent.add_argument(setting.flag, dest=setting.env, help=argparse.SUPPRESS)
+    return parent
+
+
+def load_for(command: str, env: Mapping[str, str], overrides: Mapping[str, str | None],
+             notes: TextIO | None = None) -> Config:
+    """``command``'s Config: flags, env vars, then (except for `up`/`demo`) a running stack's file, then secrets."""
+    if command.split()[0] in STARTS_A_STACK:
+        return load_config(env, overrides)
+    chosen = overrides.get("LEADFLOW_DATA_DIR") or env.get("LEADFLOW_DATA_DIR")
+    data_dir = Path(chosen or str(Config().data_dir)).expanduser()
+    stack, stale = stack_file.find(data_dir, with_demo=not chosen)
+    for note in stale:
+        print(f"leadflow: {note}", file=notes or sys.stderr)
+    if stack is None:
+        return load_config(env, overrides)
+    return load_config(env, {**overrides, "LEADFLOW_DATA_DIR": str(stack.data_dir)}, stack.applied())

@@ -1,0 +1,54 @@
+"""Every benchmark still starts, finishes and prints its figures: each runs in its ``--smoke`` mode (tiny sizes,
+seconds) as its own process, the way a developer runs it. Benchmarks rot when nothing runs them."""
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+LIBRARIES = {"embedded_stack", "histogram"}
+# The figure lines each script must print (regexes, each matched against some line of its output).
+FIGURES = {
+    "core": [r"^core apply: 2,000 events over \d+ prospects in .* events/s$", r"^state per prospect .*KiB"],
+    "consumer_ceiling": [r"^aiokafka +2,000 records decoded in .*/s$", r"^faust-take +(skipped|\d)"],
+    "worker": [r"^worker: [\d,]+ events over \d+ prospects in .* events/s", r"^lead events emitted: \d",
+               r"^memory: worker RSS grew .* per prospect$"],
+    "pixel": [r"^requests/s +[\d,]+$", r"^latency p50/p99 +\S+ / \S+$", r"^accepted hits +[1-9][\d,]*$",
+              r"^records in Kafka +[1-9]", r"^lost +-?[\d,]+$"],
+    "end_to_end": [r"^  sent 600, accepted 600, in the CRM \d", r"^  p50 [\d,]+ ms, p95 [\d,]+ ms, p99 [\d,]+ ms",
+                   r"^  histogram: "],
+    "http_stack": [r"^aiohttp \(asyncio loop\) +[\d,]+ req/s", r"^aiohttp \+ uvloop +[\d,]+ req/s",
+                   r"^starlette \+ uvicorn .* (req/s|skipped)"],
+}
+
+
+def test_every_benchmark_has_a_smoke_run():
+    scripts = {path.stem for path in BENCH.glob("*.py")} - LIBRARIES - {"__init__"}
+    assert scripts == set(FIGURES)
+
+
+@pytest.mark.parametrize("name", sorted(FIGURES))
+def test_smoke_run_prints_its_figures(name, tmp_path):
+    results = BENCH / "results"
+    before = sorted(results.rglob("*")) if results.exists() else []
+    extra = ["--plot", str(tmp_path / "latency.svg")] if name == "end_to_end" else []
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADFLOW_")}
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, str(BENCH / f"{name}.py"), "--smoke", *extra], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120)
+    elapsed = time.monotonic() - started
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    lines = result.stdout.splitlines()
+    missing = [figure for figure in FIGURES[name] if not any(re.search(figure, line) for line in lines)]
+    assert missing == [], result.stdout
+    assert elapsed < 60, f"a smoke run should take seconds, {name} took {elapsed:.0f}s"
+    assert (sorted(results.rglob("*")) if results.exists() else []) == before, "smoke runs write no results"
+    if extra:
+        assert (tmp_path / "latency.svg").read_text().startswith("<svg")
