@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from aiohttp import web
 
+from connectors.collector.bodies import Refused, read_body
 from connectors.collector.events_api import unavailable
 from connectors.collector.intake import Intake
 from connectors.collector.pixel import COOKIE, set_anonymous_cookie, tracking_allowed
@@ -90,12 +91,15 @@ class FormHandler:
 
     async def handle(self, request: web.Request) -> web.Response:
         form_id = request.match_info["form_id"]
-        body = await request.read()
+        body = b""
         try:
             if not _FORM_ID.match(form_id):
                 raise FormError("form id may use letters, digits, '.', '_' and '-'")
-            if len(body) > MAX_FORM_BYTES:
-                raise FormError(f"form exceeds {MAX_FORM_BYTES} bytes")
+            try:
+                body = await read_body(request, MAX_FORM_BYTES)
+            except Refused as refused:
+                body = refused.body
+                raise FormError(f"form {refused.reason}") from None
             fields = self._fields(request, body)
             profile, properties = profile_from_fields(fields)
             redirect = self._redirect(fields.get("_redirect"))

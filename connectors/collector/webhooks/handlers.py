@@ -12,6 +12,7 @@ import json
 from aiohttp import web
 
 from connectors.collector.auth import basic_auth_ok, unauthorized
+from connectors.collector.bodies import Refused, read_body
 from connectors.collector.events_api import unavailable
 from connectors.collector.intake import Intake
 from connectors.collector.webhooks import mailgun, postmark, sendgrid, ses
@@ -137,9 +138,18 @@ class WebhookHandlers:
 
     @staticmethod
     async def _body(request: web.Request) -> bytes:
+        """The body (inflated if the vendor compressed it); 413/400/415 with the reason otherwise."""
         if request.content_length is not None and request.content_length > MAX_BODY:
             raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=request.content_length)
-        return await request.read()
+        try:
+            return await read_body(request, MAX_BODY)
+        except Refused as refused:
+            status = {413: web.HTTPRequestEntityTooLarge, 415: web.HTTPUnsupportedMediaType}.get(refused.status)
+            if status is web.HTTPRequestEntityTooLarge:
+                raise status(max_size=MAX_BODY, actual_size=MAX_BODY + 1, text=json.dumps({"error": refused.reason}),
+                             content_type=JSON) from None
+            raise (status or web.HTTPBadRequest)(text=json.dumps({"error": refused.reason}),
+                                                 content_type=JSON) from None
 
 
 def _json_bytes(raw: object) -> bytes:

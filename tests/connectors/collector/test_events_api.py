@@ -1,6 +1,7 @@
 """The events API as Segment's and RudderStack's HTTP APIs define it: paths, auth, compression, answers."""
 
 import asyncio
+import base64
 import gzip
 import json
 import zlib
@@ -100,3 +101,22 @@ def test_a_batch_of_only_bad_calls_is_a_400_that_names_the_first_reason(config):
                          AUTH)
     assert status == 400 and reply["code"] == "invalid_request" and "event name" in reply["message"]
     assert reply["errors"] == [{"index": 0, "reason": reply["message"]}]
+
+
+def test_forms_and_webhooks_read_compressed_bodies_the_same_way(config):
+    form = gzip.compress(b"email=ada%40example.com&company=Acme")
+
+    async def scenario(client):
+        posted = await client.post("/v1/forms/contact", data=form, headers={
+            "Content-Type": "application/x-www-form-urlencoded", "Content-Encoding": "gzip"})
+        broken = await client.post("/v1/forms/contact", data=b"\x1f\x8bxx", headers={
+            "Content-Type": "application/x-www-form-urlencoded", "Content-Encoding": "gzip"})
+        hook = await client.post("/v1/webhooks/postmark", data=b"\x1f\x8bxx", headers={
+            "Content-Type": "application/json", "Content-Encoding": "gzip",
+            "Authorization": "Basic " + base64.b64encode(b"pm:pm-secret-0123456789").decode()})
+        return posted.status, (broken.status, await broken.json()), (hook.status, await hook.json())
+
+    posted, (broken, reply), (hook, hook_reply) = with_client(
+        config.with_changes(postmark_basic_auth="pm:pm-secret-0123456789"), scenario)
+    assert posted == 202 and broken == 400 and "not valid gzip" in reply["error"]
+    assert hook == 400 and "not valid gzip" in hook_reply["error"]
