@@ -82,3 +82,14 @@ def wait_for_row(dsn: str, sql: str, params: tuple, timeout_s: float) -> tuple |
             pass
         time.sleep(0.1)
     return None
+
+
+def read_prospect(port: int, who: str, token: str) -> dict | None:
+    """A prospect as the worker's API serves it (`GET /v1/prospects/{id or email}`); None until it exists."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/prospects/{who}",
+                                     headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return json.loads(response.read())
+    except OSError:  # URLError and HTTPError (404 until the worker has scored it) are OSErrors
+        return None

@@ -11,7 +11,6 @@ lost.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 # profile attribute <- trait names (first present wins); dotted names reach into nested objects
@@ -50,7 +49,6 @@ GROUP: dict[str, tuple[str, ...]] = {
     "company_website": ("website",),
 }
 _NESTED = ("company", "address")  # reserved objects: mapped field by field, the rest kept as parent.field
-_SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
 IDENTITY_TRAITS = frozenset({"email", "userId", "user_id", "id", "anonymousId"})  # identity, not profile
 
 
@@ -95,10 +93,6 @@ def text(value: Any) -> str:
 
 def flat(values: dict[str, Any]) -> dict[str, str]:
     return {key: text(value) for key, value in values.items() if value is not None}
-
-
-def snake(name: str) -> str:
-    return _SNAKE.sub("_", name).lower()
 
 
 def _lookup(traits: dict[str, Any], name: str) -> Any:

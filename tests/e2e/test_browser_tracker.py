@@ -2,11 +2,8 @@
 visitor browses and posts a form, and the worker's prospect holds the visits with their full URLs, joined."""
 
 import asyncio
-import json
 import threading
 import time
-import urllib.error
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -14,7 +11,7 @@ import pytest
 from connectors.collector.tracker import snippet
 from tests.conftest import API_TOKEN
 from tests.e2e.chromium import chromium
-from tests.processes import leadflow, wait_for_http
+from tests.processes import leadflow, read_prospect, wait_for_http
 from tests.topic_reader import read_topic
 
 pytestmark = pytest.mark.e2e
@@ -86,13 +83,7 @@ def form_field(browser, name: str) -> str | None:
 
 
 def prospect(config, who: str) -> dict | None:
-    request = urllib.request.Request(f"http://127.0.0.1:{config.worker_metrics_port}/v1/prospects/{who}",
-                                     headers={"Authorization": f"Bearer {API_TOKEN}"})
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return json.loads(response.read())
-    except (urllib.error.URLError, OSError):
-        return None
+    return read_prospect(config.worker_metrics_port, who, API_TOKEN)
 
 
 def test_a_visitor_is_tracked_across_pages_and_joined_by_a_form(config, tmp_path):

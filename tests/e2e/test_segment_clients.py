@@ -1,25 +1,17 @@
 """The official Segment and RudderStack Python libraries, given only the collector URL and the write key."""
 
-import json
 import time
-import urllib.request
 
 import pytest
 
 from tests.conftest import API_TOKEN, WRITE_KEY
-from tests.processes import leadflow, wait_for_http
+from tests.processes import leadflow, read_prospect, wait_for_http
 
 pytestmark = pytest.mark.e2e
 
 
 def prospect(config, email: str) -> dict | None:
-    request = urllib.request.Request(f"http://127.0.0.1:{config.worker_metrics_port}/v1/prospects/{email}",
-                                     headers={"Authorization": f"Bearer {API_TOKEN}"})
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return json.loads(response.read())
-    except urllib.error.HTTPError:
-        return None
+    return read_prospect(config.worker_metrics_port, email, API_TOKEN)
 
 
 def wait_for_prospect(config, email: str, done, timeout_s: float = 30) -> dict | None:
