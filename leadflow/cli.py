@@ -177,8 +177,8 @@ def _model_or_exit(path: "Path") -> "ScoringModel | None":
 def cmd_explain(config: Config, target: str, as_json: bool) -> int:
     import json
 
-    from leadflow.explain import as_json as explain_json
-    from leadflow.explain import as_table
+    from streams.core.explain import as_json as explain_json
+    from streams.core.explain import as_table
     from streams.core.identity import InvalidEmail, key_for
     from streams.state_reader import changelog_topic, read_states
 
@@ -203,7 +203,7 @@ def cmd_rescore(config: Config, new_model_path: str) -> int:
     import time
     from pathlib import Path
 
-    from leadflow.explain import rescore
+    from streams.core.explain import rescore
     from streams.state_reader import read_states
 
     _require(config, "rescore", kafka=True)

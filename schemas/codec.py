@@ -13,7 +13,7 @@ import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import fastavro
 from fastavro.schema import fingerprint, parse_schema, to_parsing_canonical_form
@@ -23,8 +23,12 @@ from schemas.fast_writer import compile_encoder
 from schemas.records import RECORD_TYPES, Record
 from schemas.registry import SchemaRegistryClient
 
-if TYPE_CHECKING:
-    from leadflow.config import Config
+
+class RegistrySettings(Protocol):
+    """What the codec needs of the configuration (schemas import nothing of ours)."""
+
+    schema_registry_url: str | None
+
 
 SCHEMA_DIR = Path(__file__).parent
 SINGLE_OBJECT_MAGIC = b"\xc3\x01"
@@ -73,7 +77,7 @@ class Codec:
         self._registry_headers: dict[tuple[str, str], bytes] = {}
 
     @classmethod
-    def for_config(cls, config: "Config") -> "Codec":
+    def for_config(cls, config: RegistrySettings) -> "Codec":
         return cls(SchemaRegistryClient(config.schema_registry_url) if config.schema_registry_url else None)
 
     def encode(self, record: Record, topic: str) -> bytes:

@@ -12,9 +12,9 @@ from typing import Callable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from connectors.collector.auth import bearer_token, same
+from leadflow.http_auth import bearer_token, same
 from leadflow.config import Config
-from leadflow.explain import as_json
+from streams.core.explain import as_json
 from streams.core.identity import InvalidEmail, key_for
 from streams.core.model import ScoringModel
 from streams.state_reader import read_states

@@ -12,11 +12,11 @@ import logging
 from aiohttp import web
 
 from connectors.collector import metrics
-from connectors.collector.auth import bearer_token, same
+from leadflow.http_auth import bearer_token, same
 from connectors.collector.events_api import unavailable
 from connectors.collector.intake import Intake
 from connectors.collector.json_items import Refused, json_items
-from connectors.crm.verdicts import VerdictError, verdict_from
+from streams.core.verdicts import VerdictError, verdict_from
 from leadflow.config import Config
 
 log = logging.getLogger("leadflow.collector")

@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from connectors.collector.auth import same, write_key_ok
+from leadflow.http_auth import same, write_key_ok
 from connectors.collector.event_names import load_event_names
 from connectors.collector.intake import Intake
 from connectors.collector.json_items import Refused, items_of, json_body

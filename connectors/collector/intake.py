@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from connectors.collector import metrics
-from connectors.collector.clock import Clock
+from leadflow.clock import Clock
 from connectors.collector.publisher import Publisher
 from connectors.collector.rejections import rejected_input
 from schemas.records import Interaction

@@ -8,7 +8,7 @@ import logging
 from aiohttp import web
 from connectors.collector import metrics as collector_metrics
 from connectors.collector.clicks import ClickHandler
-from connectors.collector.clock import Clock, system_clock
+from leadflow.clock import Clock, system_clock
 from connectors.collector.crm_feedback import FeedbackHandler
 from connectors.collector.events_api import EventsHandler
 from connectors.collector.forms import FormHandler

@@ -19,10 +19,10 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from psycopg.rows import dict_row
 
-from connectors.collector.clock import Clock
+from leadflow.clock import Clock
 from connectors.crm import metrics
 from connectors.crm.delivery import backoff_delays, pause
-from connectors.crm.verdicts import VerdictError, verdict_from
+from streams.core.verdicts import VerdictError, verdict_from
 from leadflow.config import Config
 from schemas.codec import Codec
 

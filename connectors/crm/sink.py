@@ -10,7 +10,7 @@ import time
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from connectors.collector.clock import Clock, system_clock
+from leadflow.clock import Clock, system_clock
 from connectors.crm import metrics
 from connectors.crm.dead_letters import dead_letter, waiting
 from connectors.crm.delivery import Delivery, Failure, Target, backoff_delays, pause

@@ -4,7 +4,7 @@ from leadflow.config import DEFAULT_MODEL
 from leadflow.demo import Outcomes, demo_model
 from leadflow.journeys import JOURNEYS, plan
 from connectors.collector.segment import interactions_from_item
-from connectors.crm.verdicts import verdict_from
+from streams.core.verdicts import verdict_from
 from streams.core.model import load_model
 
 

@@ -11,7 +11,7 @@ import json
 
 from aiohttp import web
 
-from connectors.collector.auth import basic_auth_ok, unauthorized
+from leadflow.http_auth import basic_auth_ok, unauthorized
 from connectors.collector.bodies import Refused, read_body
 from connectors.collector.events_api import unavailable
 from connectors.collector.intake import Intake

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.crm.verdicts import FIELDS, VerdictError, verdict_from
+from streams.core.verdicts import FIELDS, VerdictError, verdict_from
 from streams.core.identity import prospect_id_for
 
 NOW = 1_767_000_000_000

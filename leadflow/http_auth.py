@@ -1,4 +1,4 @@
-"""Credentials on write endpoints, compared in constant time."""
+"""Credentials on HTTP endpoints (the collector's write endpoints, the worker's prospect API), compared in constant time."""
 
 from __future__ import annotations
 

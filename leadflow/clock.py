@@ -1,4 +1,4 @@
-"""Wall-clock time in epoch milliseconds, injectable so tests control it."""
+"""Wall-clock time in epoch milliseconds, injectable so tests control it: the one clock every shell uses."""
 
 import time
 from typing import Callable
