@@ -18,6 +18,8 @@ import ipaddress
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from leadflow import parsers
+
 EVICT_PER_CALL = 4
 DEFAULT_MAX_KEYS = 100_000
 
@@ -78,9 +80,11 @@ def client_key(ip: str | None) -> str:
         address = ipaddress.ip_address(ip)
     except ValueError:
         return ip
-    if address.version == 6 and address.ipv4_mapped is None:
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
         return str(ipaddress.ip_network(f"{address}/64", strict=False).network_address) + "/64"
-    return str(address.ipv4_mapped or address)
+    return str(address)
 
 
 def retry_after(seconds: float) -> str:
@@ -89,8 +93,9 @@ def retry_after(seconds: float) -> str:
 
 
 def rate_of(setting: str) -> Rate | None:
-    """The Rate of a setting in leadflow.parsers.rate's canonical form ("20/60s" or "off")."""
-    if setting == "off":
+    """The Rate of a rate-limit setting ("20/min", "5/h", "off"; see leadflow.parsers.rate)."""
+    canonical = parsers.rate(setting)
+    if canonical == "off":
         return None
-    count, _, period = setting.partition("/")
+    count, _, period = canonical.partition("/")
     return Rate(int(count), float(period.removesuffix("s")))

@@ -88,6 +88,7 @@ def create_app(config: Config, codec: Codec, clock: Clock = system_clock,
     async def lifecycle(app: web.Application):
         await publisher.start()
         yield
+        await forms.close()
         await publisher.stop()
 
     async def healthz(request: web.Request) -> web.Response:
