@@ -80,6 +80,7 @@ class Secrets:
     sendgrid_public_key: str | None = None
     mailgun_signing_key: str | None = None
     postmark_basic_auth: str | None = None
+    form_captcha_secret: str | None = None
     ses_topic_arns: tuple[str, ...] = ()
 
 
@@ -98,6 +99,14 @@ class CollectorSettings:
     sns_cert_hosts: str = r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$"
     sns_cert_file: Path | None = None
     event_names_path: Path = DEFAULT_EVENT_NAMES
+    form_require_ts: bool = True
+    form_captcha_verify_url: str | None = None
+    rate_limit_per_ip: str = "30/600s"
+    rate_limit_per_email: str = "5/3600s"
+    rate_limit_events_api: str = "1000/1s"
+    email_dedup_s: int = 86400
+    http_read_timeout_s: float = 15.0
+    http_keepalive_timeout_s: float = 75.0
 
 
 SINK_TARGETS = ("postgres", "webhook")
@@ -283,6 +292,24 @@ SETTINGS: tuple[Setting, ...] = (
             "hosts a form may redirect to after a post (comma-separated)"),
     Setting("LEADFLOW_FORM_MIN_FILL_SECONDS", "form_min_fill_s", float,
             "forms posted faster than this after rendering count as bots"),
+    Setting("LEADFLOW_FORM_REQUIRE_TS", "form_require_ts", parsers.boolean,
+            "a form post without _ts (the render time the website tracker adds) counts as a bot; false for plain "
+            "HTML forms without the tracker"),
+    Setting("LEADFLOW_FORM_CAPTCHA_VERIFY_URL", "form_captcha_verify_url", parsers.url,
+            "siteverify URL of a CAPTCHA (Turnstile, hCaptcha, reCAPTCHA) every form post's token is checked with"),
+    Setting("LEADFLOW_RATE_LIMIT_PER_IP", "rate_limit_per_ip", parsers.rate,
+            "form posts per client IP (IPv6: per /64), N/period, e.g. 30/10min; off = no limit"),
+    Setting("LEADFLOW_RATE_LIMIT_PER_EMAIL", "rate_limit_per_email", parsers.rate,
+            "form posts per email address, N/period, e.g. 5/h; off = no limit"),
+    Setting("LEADFLOW_RATE_LIMIT_EVENTS_API", "rate_limit_events_api", parsers.rate,
+            "events API requests per write key and client IP, N/period; off = no limit"),
+    Setting("LEADFLOW_EMAIL_DEDUP_SECONDS", "email_dedup_s", parsers.positive_int,
+            "an email open or click counts once per prospect, message (and link target) in each window of this "
+            "many seconds"),
+    Setting("LEADFLOW_HTTP_READ_TIMEOUT", "http_read_timeout_s", parsers.positive_float,
+            "seconds a client may take to send a request's headers and body (slow clients are cut off)"),
+    Setting("LEADFLOW_HTTP_KEEPALIVE_TIMEOUT", "http_keepalive_timeout_s", parsers.positive_float,
+            "seconds an idle keep-alive connection stays open"),
     Setting("LEADFLOW_EVENT_NAMES", "event_names_path", parsers.existing_file,
             "YAML file mapping senders' track event names to canonical interaction types"),
     Setting("LEADFLOW_FORM_THANKS_HTML", "form_thanks_html", parsers.existing_file,
@@ -306,6 +333,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LEADFLOW_MAILGUN_SIGNING_KEY", "mailgun_signing_key", str, "Mailgun webhook signing key", secret=True),
     Setting("LEADFLOW_POSTMARK_BASIC_AUTH", "postmark_basic_auth", parsers.basic_auth,
             "user:password Postmark sends with its webhooks", secret=True),
+    Setting("LEADFLOW_FORM_CAPTCHA_SECRET", "form_captcha_secret", parsers.secret,
+            "secret key of the CAPTCHA's siteverify API", secret=True),
     Setting("LEADFLOW_SES_TOPIC_ARNS", "ses_topic_arns", parsers.arns, "SNS topic ARNs accepted for SES events"),
 )
 
@@ -359,6 +388,9 @@ def _check_consistency(config: Config) -> None:
         if not config.secrets.webhook_secret:
             raise ConfigError("LEADFLOW_WEBHOOK_SECRET", "required with LEADFLOW_SINK_TARGET=webhook: every "
                               "request is signed")
+    if bool(config.collector.form_captcha_verify_url) != bool(config.secrets.form_captcha_secret):
+        raise ConfigError("LEADFLOW_FORM_CAPTCHA_SECRET", "LEADFLOW_FORM_CAPTCHA_VERIFY_URL and "
+                          "LEADFLOW_FORM_CAPTCHA_SECRET go together")
     ports = {"LEADFLOW_HTTP_PORT": config.http_port, "LEADFLOW_WORKER_METRICS_PORT": config.worker_metrics_port,
              "LEADFLOW_SINK_METRICS_PORT": config.sink_metrics_port}
     seen: dict[int, str] = {}

@@ -83,6 +83,25 @@ def comma_list(raw: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in raw.split(",") if item.strip())
 
 
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*(?:\.\d+)?)\s*(s|sec|second|m|min|minute|h|hour|d|day)?\s*$", re.I)
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def rate(raw: str) -> str:
+    """A rate limit "N/period" (N requests at once, refilled over the period: "20/min", "5/h", "1000/s",
+    "10/30s") or "off"; returned in the canonical form "N/<seconds>s" that connectors.collector.rate_limit reads."""
+    if raw.strip().lower() in ("off", "0", "none", "unlimited"):
+        return "off"
+    match = _RATE.match(raw)
+    if not match:
+        raise ValueError(f"expected N/period such as 20/min, 5/h, 1000/s, 10/30s or off, got {raw!r}")
+    count, amount, unit = int(match.group(1)), match.group(2), (match.group(3) or "s")[0].lower()
+    period = (float(amount) if amount else 1.0) * _UNIT_S[unit]
+    if count < 1 or period <= 0:
+        raise ValueError(f"both N and the period must be positive, got {raw!r}")
+    return f"{count}/{period:g}s"
+
+
 def origins(raw: str) -> tuple[str, ...]:
     origins = comma_list(raw)
     for origin in origins:

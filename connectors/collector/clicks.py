@@ -1,13 +1,18 @@
-"""`GET /t/c`: a signed, expiring tracked link; records `email.clicked` and redirects. Never an open redirect."""
+"""`GET /t/c`: a signed, expiring tracked link; records `email.clicked` and redirects. Never an open redirect.
+
+The target is read again as a browser reads it (links.verify_click -> redirects.browser_target)
+before it goes into `Location`; a click counts once per prospect, message and target in each
+LEADFLOW_EMAIL_DEDUP_SECONDS window (email_dedup.py).
+"""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from urllib.parse import urlencode
 
 from aiohttp import web
 
+from connectors.collector.email_dedup import email_event_id
 from connectors.collector.intake import Intake
 from connectors.collector.links import LinkError, verify_click
 from connectors.collector.pixel import NO_CACHE, anonymous_id, set_anonymous_cookie, tracking_allowed
@@ -40,11 +45,12 @@ class ClickHandler:
             return response
         visitor = anonymous_id(request)
         set_anonymous_cookie(request, response, visitor)
-        # One click per link per second: a double-click or a scanner retry de-duplicates downstream.
-        fingerprint = hashlib.sha256(f"{query.get('s')}|{now // 1000}".encode()).hexdigest()[:32]
+        # A double-click, a scanner or a replay in the same window gets the same id: the worker drops it.
+        event_id = email_event_id("click", link.prospect_id, "email.clicked", link.message_id, now,
+                                  self._config.collector.email_dedup_s, target=link.url)
         ip, user_agent = client_details(request, self._config)
         interaction = Interaction(
-            event_id=f"click:{fingerprint}", prospect_key=link.prospect_id, prospect_id=link.prospect_id,
+            event_id=event_id, prospect_key=link.prospect_id, prospect_id=link.prospect_id,
             anonymous_id=visitor, type="email.clicked", occurred_at=now, received_at=now, source=SOURCE,
             url=link.url, message_id=link.message_id,
             ip=ip, user_agent=user_agent,

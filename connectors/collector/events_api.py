@@ -10,6 +10,12 @@ Answers follow those APIs so their clients do the right thing: 200 with a small 
 when anything was kept (bad calls are listed in ``errors`` and recorded as rejected, never
 retried), 400/401/413/415 with ``code`` and ``message`` for what no retry can fix, and 503
 with `Retry-After` only when we could not keep what was sent, so the client retries it.
+
+Abuse limit: requests per write key and client IP (LEADFLOW_RATE_LIMIT_EVENTS_API, 1000/s by
+default: a backend's bulk import of 2,500-call batches is never throttled, a leaked key
+flooding from one address is), answered 429 with `Retry-After`, which the Segment and
+RudderStack clients retry. Not per email address: a backend legitimately sends many events
+for one person, and whoever holds the write key can already name any address.
 """
 
 from __future__ import annotations
@@ -25,7 +31,9 @@ from leadflow.http_auth import same, write_key_ok
 from connectors.collector.event_names import load_event_names
 from connectors.collector.intake import Intake
 from connectors.collector.json_items import Refused, items_of, json_body
+from connectors.collector.privacy import client_ip
 from connectors.collector.publisher import SpoolFull
+from connectors.collector.rate_limit import RateLimiter, client_key, rate_of, retry_after
 from connectors.collector.segment import CALLS, SOURCE, ItemError, SegmentMapping
 from leadflow.config import Config
 
@@ -57,6 +65,7 @@ class EventsHandler:
     def __init__(self, config: Config, intake: Intake) -> None:
         self._write_key = config.secrets.write_key
         self._intake = intake
+        self._limiter = RateLimiter(rate_of(config.collector.rate_limit_events_api))
         self.mapping = SegmentMapping(load_event_names(config.collector.event_names_path),
                                       config.collector.ip_mode, config.secrets.link_secret or "")
 
@@ -73,6 +82,13 @@ class EventsHandler:
             if not header_ok and not (isinstance(doc, dict) and isinstance(doc.get("writeKey"), str)
                                       and same(doc["writeKey"], self._write_key)):
                 return unauthorized()
+            client = f"{self._write_key}|{client_key(client_ip(request))}"
+            wait = self._limiter.take(client, self._intake.clock() / 1000)
+            if wait:
+                await self._intake.reject(SOURCE, "rate_limited", "too many requests for this write key from this "
+                                          "client", b"", JSON)
+                return error(429, "rate_limited", "too many requests for this write key from this client; retry later",
+                             {"Retry-After": retry_after(wait)})
             items = [doc] if call else items_of(body, doc, MAX_ITEMS, batch_key="batch")
         except Refused as refused:
             await self._intake.reject(SOURCE, refused.code, refused.reason, refused.body, JSON)

@@ -14,9 +14,16 @@ Field mapping to profile attributes (first match wins, case-insensitive):
 | consent | consent, marketing_consent, gdpr_consent, opt_in (on/true/yes/1 -> "true", else "false") |
 
 Control fields: `_hp` honeypot (must stay empty), `_ts` epoch milliseconds when the form was
-rendered (posts faster than LEADFLOW_FORM_MIN_FILL_SECONDS count as bots), `_redirect` thank-you
-URL (host must be in LEADFLOW_FORM_REDIRECT_HOSTS), `_aid` anonymous id when the page cannot
-send the `lf_aid` cookie. Other fields travel as properties of `form.submitted`.
+rendered (posts faster than LEADFLOW_FORM_MIN_FILL_SECONDS, or without `_ts` unless
+LEADFLOW_FORM_REQUIRE_TS=false, count as bots), `_redirect` thank-you URL (read as a browser reads
+it, redirects.py; its host must be in LEADFLOW_FORM_REDIRECT_HOSTS), `_aid` anonymous id when the
+page cannot send the `lf_aid` cookie, and a CAPTCHA widget's token (captcha.py). Other fields travel
+as properties of `form.submitted`.
+
+Abuse limits, in order, cheapest first: posts per client IP (LEADFLOW_RATE_LIMIT_PER_IP, before
+the body is read), then the body's checks (400), the bot checks (answered like a success), posts
+per email address (LEADFLOW_RATE_LIMIT_PER_EMAIL), then the CAPTCHA. A limit answers 429 with
+`Retry-After` and the reason.
 
 Answers: a browser (it prefers text/html) gets a thank-you page, or `_redirect`; API clients get JSON.
 """
@@ -27,15 +34,18 @@ import json
 import re
 import uuid
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
 from connectors.collector.bodies import Refused, read_body
+from connectors.collector.captcha import TOKEN_FIELDS, CaptchaUnavailable, CaptchaVerifier, token_of
 from connectors.collector.events_api import unavailable
 from connectors.collector.intake import Intake
 from connectors.collector.pixel import COOKIE, set_anonymous_cookie, tracking_allowed
-from connectors.collector.privacy import client_details
+from connectors.collector.privacy import client_details, client_ip
+from connectors.collector.rate_limit import RateLimiter, client_key, rate_of, retry_after
+from connectors.collector.redirects import RedirectError, allowed_redirect
 from connectors.collector.thanks import DEFAULT_THANKS, error_page, prefers_html, thank_you_page
 from leadflow.config import Config
 from schemas.records import Interaction
@@ -58,7 +68,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
 _ALIASES = {alias: attribute for attribute, aliases in FIELDS.items() for alias in aliases}
 _FORM_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 ANONYMOUS_ID = re.compile(r"^[A-Za-z0-9-]{1,100}$")  # `_aid`, and the tracker's id
-CONTROL = ("_hp", "_ts", "_redirect", "_aid")
+CONTROL = frozenset(("_hp", "_ts", "_redirect", "_aid", *TOKEN_FIELDS))
 
 
 class FormError(ValueError):
@@ -88,10 +98,24 @@ class FormHandler:
         self._intake = intake
         path = config.collector.form_thanks_html
         self._thanks = path.read_text(encoding="utf-8") if path else DEFAULT_THANKS
+        settings = config.collector
+        self._per_ip = RateLimiter(rate_of(settings.rate_limit_per_ip))
+        self._per_email = RateLimiter(rate_of(settings.rate_limit_per_email))
+        secret = config.secrets.form_captcha_secret
+        self._captcha = CaptchaVerifier(settings.form_captcha_verify_url, secret) \
+            if settings.form_captcha_verify_url and secret else None
+
+    async def close(self) -> None:
+        if self._captcha is not None:
+            await self._captcha.close()
 
     async def handle(self, request: web.Request) -> web.Response:
         form_id = request.match_info["form_id"]
         body = b""
+        wait = self._per_ip.take(client_key(client_ip(request)), self._intake.clock() / 1000)
+        if wait:
+            return await self._refuse(request, 429, "rate_limited", "too many form posts from this client; "
+                                      "retry later", b"", {"Retry-After": retry_after(wait)})
         try:
             if not _FORM_ID.match(form_id):
                 raise FormError("form id may use letters, digits, '.', '_' and '-'")
@@ -108,16 +132,24 @@ class FormHandler:
             except InvalidEmail:
                 raise FormError("a valid email address is required") from None
         except FormError as exc:
-            await self._intake.reject(SOURCE, "invalid_form", str(exc), body, request.content_type)
-            if prefers_html(request.headers.get("Accept")):
-                return web.Response(text=error_page(str(exc), request.headers.get("Referer")), status=400,
-                                    content_type="text/html")
-            return web.json_response({"error": str(exc)}, status=400)
+            return await self._refuse(request, 400, "invalid_form", str(exc), body)
         response = self._answer(request, redirect, form_id, profile.get("first_name"))
         bot = self._bot_reason(fields)
         if bot:  # answer like a success so bots learn nothing
             await self._intake.reject(SOURCE, "bot", bot, body, request.content_type)
             return response
+        wait = self._per_email.take(email, self._intake.clock() / 1000)
+        if wait:
+            return await self._refuse(request, 429, "rate_limited", "too many form posts for this email address; "
+                                      "retry later", body, {"Retry-After": retry_after(wait)})
+        if self._captcha is not None:
+            try:
+                problem = await self._captcha.check(token_of(fields), client_ip(request))
+            except CaptchaUnavailable as exc:
+                return await self._refuse(request, 503, "captcha_unavailable", f"the CAPTCHA could not be "
+                                          f"checked ({exc}); retry later", body, {"Retry-After": "10"})
+            if problem:
+                return await self._refuse(request, 400, "captcha", problem, body)
         visitor = request.cookies.get(COOKIE) or fields.get("_aid")
         if visitor is not None and not ANONYMOUS_ID.match(visitor):
             visitor = None
@@ -144,6 +176,15 @@ class FormHandler:
         if visitor and tracking_allowed(request, self._config.collector.tracking_consent):
             set_anonymous_cookie(request, response, visitor)
         return response
+
+    async def _refuse(self, request: web.Request, status: int, code: str, reason: str, body: bytes,
+                      headers: dict[str, str] | None = None) -> web.Response:
+        """Recorded as rejected; the reason as a small HTML page for a browser, as JSON for an API client."""
+        await self._intake.reject(SOURCE, code, reason, body, request.content_type)
+        if prefers_html(request.headers.get("Accept")):
+            return web.Response(text=error_page(reason, request.headers.get("Referer")), status=status,
+                                content_type="text/html", headers=headers)
+        return web.json_response({"error": reason}, status=status, headers=headers)
 
     def _answer(self, request: web.Request, redirect: str | None, form_id: str, first_name: str | None) -> web.Response:
         """303 to `_redirect`; else a thank-you page for a browser, 202 JSON for an API client."""
@@ -188,15 +229,17 @@ class FormHandler:
     def _redirect(self, url: str | None) -> str | None:
         if not url:
             return None
-        target = urlsplit(url)
-        if target.scheme not in ("http", "https") or target.hostname not in self._config.collector.form_redirect_hosts:
-            raise FormError(f"redirect host {target.hostname!r} is not in LEADFLOW_FORM_REDIRECT_HOSTS")
-        return url
+        try:
+            return allowed_redirect(url, self._config.collector.form_redirect_hosts).url
+        except RedirectError as exc:
+            raise FormError(str(exc)) from None
 
     def _bot_reason(self, fields: dict[str, str]) -> str | None:
         if fields.get("_hp"):
             return "honeypot field filled"
         rendered = fields.get("_ts")
+        if not rendered and self._config.collector.form_require_ts:
+            return "render timestamp (_ts) missing"
         if rendered:
             try:
                 elapsed = (self._intake.clock() - int(rendered)) / 1000

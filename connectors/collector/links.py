@@ -3,6 +3,12 @@
 The prospect travels as its ``prospect_id`` (a hash), never as an email address, and
 the parameters that matter are signed with ``LEADFLOW_LINK_SECRET`` (HMAC-SHA256), so a
 click link cannot be turned into an open redirect or pinned on someone else.
+
+A pixel's signature binds its event type and campaign as well as the prospect and the
+message, so an open pixel cannot be replayed as page views of any URL. Pixels signed in the
+old format (prospect and message only) are still in sent emails: they stay valid, as
+email opens only. Click targets are read as browsers read them (connectors.collector.redirects)
+when signing and again when following: an ambiguous target is never signed nor followed.
 """
 
 from __future__ import annotations
@@ -13,13 +19,16 @@ import hmac
 import time
 from dataclasses import dataclass
 from typing import Mapping
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
+from connectors.collector.redirects import RedirectError, browser_target
 from streams.core.identity import prospect_id_for
 
 SIGNATURE_PARAM = "s"
 CLICK_SIGNED = ("u", "p", "m", "x")
-PIXEL_SIGNED = ("p", "m")
+PIXEL_SIGNED = ("e", "p", "m", "c")
+LEGACY_PIXEL_SIGNED = ("p", "m")  # pixels signed before the type was bound: opens only
+OPENED = "email.opened"
 
 
 class LinkError(ValueError):
@@ -31,6 +40,9 @@ class VerifiedLink:
     prospect_id: str | None
     message_id: str | None
     url: str | None = None
+    type: str | None = None  # a pixel's signed event type
+    campaign: str | None = None  # a pixel's campaign (signed, except in legacy pixels)
+    legacy: bool = False
 
 
 def signature(secret: str, params: Mapping[str, str], names: tuple[str, ...]) -> str:
@@ -42,7 +54,7 @@ def signature(secret: str, params: Mapping[str, str], names: tuple[str, ...]) ->
 def pixel_url(base_url: str, secret: str, email: str, message_id: str | None = None,
               campaign: str | None = None) -> str:
     """An email-open pixel for one recipient of one message."""
-    params = {"e": "email.opened", "p": prospect_id_for(email)}
+    params = {"e": OPENED, "p": prospect_id_for(email)}
     if message_id:
         params["m"] = message_id
     if campaign:
@@ -54,9 +66,10 @@ def pixel_url(base_url: str, secret: str, email: str, message_id: str | None = N
 def click_url(base_url: str, secret: str, email: str, url: str, message_id: str | None = None,
               ttl_days: int = 365, now_s: float | None = None) -> str:
     """A tracked link that records ``email.clicked`` and redirects to ``url`` until it expires."""
-    target = urlsplit(url)
-    if target.scheme not in ("http", "https") or not target.netloc:
-        raise LinkError(f"target must be an absolute http(s) URL, got {url!r}")
+    try:
+        url = browser_target(url).url
+    except RedirectError as exc:
+        raise LinkError(f"target refused: {exc} (got {str(url)[:200]!r})") from None
     expires = int((time.time() if now_s is None else now_s) + ttl_days * 86400)
     params = {"u": url, "p": prospect_id_for(email), "x": str(expires)}
     if message_id:
@@ -67,10 +80,10 @@ def click_url(base_url: str, secret: str, email: str, url: str, message_id: str 
 
 def verify_click(secret: str, params: Mapping[str, str], now_s: float) -> VerifiedLink:
     _check_signature(secret, params, CLICK_SIGNED)
-    url = params.get("u", "")
-    target = urlsplit(url)
-    if target.scheme not in ("http", "https") or not target.netloc:
-        raise LinkError("target is not an absolute http(s) URL")
+    try:
+        url = browser_target(params.get("u", "")).url
+    except RedirectError as exc:
+        raise LinkError(f"target refused: {exc}") from None
     try:
         expires = int(params.get("x", ""))
     except ValueError:
@@ -81,8 +94,21 @@ def verify_click(secret: str, params: Mapping[str, str], now_s: float) -> Verifi
 
 
 def verify_pixel(secret: str, params: Mapping[str, str]) -> VerifiedLink:
-    _check_signature(secret, params, PIXEL_SIGNED)
-    return VerifiedLink(params.get("p") or None, params.get("m") or None)
+    """The signed pixel; a legacy signature (prospect and message only) is valid for opens only."""
+    prospect, message, campaign = params.get("p") or None, params.get("m") or None, params.get("c") or None
+    try:
+        _check_signature(secret, params, PIXEL_SIGNED)
+        return VerifiedLink(prospect, message, type=params.get("e", ""), campaign=campaign)
+    except LinkError as exc:
+        if "missing" in str(exc):
+            raise
+        try:
+            _check_signature(secret, params, LEGACY_PIXEL_SIGNED)
+        except LinkError:
+            raise exc from None
+    if params.get("e", OPENED) != OPENED:
+        raise LinkError("an old-format pixel signature is valid for email opens only")
+    return VerifiedLink(prospect, message, type=OPENED, campaign=campaign, legacy=True)
 
 
 def _check_signature(secret: str, params: Mapping[str, str], names: tuple[str, ...]) -> None:

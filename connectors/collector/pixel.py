@@ -1,4 +1,8 @@
-"""`GET|HEAD /t/px.gif`: page views and email opens, answered with a 1x1 GIF whatever happens."""
+"""`GET|HEAD /t/px.gif`: page views and email opens, answered with a 1x1 GIF whatever happens.
+
+A signed pixel records exactly the type (and campaign) it was signed for; an open counts once
+per prospect and message in each LEADFLOW_EMAIL_DEDUP_SECONDS window (email_dedup.py).
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,9 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from connectors.collector import metrics
+from connectors.collector.email_dedup import email_event_id
 from connectors.collector.intake import Intake
-from connectors.collector.links import LinkError, verify_pixel
+from connectors.collector.links import LinkError, VerifiedLink, verify_pixel
 from connectors.collector.privacy import client_details
 from leadflow.config import Config
 from schemas.records import Interaction
@@ -76,20 +81,28 @@ class PixelHandler:
         query = request.query
         type_ = query.get("e", "page.viewed")
         try:
-            prospect_id, message_id = self._identify(type_, query)
+            link = self._identify(type_, query)
         except ValueError as exc:
             code, _, reason = str(exc).partition(": ")
             await self._intake.reject("pixel", code, reason, urlencode(list(query.items())).encode(), None)
             return response
+        prospect_id, message_id = link.prospect_id, link.message_id
+        type_ = link.type or type_
+        campaign = link.campaign if link.prospect_id else query.get("c") or query.get("utm_campaign")
         visitor = anonymous_id(request)
         set_anonymous_cookie(request, response, visitor)
         now = self._intake.clock()
         ip, user_agent = client_details(request, self._config)
+        prospect_key = prospect_id or anonymous_key(visitor)
+        if type_ == "email.opened":  # a re-open or a replay in the same window gets the same id
+            event_id = email_event_id("px", prospect_key, type_, message_id, now, self._config.collector.email_dedup_s)
+        else:
+            event_id = f"px:{_EVENT_PREFIX}{next(_EVENT_COUNTER):x}"
         interaction = Interaction(
-            event_id=f"px:{_EVENT_PREFIX}{next(_EVENT_COUNTER):x}", prospect_key=prospect_id or anonymous_key(visitor), prospect_id=prospect_id,
+            event_id=event_id, prospect_key=prospect_key, prospect_id=prospect_id,
             anonymous_id=visitor, type=type_, occurred_at=now, received_at=now, source="pixel",
             url=query.get("u") or request.headers.get("Referer"), referrer=query.get("r"), title=query.get("t"),
-            campaign=query.get("c") or query.get("utm_campaign"), message_id=message_id,
+            campaign=campaign, message_id=message_id,
             ip=ip, user_agent=user_agent,
             properties={k: v for k, v in query.items() if k.startswith("utm_")},
         )
@@ -99,14 +112,14 @@ class PixelHandler:
             log.warning("pixel hit lost: %s", exc.__class__.__name__)
         return response
 
-    def _identify(self, type_: str, query) -> tuple[str | None, str | None]:
+    def _identify(self, type_: str, query) -> VerifiedLink:
         if type_ not in PIXEL_TYPES:
             raise ValueError(f"bad_type: e must be one of {', '.join(sorted(PIXEL_TYPES))}, got {type_[:40]!r}")
         for name, value in query.items():
             if len(value) > MAX_PARAM:
                 raise ValueError(f"too_long: parameter {name!r} exceeds {MAX_PARAM} characters")
         if "p" not in query:
-            return None, query.get("m")
+            return VerifiedLink(None, query.get("m"))
         secret = self._config.secrets.link_secret
         if not secret:
             raise ValueError("unsigned: prospect tokens need LEADFLOW_LINK_SECRET")
@@ -114,4 +127,6 @@ class PixelHandler:
             link = verify_pixel(secret, query)
         except LinkError as exc:
             raise ValueError(f"bad_signature: {exc}") from None
-        return link.prospect_id, link.message_id
+        if link.type != type_ and not link.legacy:
+            raise ValueError(f"bad_signature: the pixel is signed for {link.type!r}, not {type_!r}")
+        return link

@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from aiohttp import web
+from connectors.collector import connections
 from connectors.collector import metrics as collector_metrics
 from connectors.collector.clicks import ClickHandler
 from leadflow.clock import Clock, system_clock
@@ -88,6 +89,7 @@ def create_app(config: Config, codec: Codec, clock: Clock = system_clock,
     async def lifecycle(app: web.Application):
         await publisher.start()
         yield
+        await forms.close()
         await publisher.stop()
 
     async def healthz(request: web.Request) -> web.Response:
@@ -134,6 +136,7 @@ def serve(config: Config, index: int = 0) -> None:
         uvloop.install()
     except ImportError:
         pass
-    web.run_app(create_app(config, Codec.for_config(config), index=index), host=config.http_host,
-                port=config.http_port, reuse_port=config.collector.processes > 1, print=lambda *_: None,
-                access_log=None, shutdown_timeout=5)
+    settings = config.collector
+    asyncio.run(connections.run(create_app(config, Codec.for_config(config), index=index), config.http_host,
+                                config.http_port, settings.processes > 1, settings.http_read_timeout_s,
+                                settings.http_keepalive_timeout_s))

@@ -32,6 +32,9 @@ def test_env_then_flags_win():
     ({"LEADFLOW_KAFKA_IDEMPOTENCE": "maybe"}, "LEADFLOW_KAFKA_IDEMPOTENCE", "true or false"),
     ({"LEADFLOW_SINK_METRICS_PORT": "8080"}, "LEADFLOW_SINK_METRICS_PORT", "already used"),
     ({"LEADFLOW_KAFKA_HEARTBEAT_INTERVAL": "60"}, "LEADFLOW_KAFKA_HEARTBEAT_INTERVAL", "shorter"),
+    ({"LEADFLOW_RATE_LIMIT_PER_IP": "lots"}, "LEADFLOW_RATE_LIMIT_PER_IP", "N/period"),
+    ({"LEADFLOW_FORM_CAPTCHA_VERIFY_URL": "https://challenges.cloudflare.com/turnstile/v0/siteverify"},
+     "LEADFLOW_FORM_CAPTCHA_SECRET", "go together"),
 ])
 def test_invalid_settings_name_the_setting(env, setting, fragment):
     with pytest.raises(ConfigError) as err:

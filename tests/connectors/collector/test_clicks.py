@@ -49,3 +49,42 @@ def test_bad_links_get_400_and_never_redirect(config):
     assert [(s, redirected) for s, redirected, _ in results] == [(400, False)] * 4
     assert "expired" in results[2][2] and "missing" in results[1][2]
     assert len(asyncio.run(read_topic(config, "rejected", 4))) == 4
+
+
+def test_repeated_clicks_share_one_event_id_per_window(config):
+    now = [NOW]
+    url = path_of(click_url("http://c", LINK_SECRET, "a@b.io", "https://a.io/x", "m1", now_s=NOW / 1000))
+    other = path_of(click_url("http://c", LINK_SECRET, "a@b.io", "https://a.io/y", "m1", now_s=NOW / 1000))
+
+    async def scenario(client):
+        for step in (0, 5_000, 600_000):
+            now[0] += step
+            await client.get(url, allow_redirects=False)
+        await client.get(other, allow_redirects=False)
+
+    with_client(config, scenario, clock=lambda: now[0])
+    ids = [r.event_id for _, r in asyncio.run(read_topic(config, "interactions", 4))]
+    assert ids[0] == ids[1] == ids[2] != ids[3]  # the worker keeps the first; another target is another click
+
+
+def test_an_ambiguous_signed_target_is_a_400_never_a_redirect(config):
+    """Links signed before targets were read as browsers read them are refused when followed."""
+    from connectors.collector.links import SIGNATURE_PARAM, signature
+    from urllib.parse import urlencode
+
+    paths = []
+    for target in ("https://evil.com\\@a.io/", "http://[", "https://a.io/\r\nSet-Cookie: x=1"):
+        params = {"u": target, "p": "p_1", "x": str(NOW // 1000 + 3600)}
+        params[SIGNATURE_PARAM] = signature(LINK_SECRET, params, ("u", "p", "m", "x"))
+        paths.append("/t/c?" + urlencode(params))
+
+    async def scenario(client):
+        out = []
+        for path in paths:
+            response = await client.get(path, allow_redirects=False)
+            out.append((response.status, "Location" in response.headers, (await response.json())["error"]))
+        return out
+
+    results = with_client(config, scenario)
+    assert [(s, redirected) for s, redirected, _ in results] == [(400, False)] * 3
+    assert "backslash" in results[0][2] and "IPv6" in results[1][2] and "control" in results[2][2]

@@ -2,7 +2,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from connectors.collector.links import LinkError, click_url, pixel_url, verify_click, verify_pixel
+from connectors.collector.links import (LEGACY_PIXEL_SIGNED, SIGNATURE_PARAM, LinkError, click_url, pixel_url,
+                                       signature, verify_click, verify_pixel)
 from streams.core.identity import prospect_id_for
 
 SECRET = "unit-test-secret-0123456789"
@@ -39,17 +40,39 @@ def test_expired_click_is_refused():
         verify_click(SECRET, good, now_s=2 * 86400)
 
 
-@pytest.mark.parametrize("target", ["javascript:alert(1)", "//evil.example.com", "/relative", "ftp://x/y"])
-def test_only_absolute_http_targets_can_be_signed(target):
-    with pytest.raises(LinkError):
+@pytest.mark.parametrize("target", ["javascript:alert(1)", "//evil.example.com", "/relative", "ftp://x/y",
+                                    "https://evil.com\\@a.io/", "https://a.io@evil.com/", "http://[",
+                                    "https://a.io/\r\nSet-Cookie: x=1", "https:evil.com", "https://evil%2ecom/"])
+def test_only_unambiguous_absolute_http_targets_can_be_signed(target):
+    with pytest.raises(LinkError, match="target"):
         click_url("https://t", SECRET, "a@b.io", target)
 
 
-def test_pixel_signature_covers_prospect_and_message():
+def test_an_ambiguous_target_is_not_followed_even_when_signed():
+    """A link signed before targets were checked (or by a buggy signer) is refused at redirect time."""
+    signed = {"u": "https://evil.com\\@a.io/", "p": "p_1", "x": "9999999999"}
+    signed[SIGNATURE_PARAM] = signature(SECRET, signed, ("u", "p", "m", "x"))
+    with pytest.raises(LinkError, match="backslash"):
+        verify_click(SECRET, signed, now_s=0)
+
+
+def test_pixel_signature_binds_prospect_message_type_and_campaign():
     good = params(pixel_url("https://t", SECRET, "a@b.io", "m1", campaign="spring"))
-    assert verify_pixel(SECRET, good).message_id == "m1"
-    assert verify_pixel(SECRET, {**good, "c": "other"}).prospect_id == prospect_id_for("a@b.io")
-    with pytest.raises(LinkError):
-        verify_pixel(SECRET, {**good, "m": "m2"})
+    link = verify_pixel(SECRET, good)
+    assert (link.message_id, link.type, link.campaign, link.legacy) == ("m1", "email.opened", "spring", False)
+    for change in ({"m": "m2"}, {"c": "other"}, {"e": "page.viewed"}, {"p": "p_other"}):
+        with pytest.raises(LinkError, match="does not match"):
+            verify_pixel(SECRET, {**good, **change})
     with pytest.raises(LinkError):
         verify_pixel("another-secret-0123456789", good)
+
+
+def test_old_format_pixels_in_sent_emails_still_count_as_opens_only():
+    old = {"e": "email.opened", "p": prospect_id_for("a@b.io"), "m": "m1", "c": "spring"}
+    old[SIGNATURE_PARAM] = signature(SECRET, old, LEGACY_PIXEL_SIGNED)
+    link = verify_pixel(SECRET, old)
+    assert (link.prospect_id, link.message_id, link.type, link.legacy) == (old["p"], "m1", "email.opened", True)
+    with pytest.raises(LinkError, match="opens only"):
+        verify_pixel(SECRET, {**old, "e": "page.viewed", "u": "https://a.io/pricing"})
+    with pytest.raises(LinkError, match="does not match"):
+        verify_pixel(SECRET, {**old, "m": "m2"})

@@ -157,3 +157,36 @@ def test_a_signed_pixel_records_an_open_for_the_known_prospect(config):
     assert key == opened.prospect_id.encode() and opened.message_id == "m-7" and opened.email is None
     [(_, rejected)] = asyncio.run(read_topic(config, "rejected", 1))
     assert rejected.reason.startswith("bad_signature")
+
+
+def test_a_signed_open_pixel_cannot_be_replayed_as_page_views(config):
+    """The finding: the signature covered only p and m, so e=page.viewed&u=.../pricing scored +20 per hit."""
+    query = pixel_url("http://x", LINK_SECRET, "ann@example.com", message_id="m-7", campaign="spring").split("?", 1)[1]
+
+    async def scenario(client):
+        replayed = await client.get(f"/t/px.gif?{query.replace('e=email.opened', 'e=page.viewed')}&u=https://a.io/pricing")
+        recampaigned = await client.get(f"/t/px.gif?{query.replace('c=spring', 'c=other')}")
+        return replayed.status, recampaigned.status
+
+    assert with_client(config, scenario) == (200, 200)
+    assert asyncio.run(read_topic(config, "interactions", 1, timeout_s=2)) == []
+    reasons = [r.reason for _, r in asyncio.run(read_topic(config, "rejected", 2))]
+    assert all(reason.startswith("bad_signature") for reason in reasons) and len(reasons) == 2
+
+
+def test_an_open_counts_once_per_prospect_and_message_in_each_window(config):
+    day = 86_400_000
+    now = [1_767_000_000_000 - 1_767_000_000_000 % day + 1000]  # just after a window starts
+    query = pixel_url("http://x", LINK_SECRET, "ann@example.com", message_id="m-7").split("?", 1)[1]
+    other = pixel_url("http://x", LINK_SECRET, "ann@example.com", message_id="m-8").split("?", 1)[1]
+
+    async def scenario(client):
+        for step in (0, 60_000, 3_600_000, day):  # two re-opens the same day, then the next day
+            now[0] += step
+            await client.get(f"/t/px.gif?{query}")
+        await client.get(f"/t/px.gif?{other}")
+
+    with_client(config, scenario, clock=lambda: now[0])
+    opens = [r for _, r in asyncio.run(read_topic(config, "interactions", 5))]
+    ids = [r.event_id for r in opens]
+    assert ids[0] == ids[1] == ids[2] and len(set(ids)) == 3 and all(i.startswith("px:") for i in ids)
