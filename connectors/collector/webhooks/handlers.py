@@ -121,7 +121,7 @@ class WebhookHandlers:
     async def _keep(self, vendor: str, mapped: Mapped) -> web.Response:
         source = f"webhook.{vendor}"
         for reason, raw in mapped.invalid:
-            await self._intake.reject(source, "invalid_event", reason, _json_bytes(raw), JSON)
+            await self._intake.reject(source, "invalid_event", reason, _json_bytes(raw), JSON, authenticated=True)
         for kind in mapped.ignored:
             self._intake.ignore(source, kind)
         if mapped.interactions:
