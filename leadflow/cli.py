@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Callable
 from leadflow.command_settings import MissingSetting, load_for, settings_parent
 from leadflow.config import SETTINGS, Config, ConfigError
 
+from leadflow.process import StartupError
+
 if TYPE_CHECKING:
     from pathlib import Path
-
     from streams.core.model import ScoringModel
-from leadflow.process import StartupError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -177,8 +177,7 @@ def _model_or_exit(path: "Path") -> "ScoringModel | None":
 def cmd_explain(config: Config, target: str, as_json: bool) -> int:
     import json
 
-    from leadflow.explain import as_json as explain_json
-    from leadflow.explain import as_table
+    from leadflow.explain import as_json as explain_json, as_table
     from streams.core.identity import InvalidEmail, key_for
     from streams.state_reader import changelog_topic, read_states
 
@@ -266,7 +265,7 @@ def cmd_sink(config: Config) -> int:
 
     _require(config, "sink", kafka=True, crm=config.sink.target == "postgres")
     if config.sink_metrics_port:
-        start_http_server(config.sink_metrics_port, addr=config.http_host)
+        start_http_server(config.sink_metrics_port, addr=config.internal_host)
     sink = CrmSink(config, Codec.for_config(config))
     return _run_until_signal(sink.run)
 
