@@ -38,10 +38,10 @@ def test_unauthenticated_payloads_are_truncated_with_their_size_recorded() -> No
 
 def outage_config(tmp_path: Path, **changes) -> Config:
     """A collector whose Kafka never answers: everything it keeps goes to its disk spools."""
-    return Config().with_changes(bootstrap=f"127.0.0.1:{free_port()}", data_dir=tmp_path / "data",
-                                 write_key=WRITE_KEY, link_secret="link-secret-0123456789abcdef",
-                                 crm_feedback_token="crm_token_0123456789abcdef",
-                                 mailgun_signing_key="key-budget-test-0123456789", **changes)
+    settings = dict(bootstrap=f"127.0.0.1:{free_port()}", data_dir=tmp_path / "data", write_key=WRITE_KEY,
+                    link_secret="link-secret-0123456789abcdef", crm_feedback_token="crm_token_0123456789abcdef",
+                    mailgun_signing_key="key-budget-test-0123456789")
+    return Config().with_changes(**{**settings, **changes})
 
 
 def batch(tag: str, n: int) -> dict:
