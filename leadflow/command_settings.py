@@ -1,7 +1,8 @@
 """Which settings each `leadflow` command uses, and where a command's configuration comes from.
 
 Each command declares the settings it reads: its ``--help`` lists those (every other
-``LEADFLOW_*`` flag is still accepted, and ignored). Every command but `up` and `demo`
+``LEADFLOW_*`` flag is still accepted, and ignored). A secret's flag is refused with the reason
+(_RefuseSecret): secrets come from env vars, files or secrets.env, never the command line. Every command but `up` and `demo`
 also finds a running `leadflow up` under its data dir (stack_file.py), so in a second
 terminal `leadflow explain ada@example.com` needs no setting; when a setting it needs
 is still missing, MissingSetting says in one line what to start or set.
@@ -26,11 +27,12 @@ TOPICS = ("LEADFLOW_PARTITIONS", "LEADFLOW_REPLICATION_FACTOR", "LEADFLOW_INTERA
 LINKS = ("LEADFLOW_PUBLIC_URL", "LEADFLOW_HTTP_HOST", "LEADFLOW_HTTP_PORT", "LEADFLOW_LINK_SECRET")
 ALL = tuple(s.env for s in SETTINGS)
 _COLLECTOR_ONLY = tuple(s.env for s in SETTINGS if s.attr in {
-    "processes", "tracking_consent", "ip_mode", "spool_max_bytes", "cors_origins", "form_redirect_hosts",
+    "processes", "tracking_consent", "ip_mode", "spool_max_bytes", "rejected_spool_max_bytes", "cors_origins",
+    "form_redirect_hosts",
     "form_min_fill_s", "form_thanks_html", "event_names_path", "link_ttl_days", "sns_cert_hosts", "sns_cert_file",
     "form_require_ts", "form_captcha_verify_url", "form_captcha_secret", "rate_limit_per_ip", "rate_limit_per_email",
     "rate_limit_events_api", "email_dedup_s", "http_read_timeout_s", "http_keepalive_timeout_s",
-    "write_key", "crm_feedback_token",
+    "webhook_max_age_s", "write_key", "crm_feedback_token",
     "sendgrid_public_key", "mailgun_signing_key", "postmark_basic_auth", "ses_topic_arns"})
 
 USES: dict[str, tuple[str, ...]] = {
@@ -40,10 +42,10 @@ USES: dict[str, tuple[str, ...]] = {
                   *COMMON),
     "worker": (*KAFKA, *GROUPS, "LEADFLOW_KAFKA_IDEMPOTENCE", "LEADFLOW_KAFKA_SEAL_CHANGELOG",
                "LEADFLOW_SCHEMA_REGISTRY_URL", *TOPICS, "LEADFLOW_MODEL", "LEADFLOW_HTTP_HOST",
-               "LEADFLOW_WORKER_METRICS_PORT", "LEADFLOW_API_TOKEN", "LEADFLOW_DECAY_TICK_SECONDS",
+               "LEADFLOW_METRICS_HOST", "LEADFLOW_WORKER_METRICS_PORT", "LEADFLOW_API_TOKEN", "LEADFLOW_DECAY_TICK_SECONDS",
                "LEADFLOW_WORKER_BATCH_SIZE", "LEADFLOW_WORKER_BATCH_WAIT_MS", "LEADFLOW_WORKER_CHECKPOINT_MS", *COMMON),
     "sink": (*KAFKA, *GROUPS, "LEADFLOW_KAFKA_IDEMPOTENCE", "LEADFLOW_SCHEMA_REGISTRY_URL", "LEADFLOW_CRM_DSN",
-             "LEADFLOW_HTTP_HOST", "LEADFLOW_SINK_METRICS_PORT", "LEADFLOW_SINK_TARGET", "LEADFLOW_WEBHOOK_URL",
+             "LEADFLOW_HTTP_HOST", "LEADFLOW_METRICS_HOST", "LEADFLOW_SINK_METRICS_PORT", "LEADFLOW_SINK_TARGET", "LEADFLOW_WEBHOOK_URL",
              "LEADFLOW_WEBHOOK_TIMEOUT", "LEADFLOW_WEBHOOK_MAX_ATTEMPTS", "LEADFLOW_WEBHOOK_CONCURRENCY",
              "LEADFLOW_WEBHOOK_SECRET", *COMMON),
     "topics create": (*KAFKA, *TOPICS, *COMMON),
@@ -78,6 +80,9 @@ def settings_parent(command: str, exclude: tuple[str, ...] = ()) -> argparse.Arg
         "`leadflow up --help` lists every setting.")
     used = set(USES[command])
     for setting in SETTINGS:
+        if setting.secret:  # no flag: `ps` shows every process's arguments
+            parent.add_argument(setting.flag, dest=setting.env, nargs="?", action=_RefuseSecret, help=argparse.SUPPRESS)
+            continue
         if setting.env in exclude:
             continue
         if setting.env in used:
@@ -86,6 +91,15 @@ def settings_parent(command: str, exclude: tuple[str, ...] = ()) -> argparse.Arg
         else:
             parent.add_argument(setting.flag, dest=setting.env, help=argparse.SUPPRESS)
     return parent
+
+
+class _RefuseSecret(argparse.Action):
+    """A secret given as a flag: refused with the reason (every local user sees arguments in `ps`)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        env = self.dest
+        parser.error(f"{option_string} is not accepted: secrets on the command line are visible to every local "
+                     f"user (ps). Set {env}, or {env}_FILE (a file holding it), or put it in <data dir>/secrets.env")
 
 
 def load_for(command: str, env: Mapping[str, str], overrides: Mapping[str, str | None],

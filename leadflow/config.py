@@ -1,5 +1,8 @@
 """One typed configuration object, built from ``LEADFLOW_*`` env vars and CLI flags.
 
+Secrets (``secret=True``) never come from flags, which any local user sees in ``ps``: only from
+env vars, ``LEADFLOW_<NAME>_FILE`` files, or ``<data dir>/secrets.env``.
+
 Every process reads the same object so the embedded stack and production share one
 code path; the embedded stack only fills in addresses.
 """
@@ -20,6 +23,9 @@ DEFAULT_EVENT_NAMES = Path(__file__).with_name("models") / "event_names.yaml"
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+# SNS's own hosts only: sns.<region>.amazonaws.com (us-east-1, eu-west-2, us-gov-west-1, ...) and the China
+# regions' sns.cn-<area>-<n>.amazonaws.com.cn; never sns.s3.amazonaws.com (an S3 bucket anyone can create).
+SNS_HOSTS = r"^sns\.(?:[a-z]{2}(?:-gov)?-[a-z]+-[0-9]+\.amazonaws\.com|cn-[a-z]+-[0-9]+\.amazonaws\.com\.cn)$"
 
 
 class ConfigError(ValueError):
@@ -82,6 +88,7 @@ class Secrets:
     postmark_basic_auth: str | None = None
     form_captcha_secret: str | None = None
     ses_topic_arns: tuple[str, ...] = ()
+    embedded_pg_password: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,12 +98,14 @@ class CollectorSettings:
     tracking_consent: str = "implied"
     ip_mode: str = "truncate"
     spool_max_bytes: int = 256 * 1024 * 1024
+    rejected_spool_max_bytes: int = 16 * 1024 * 1024
     cors_origins: tuple[str, ...] = ()
     form_redirect_hosts: tuple[str, ...] = ()
     form_min_fill_s: float = 2.0
     form_thanks_html: Path | None = None
     link_ttl_days: int = 365
-    sns_cert_hosts: str = r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$"
+    sns_cert_hosts: str = SNS_HOSTS
+    webhook_max_age_s: float = 600.0
     sns_cert_file: Path | None = None
     event_names_path: Path = DEFAULT_EVENT_NAMES
     form_require_ts: bool = True
@@ -136,6 +145,7 @@ class Config:
     model_path: Path = DEFAULT_MODEL
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    metrics_host: str | None = None
     worker_metrics_port: int = 9101
     sink_metrics_port: int = 9102
     data_dir: Path = Path(".leadflow")
@@ -157,6 +167,11 @@ class Config:
             return self.collector.public_url
         host = "127.0.0.1" if self.http_host in ("0.0.0.0", "") else self.http_host
         return f"http://{host}:{self.http_port}"
+
+    @property
+    def internal_host(self) -> str:
+        """Where the worker's HTTP side (metrics, prospect API) and the sink's metrics listen."""
+        return self.metrics_host or self.http_host
 
     def with_changes(self, **changes: Any) -> "Config":
         """Replace settings by field name, whichever group (kafka, collector, secrets) holds them."""
@@ -252,6 +267,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LEADFLOW_MODEL", "model_path", parsers.existing_file, "scoring model YAML file"),
     Setting("LEADFLOW_HTTP_HOST", "http_host", str, "collector bind address"),
     Setting("LEADFLOW_HTTP_PORT", "http_port", parsers.port, "collector port (serves /metrics too)"),
+    Setting("LEADFLOW_METRICS_HOST", "metrics_host", str,
+            "bind address of the worker's HTTP side (metrics, health, prospect API) and the sink's metrics; "
+            "unset = LEADFLOW_HTTP_HOST. Keep it off public interfaces: the prospect API returns personal data"),
     Setting("LEADFLOW_WORKER_METRICS_PORT", "worker_metrics_port", parsers.port, "worker Prometheus port"),
     Setting("LEADFLOW_SINK_METRICS_PORT", "sink_metrics_port", parsers.port, "sink Prometheus port"),
     Setting("LEADFLOW_DATA_DIR", "data_dir", lambda raw: Path(raw).expanduser(),
@@ -287,6 +305,9 @@ SETTINGS: tuple[Setting, ...] = (
             "client IPs: truncate (/24, /48), hash (keyed), drop or keep"),
     Setting("LEADFLOW_SPOOL_MAX_BYTES", "spool_max_bytes", parsers.positive_int,
             "disk spool size past which write endpoints answer 503"),
+    Setting("LEADFLOW_REJECTED_SPOOL_MAX_BYTES", "rejected_spool_max_bytes", parsers.positive_int,
+            "separate disk spool for rejected inputs while Kafka is away; when full, further rejections are "
+            "dropped and counted (junk never takes room from accepted events)"),
     Setting("LEADFLOW_CORS_ORIGINS", "cors_origins", parsers.origins, "origins allowed to post forms (comma-separated)"),
     Setting("LEADFLOW_FORM_REDIRECT_HOSTS", "form_redirect_hosts", parsers.comma_list,
             "hosts a form may redirect to after a post (comma-separated)"),
@@ -317,7 +338,10 @@ SETTINGS: tuple[Setting, ...] = (
             "{{greeting}}, {{form_id}} and {{back_url}} are filled in, escaped); unset = a built-in page"),
     Setting("LEADFLOW_LINK_TTL_DAYS", "link_ttl_days", parsers.positive_int, "how long signed click links stay valid"),
     Setting("LEADFLOW_SNS_CERT_HOSTS", "sns_cert_hosts", parsers.regex,
-            "regex of hosts SNS signing certificates may be fetched from"),
+            "regex of hosts SNS signing certificates may be fetched from (default: SNS's regional hosts only)"),
+    Setting("LEADFLOW_WEBHOOK_MAX_AGE_SECONDS", "webhook_max_age_s", parsers.positive_float,
+            "signed webhooks (SendGrid, Mailgun, SNS/SES) whose timestamp is further than this from now, in "
+            "either direction, are refused as replays"),
     Setting("LEADFLOW_SNS_CERT_FILE", "sns_cert_file", parsers.existing_file,
             "a local SNS signing certificate (PEM) used instead of fetching one"),
     Setting("LEADFLOW_WRITE_KEY", "write_key", parsers.secret, "events API write key", secret=True),
@@ -336,6 +360,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LEADFLOW_FORM_CAPTCHA_SECRET", "form_captcha_secret", parsers.secret,
             "secret key of the CAPTCHA's siteverify API", secret=True),
     Setting("LEADFLOW_SES_TOPIC_ARNS", "ses_topic_arns", parsers.arns, "SNS topic ARNs accepted for SES events"),
+    Setting("LEADFLOW_EMBEDDED_PG_PASSWORD", "embedded_pg_password", parsers.secret,
+            "password of the embedded PostgreSQL's superuser (`leadflow up` generates it into secrets.env)",
+            secret=True),
 )
 
 
@@ -347,6 +374,7 @@ def load_config(env: Mapping[str, str], overrides: Mapping[str, str | None] | No
     Raises ConfigError naming the first bad setting.
     """
     raw: dict[str, str] = {s.env: env[s.env] for s in SETTINGS if env.get(s.env) not in (None, "")}
+    raw.update(_secret_files(env, raw))
     raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
     data_dir = Path(raw.get("LEADFLOW_DATA_DIR", str(Config().data_dir))).expanduser()
     for layer, names in ((stack or {}, STACK_APPLIED), (read_secrets(secrets_path(data_dir)), _SECRET_ENVS)):
@@ -365,6 +393,19 @@ def load_config(env: Mapping[str, str], overrides: Mapping[str, str | None] | No
 
 
 _SECRET_ENVS = {s.env for s in SETTINGS if s.secret}
+
+
+def _secret_files(env: Mapping[str, str], raw: Mapping[str, str]) -> dict[str, str]:
+    """``LEADFLOW_<SECRET>_FILE=/run/secrets/x``: the secret read from a file (Docker/Kubernetes secrets)."""
+    found: dict[str, str] = {}
+    for name in _SECRET_ENVS - set(raw):
+        path = env.get(f"{name}_FILE")
+        if path:
+            try:
+                found[name] = Path(path).read_text().strip()
+            except OSError as exc:
+                raise ConfigError(f"{name}_FILE", f"cannot read {path}: {exc.strerror}") from None
+    return found
 
 
 def _check_consistency(config: Config) -> None:

@@ -23,6 +23,7 @@ from typing import Callable
 from leadflow.config import Config
 from leadflow.embedded.broker import EmbeddedBroker
 from leadflow.embedded.postgres import EmbeddedPostgres
+from leadflow.private_files import private_dir, restrict_umask
 from leadflow.process import StartupError, die_with_parent, free_port, last_lines, stop_process
 from leadflow.stack_file import remove_stack, write_stack
 from leadflow.status_board import StatusBoard
@@ -104,7 +105,8 @@ class Stack:
         """Start everything and supervise until stopped. ``task`` runs on a thread once the stack is ready; its
         exit code is the stack's, and the stack stops when it returns, unless ``keep``."""
         try:
-            self.logs.mkdir(parents=True, exist_ok=True)
+            private_dir(self.config.data_dir)
+            private_dir(self.logs)
         except OSError as exc:
             raise StartupError(f"cannot use data dir {self.config.data_dir} (LEADFLOW_DATA_DIR): {exc.strerror}") from None
         try:
@@ -140,7 +142,7 @@ class Stack:
         if not config.crm_dsn:
             port = free_port("127.0.0.1", POSTGRES_PORT)
             self.postgres = EmbeddedPostgres(config.data_dir / "pgdata", "127.0.0.1", port,
-                                             self.logs / "postgres.log")
+                                             self.logs / "postgres.log", config.secrets.embedded_pg_password)
             config = config.with_changes(crm_dsn=self.postgres.start())
         try:
             create_topics(config)
@@ -261,6 +263,7 @@ class Stack:
 def run_up(config: Config, task: Callable[[Stack], int] | None = None, keep: bool = False,
            note: Callable[[], str] | None = None) -> int:
     """`leadflow up` (and, with a task, `leadflow demo`) until Ctrl-C or SIGTERM."""
+    restrict_umask()  # logs, spools and state files of the stack and its children: owner only
     stack = Stack(config)
     stack.note = note
     signal.signal(signal.SIGINT, stack.request_stop)

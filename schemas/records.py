@@ -66,6 +66,7 @@ class RejectedInput(_FlatRecord):
     reason: str
     payload: bytes
     content_type: str | None = None
+    payload_size: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,5 +74,5 @@ async def start_web(config: Config, table: ProspectTable, model: ScoringModel,
         return None
     runner = web.AppRunner(worker_routes(config, table, model, ready), access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, config.http_host, config.worker_metrics_port).start()
+    await web.TCPSite(runner, config.internal_host, config.worker_metrics_port).start()
     return runner

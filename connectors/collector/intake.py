@@ -35,13 +35,17 @@ class Intake:
         for interaction in interactions:
             metrics.input_counter(source, interaction.type, "accepted").inc()
 
-    async def reject(self, source: str, code: str, reason: str, payload: bytes, content_type: str | None) -> None:
-        """Never raises: a refused input must not turn into a server error."""
+    async def reject(self, source: str, code: str, reason: str, payload: bytes, content_type: str | None,
+                     authenticated: bool = False) -> None:
+        """Never raises: a refused input must not turn into a server error.
+
+        ``authenticated``: the sender proved who it is (a verified webhook), so more of its payload is kept.
+        """
         metrics.input_counter(source, "-", "rejected").inc()
         metrics.REJECTIONS.labels(source, code).inc()
         try:
             await self.publisher.rejected(rejected_input(source, f"{code}: {reason}", payload, self.clock(),
-                                                         content_type))
+                                                         content_type, authenticated))
         except Exception as exc:
             log.warning("rejected %s input could not be recorded (%s)", source, exc.__class__.__name__)
 

@@ -17,6 +17,12 @@ SPOOL_RECORDS = Gauge("leadflow_collector_spool_records", "Records waiting in th
 SPOOLED = Counter("leadflow_collector_spooled_total", "Records written to the disk spool")
 REPLAYED = Counter("leadflow_collector_replayed_total", "Spooled records delivered to Kafka")
 SPOOL_FULL = Counter("leadflow_collector_spool_full_total", "Requests refused because the spool was full")
+REJECTED_SPOOL_RECORDS = Gauge("leadflow_collector_rejected_spool_records",
+                               "Rejected inputs waiting in their own disk spool for Kafka", multiprocess_mode="livesum")
+REJECTED_DROPPED = Counter("leadflow_collector_rejected_dropped_total",
+                           "Rejected inputs not recorded: Kafka was away and the rejections' spool budget was spent")
+REJECTED_TRUNCATED = Counter("leadflow_collector_rejected_truncated_total",
+                             "Rejected inputs whose stored payload was cut to the size limit", ["source"])
 
 
 @lru_cache(maxsize=1024)

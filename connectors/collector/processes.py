@@ -16,10 +16,13 @@ import time
 
 from connectors.collector.server import check_protected, serve
 from leadflow.config import Config
+from leadflow.private_files import private_dir, restrict_umask
 
 
 def run_collector(config: Config) -> int:
     check_protected(config)
+    restrict_umask()  # spools and the token ledger hold emails and IPs: owner only
+    private_dir(config.data_dir)
     count = config.collector.processes
     if count == 1:
         serve(config)

@@ -4,6 +4,11 @@
 Kafka is unreachable, fsynced to the spool. While anything is spooled, new records
 queue behind it so per-prospect order holds. Replays may duplicate records whose
 acknowledgement was lost; downstream de-duplicates by ``event_id``.
+
+Rejected inputs have a spool of their own with its own, smaller budget
+(LEADFLOW_REJECTED_SPOOL_MAX_BYTES): anyone can send junk, and junk must never take the
+room accepted events need during an outage. When that budget is spent, further
+rejections are dropped and counted, never answered with a 503.
 """
 
 from __future__ import annotations
@@ -32,11 +37,14 @@ class SpoolFull(RuntimeError):
 
 
 class Publisher:
-    def __init__(self, config: Config, codec: Codec, spool: Spool, orphans: list[Spool] | None = None) -> None:
+    def __init__(self, config: Config, codec: Codec, spool: Spool, orphans: list[Spool] | None = None,
+                 rejects: Spool | None = None, reject_orphans: list[Spool] | None = None) -> None:
         self._config = config
         self._codec = codec
         self._spool = spool
         self._orphans = list(orphans or [])
+        self._rejects = rejects if rejects is not None else spool
+        self._reject_orphans = list(reject_orphans or [])
         self._interactions = config.topic("interactions")
         self._rejected = config.topic("rejected")
         self._feedback = config.topic("crm-feedback")
@@ -45,6 +53,7 @@ class Publisher:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         metrics.SPOOL_RECORDS.set(spool.pending_records)
+        metrics.REJECTED_SPOOL_RECORDS.set(self._rejects.pending_records if rejects is not None else 0)
 
     @property
     def kafka_ready(self) -> bool:
@@ -68,6 +77,7 @@ class Publisher:
         if self._producer is not None:
             await self._producer.stop()
         self._spool.close()
+        self._rejects.close()  # junk is not waited for: what remains is replayed after the next start
 
     async def partitions(self) -> int:
         if self._producer is None or not self._ready:
@@ -83,7 +93,25 @@ class Publisher:
                          for r in records])
 
     async def rejected(self, record: RejectedInput) -> None:
-        await self.send([SpooledRecord(self._rejected, None, self._codec.encode(record, self._rejected))])
+        """Produce, else spool within the rejections' own budget, else drop and count: never raises SpoolFull."""
+        spooled = SpooledRecord(self._rejected, None, self._codec.encode(record, self._rejected))
+        if self._rejects is self._spool:
+            await self.send([spooled])
+            return
+        if self._ready and not self._rejects.pending_records:
+            try:
+                await asyncio.wait_for(self._produce([spooled]), PRODUCE_TIMEOUT_S)
+                return
+            except Exception as exc:
+                self._ready = False
+                log.warning("Kafka did not acknowledge (%s); spooling to disk", exc.__class__.__name__)
+        size = len(spooled.value) + len(spooled.topic) + 16
+        if self._rejects.pending_bytes + size > self._config.collector.rejected_spool_max_bytes:
+            metrics.REJECTED_DROPPED.inc()
+            return
+        self._rejects.append([spooled])
+        metrics.REJECTED_SPOOL_RECORDS.set(self._rejects.pending_records)
+        self._wake.set()
 
     async def submit(self, records: list[Interaction]) -> None:
         """For pixels and clicks: the browser needs no acknowledgement, so do not wait for one.
@@ -155,6 +183,12 @@ class Publisher:
                     self._orphans.pop(0).close()
                 if self._spool.pending_records:
                     await self._drain(self._spool)
+                while self._reject_orphans:  # rejections after accepted events: they are only evidence
+                    await self._drain(self._reject_orphans[0])
+                    self._reject_orphans.pop(0).close()
+                if self._rejects is not self._spool and self._rejects.pending_records:
+                    await self._drain(self._rejects)
+                    metrics.REJECTED_SPOOL_RECORDS.set(self._rejects.pending_records)
                 self._ready = True
                 delay = 0.2
                 self._wake.clear()

@@ -66,9 +66,12 @@ def cors_middleware(origins: tuple[str, ...]):
     return cors
 
 
-def spools_for(config: Config, index: int) -> tuple[Spool, list[Spool]]:
-    """Each process owns spool/<index>; process 0 also replays spools left by processes that no longer run."""
-    root = config.data_dir / "spool"
+def spools_for(config: Config, index: int, kind: str = "spool") -> tuple[Spool, list[Spool]]:
+    """Each process owns <kind>/<index>; process 0 also replays spools left by processes that no longer run.
+
+    ``kind``: "spool" for accepted events, "spool-rejected" for rejected inputs (their own, smaller budget).
+    """
+    root = config.data_dir / kind
     own = Spool(root / str(index))
     orphans: list[Spool] = []
     if index == 0 and root.is_dir():
@@ -83,7 +86,8 @@ def create_app(config: Config, codec: Codec, clock: Clock = system_clock,
     app = web.Application(client_max_size=MAX_BODY, middlewares=[cors_middleware(config.collector.cors_origins)],
                           handler_args={"auto_decompress": False})
     own, orphans = spools_for(config, index)
-    publisher = Publisher(config, codec, own, orphans)
+    rejects, reject_orphans = spools_for(config, index, "spool-rejected")
+    publisher = Publisher(config, codec, own, orphans, rejects, reject_orphans)
     intake = Intake(publisher, clock)
 
     async def lifecycle(app: web.Application):
@@ -98,8 +102,9 @@ def create_app(config: Config, codec: Codec, clock: Clock = system_clock,
     async def readyz(request: web.Request) -> web.Response:
         try:
             partitions = await asyncio.wait_for(publisher.partitions(), timeout=2)
-        except Exception as exc:
-            return web.json_response({"status": "not ready", "reason": f"Kafka: {exc!r}"}, status=503)
+        except Exception as exc:  # the detail goes to the log, not to whoever asks: this port faces the internet
+            log.info("not ready: Kafka: %r", exc)
+            return web.json_response({"status": "not ready", "reason": "Kafka unreachable"}, status=503)
         return web.json_response({"status": "ready", "partitions": partitions})
 
     async def metrics(request: web.Request) -> web.Response:

@@ -3,7 +3,9 @@
 Segments of length- and CRC-framed records, a cursor persisted after every replayed
 batch, fsync on every append: an accepted event survives a Kafka outage and a
 collector restart, and is replayed in the order it was accepted. A torn write at
-the tail (a crash mid-append) is detected by its CRC and cut off on open.
+the tail (a crash mid-append) is detected by its CRC and cut off on open. Spooled
+records hold emails and IP addresses: the directory is 0700 and its files 0600,
+whatever the umask.
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ class SpooledRecord:
 class Spool:
     def __init__(self, directory: Path, segment_bytes: int = SEGMENT_BYTES) -> None:
         self._dir = directory
-        self._dir.mkdir(parents=True, exist_ok=True)
+        self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self._dir, 0o700)
         self._segment_bytes = segment_bytes
         self._cursor_path = directory / "cursor"
         self._cursor = self._read_cursor()
@@ -119,7 +122,7 @@ class Spool:
             self._write_segment += 1
             path = self._path(self._write_segment)
         if self._writer is None:
-            self._writer = open(path, "ab")
+            self._writer = open(path, "ab", opener=_private)
         return self._writer
 
     def _frames_from(self, position: tuple[int, int]) -> Iterator[tuple[SpooledRecord, tuple[int, int]]]:
@@ -156,8 +159,14 @@ class Spool:
 
     def _write_cursor(self) -> None:
         tmp = self._cursor_path.with_suffix(".tmp")
-        tmp.write_text(f"{self._cursor[0]} {self._cursor[1]}")
+        with open(tmp, "w", opener=_private) as out:
+            out.write(f"{self._cursor[0]} {self._cursor[1]}")
         os.replace(tmp, self._cursor_path)
+
+
+def _private(path: str, flags: int) -> int:
+    """An opener for files only their owner may read."""
+    return os.open(path, flags, 0o600)
 
 
 def _intact_frames(source: BinaryIO) -> Iterator[tuple[bytes, int]]:

@@ -4,6 +4,7 @@ that the compose file wires Kafka (KRaft), PostgreSQL, the three services, Prome
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -81,3 +82,19 @@ def test_mounted_files_exist_and_grafana_finds_the_provisioned_dashboards() -> N
     dashboards = [v for v in services["grafana"]["volumes"] if v.startswith("./grafana/dashboards:")]
     assert dashboards == [f"./grafana/dashboards:{provider['providers'][0]['options']['path']}:ro"]
     assert "./prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro" in services["prometheus"]["volumes"]
+
+
+def test_secrets_have_no_defaults_and_published_ports_stay_on_loopback() -> None:
+    text = (DEPLOY / "docker-compose.yml").read_text()
+    secrets = {s.env for s in SETTINGS if s.secret} | {"POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD"}
+    for name in sorted(secrets):
+        assert not re.search(rf"\$\{{{name}:?-", text), f"{name} has a default: a well-known value"
+    used = set(re.findall(r"\$\{(\w+):\?set \1\}", text))
+    assert {"LEADFLOW_WRITE_KEY", "LEADFLOW_LINK_SECRET", "LEADFLOW_API_TOKEN", "LEADFLOW_CRM_FEEDBACK_TOKEN",
+            "POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD"} <= used
+    for name, service in compose()["services"].items():
+        for port in service.get("ports", []):
+            assert port.startswith("${LEADFLOW_PUBLISH_HOST:-127.0.0.1}:"), (name, port)
+    config = subprocess.run(["docker", "compose", "-f", str(DEPLOY / "docker-compose.yml"), "config"],
+                            capture_output=True, text=True) if shutil.which("docker") else None
+    assert config is None or config.returncode != 0  # without the secrets set, compose refuses to start

@@ -104,3 +104,17 @@ def test_the_example_overlay_sets_a_namespace_secrets_and_more_workers() -> None
     assert by_kind(docs, "Deployment")["leadflow-worker"]["spec"]["replicas"] == 4
     deployment = by_kind(docs, "Deployment")["leadflow-collector"]["spec"]["template"]["spec"]["containers"][0]
     assert deployment["image"] == "registry.example.com/marketing/leadflow:0.1.0"
+
+
+def test_only_the_collector_listens_on_all_interfaces_and_the_internal_ports_are_fenced(manifests) -> None:
+    configs = by_kind(manifests, "ConfigMap")
+    shared = next(c for name, c in configs.items() if name.startswith("leadflow-config"))
+    assert "LEADFLOW_HTTP_HOST" not in shared["data"]  # not every service on 0.0.0.0 by default
+    env = {name: {e["name"]: e.get("value") for e in d["spec"]["template"]["spec"]["containers"][0].get("env", [])}
+           for name, d in by_kind(manifests, "Deployment").items()}
+    assert env["leadflow-collector"]["LEADFLOW_HTTP_HOST"] == "0.0.0.0"
+    for name in ("leadflow-worker", "leadflow-sink"):
+        assert "LEADFLOW_HTTP_HOST" not in env[name] and env[name]["LEADFLOW_METRICS_HOST"] == "0.0.0.0", name
+    (policy,) = by_kind(manifests, "NetworkPolicy").values()
+    fenced = policy["spec"]["podSelector"]["matchExpressions"][0]["values"]
+    assert sorted(fenced) == ["leadflow-sink", "leadflow-worker"] and policy["spec"]["policyTypes"] == ["Ingress"]

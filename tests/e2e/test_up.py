@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import psutil
+import psycopg
 import pytest
 
 from leadflow.process import port_is_free
@@ -87,8 +88,21 @@ def test_up_runs_the_stack_promotes_a_lead_and_stops_cleanly(workdir):
 
         secrets = workdir / ".leadflow" / "secrets.env"
         assert secrets.stat().st_mode & 0o777 == 0o600 and write_key in secrets.read_text()
+        # the CRM is not open to other local users: a generated password, kept in secrets.env, no trust
+        password = re.search(r"^LEADFLOW_EMBEDDED_PG_PASSWORD=(\S+)$", secrets.read_text(), re.M).group(1)
+        assert f"postgres:{password}@127.0.0.1:" in crm.group(1)
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            psycopg.connect(f"postgresql://postgres@127.0.0.1:{crm.group(2)}/leadflow", connect_timeout=3)
+        hba = (workdir / ".leadflow" / "pgdata" / "pg_hba.conf").read_text()
+        assert not re.search(r"^[^#\n]*\btrust\b", hba, re.M)
+        data = workdir / ".leadflow"
+        assert data.stat().st_mode & 0o066 == 0 and (data / "logs").stat().st_mode & 0o077 == 0
+        leaky = [p for p in [*(data / "logs").iterdir(), *(data / "spool").rglob("*"), data / "stack.env"]
+                 if p.stat().st_mode & 0o077]
+        assert leaky == [], "readable by other users"
         # a second terminal that set nothing finds the running stack through <data dir>/stack.env
         stack = (workdir / ".leadflow" / "stack.env").read_text()
+        assert f"LEADFLOW_CRM_DSN={crm.group(1)}" in stack
         assert f"LEADFLOW_KAFKA_BOOTSTRAP=127.0.0.1:{broker.group(1)}" in stack and "LEADFLOW_KAFKA_IDEMPOTENCE=false" in stack
         explained = second_terminal(workdir, "explain", email)
         assert explained.returncode == 0 and "stage lead   total 63.00" in explained.stdout, explained.stderr

@@ -54,7 +54,19 @@ def test_up_lists_every_setting(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["up", "--help"])
     help_text = capsys.readouterr().out
-    assert all(f"[{s.env}]" in help_text for s in SETTINGS)
+    assert all(f"[{s.env}]" in help_text for s in SETTINGS if not s.secret)
+    assert not [s.flag for s in SETTINGS if s.secret and (s.flag in help_text or f"[{s.env}]" in help_text)]
+
+
+@pytest.mark.parametrize("argv", [["collector", "--write-key", "wk_0123456789abcdef"],
+                                  ["up", "--kafka-sasl-password=hunter2hunter2"], ["link", "--link-secret"]])
+def test_a_secret_passed_as_a_flag_is_refused_with_the_reason(capsys, argv):
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(argv)
+    assert exit_.value.code == 2
+    flag = argv[1].split("=")[0]
+    assert f"{flag} is not accepted: secrets on the command line are visible to every local user (ps)" in \
+        capsys.readouterr().err
 
 
 @pytest.mark.parametrize("command, setting", [

@@ -71,3 +71,11 @@ def test_readme_documents_every_setting():
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     missing = [s.env for s in SETTINGS if f"| `{s.env}` |" not in readme]
     assert missing == []
+
+
+def test_a_secret_can_come_from_a_file_named_by_its_FILE_variable(tmp_path):
+    (tmp_path / "wk").write_text("wk_from_a_file_0123456789\n")
+    config = load_config({"LEADFLOW_WRITE_KEY_FILE": str(tmp_path / "wk"), "LEADFLOW_DATA_DIR": str(tmp_path)})
+    assert config.secrets.write_key == "wk_from_a_file_0123456789"
+    with pytest.raises(ConfigError, match="LEADFLOW_LINK_SECRET_FILE: cannot read"):
+        load_config({"LEADFLOW_LINK_SECRET_FILE": str(tmp_path / "missing"), "LEADFLOW_DATA_DIR": str(tmp_path)})

@@ -15,7 +15,7 @@ from leadflow.http_auth import basic_auth_ok, unauthorized
 from connectors.collector.bodies import Refused, read_body
 from connectors.collector.events_api import unavailable
 from connectors.collector.intake import Intake
-from connectors.collector.webhooks import mailgun, postmark, sendgrid, ses
+from connectors.collector.webhooks import mailgun, postmark, replay, sendgrid, ses
 from connectors.collector.webhooks.common import Malformed, Mapped, Unauthorized
 from leadflow.config import Config
 
@@ -31,14 +31,15 @@ class WebhookHandlers:
     def __init__(self, config: Config, intake: Intake, http_get: ses.HttpGet = ses.http_get) -> None:
         secrets = config.secrets
         self._intake = intake
+        self._max_age_s = config.collector.webhook_max_age_s
         self._sendgrid_key = sendgrid.load_public_key(secrets.sendgrid_public_key) \
             if secrets.sendgrid_public_key else None
         self._mailgun_key = secrets.mailgun_signing_key
-        self._mailgun_tokens = mailgun.TokenCache()
+        self._mailgun_tokens = replay.TokenLedger(config.data_dir, self._max_age_s) if self._mailgun_key else None
         self._postmark_auth = secrets.postmark_basic_auth
         self._ses_topics = set(secrets.ses_topic_arns)
         cert_file = str(config.collector.sns_cert_file) if config.collector.sns_cert_file else None
-        self._sns = ses.SnsVerifier(config.collector.sns_cert_hosts, cert_file, http_get)
+        self._sns = ses.SnsVerifier(config.collector.sns_cert_hosts, cert_file, http_get, self._max_age_s)
         self._http_get = http_get
 
     def routes(self) -> list[web.RouteDef]:
@@ -51,7 +52,8 @@ class WebhookHandlers:
         body = await self._body(request)
         try:
             sendgrid.verify(self._sendgrid_key, request.headers.get(sendgrid.SIGNATURE_HEADER),
-                            request.headers.get(sendgrid.TIMESTAMP_HEADER), body)
+                            request.headers.get(sendgrid.TIMESTAMP_HEADER), body, self._intake.clock() / 1000,
+                            self._max_age_s)
             mapped = sendgrid.parse(body, self._intake.clock())
         except Unauthorized as exc:
             return await self._refuse("sendgrid", 401, "unauthorized", str(exc), body)
@@ -60,12 +62,13 @@ class WebhookHandlers:
         return await self._keep("sendgrid", mapped)
 
     async def mailgun(self, request: web.Request) -> web.Response:
-        if not self._mailgun_key:
+        if not self._mailgun_key or self._mailgun_tokens is None:
             return not_configured("Mailgun", "LEADFLOW_MAILGUN_SIGNING_KEY")
         body = await self._body(request)
         try:
             doc = mailgun.parse_body(body)
-            mailgun.verify(self._mailgun_key, doc["signature"], self._intake.clock() / 1000, self._mailgun_tokens)
+            mailgun.verify(self._mailgun_key, doc["signature"], self._intake.clock() / 1000, self._mailgun_tokens,
+                           self._max_age_s)
             mapped = mailgun.parse_event(doc["event-data"], self._intake.clock())
         except mailgun.Replayed as exc:
             return await self._refuse("mailgun", 406, "replayed", str(exc), body)
@@ -95,7 +98,7 @@ class WebhookHandlers:
             envelope = ses.parse_envelope(body)
             if envelope.get("TopicArn") not in self._ses_topics:
                 raise Unauthorized(f"TopicArn {str(envelope.get('TopicArn'))[:200]!r} is not in LEADFLOW_SES_TOPIC_ARNS")
-            await self._sns.verify(envelope)
+            await self._sns.verify(envelope, self._intake.clock() / 1000)
             if envelope["Type"] != "Notification":
                 return await self._confirm(envelope, body)
             mapped = ses.parse_event(envelope.get("Message"), self._intake.clock())
@@ -121,7 +124,7 @@ class WebhookHandlers:
     async def _keep(self, vendor: str, mapped: Mapped) -> web.Response:
         source = f"webhook.{vendor}"
         for reason, raw in mapped.invalid:
-            await self._intake.reject(source, "invalid_event", reason, _json_bytes(raw), JSON)
+            await self._intake.reject(source, "invalid_event", reason, _json_bytes(raw), JSON, authenticated=True)
         for kind in mapped.ignored:
             self._intake.ignore(source, kind)
         if mapped.interactions:

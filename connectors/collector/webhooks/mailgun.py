@@ -5,34 +5,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections import OrderedDict
 
 from connectors.collector.webhooks.common import Malformed, Mapped, Unauthorized, email_event, epoch_ms, text
+from connectors.collector.webhooks.replay import Replayed, TokenLedger, check_age
+
+__all__ = ["Replayed", "TOKEN_LENGTH", "parse_body", "parse_event", "verify"]
 
 VENDOR = "mailgun"
-MAX_AGE_S = 300
+TOKEN_LENGTH = 50  # Mailgun's tokens: 50 random characters
 TYPES = {"delivered": "email.delivered", "opened": "email.opened", "clicked": "email.clicked",
          "failed": "email.bounced", "complained": "email.complained", "unsubscribed": "email.unsubscribed"}
-
-
-class Replayed(Unauthorized):
-    pass
-
-
-class TokenCache:
-    """Tokens seen within the accepted age; a token seen twice is a replay."""
-
-    def __init__(self, max_entries: int = 100_000) -> None:
-        self._seen: OrderedDict[str, float] = OrderedDict()
-        self._max = max_entries
-
-    def check_and_add(self, token: str, now_s: float) -> bool:
-        while self._seen and (next(iter(self._seen.values())) < now_s - 2 * MAX_AGE_S or len(self._seen) > self._max):
-            self._seen.popitem(last=False)
-        if token in self._seen:
-            return False
-        self._seen[token] = now_s
-        return True
 
 
 def parse_body(body: bytes) -> dict:
@@ -46,20 +28,28 @@ def parse_body(body: bytes) -> dict:
     return doc
 
 
-def verify(signing_key: str, signature: dict, now_s: float, tokens: TokenCache) -> None:
-    timestamp, token, given = (str(signature.get(k, "")) for k in ("timestamp", "token", "signature"))
-    if not (timestamp and token and given):
+def verify(signing_key: str, signature: dict, now_s: float, tokens: TokenLedger, max_age_s: float) -> None:
+    """HMAC-SHA256 over timestamp + token, the timestamp within the window, the token never seen before.
+
+    Mailgun signs the two concatenated with no separator, so the split must be unambiguous: the timestamp is
+    digits only and the token exactly TOKEN_LENGTH characters. Otherwise "1767000000" + "e0abc..." could be
+    re-read as the pair ("1767000000e0", "abc...") with the same signature and a token never seen.
+    """
+    timestamp, token, given = (signature.get(k) for k in ("timestamp", "token", "signature"))
+    if isinstance(timestamp, int) and not isinstance(timestamp, bool):
+        timestamp = str(timestamp)
+    if not (isinstance(timestamp, str) and isinstance(token, str) and isinstance(given, str) and timestamp and
+            token and given):
         raise Unauthorized("signature block incomplete")
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        raise Unauthorized("timestamp must be whole epoch seconds")
+    if len(token) != TOKEN_LENGTH or not (token.isascii() and token.isalnum()):
+        raise Unauthorized(f"token must be {TOKEN_LENGTH} letters and digits")
     expected = hmac.new(signing_key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected.encode(), given.encode()):
         raise Unauthorized("signature does not match")
-    try:
-        age = abs(now_s - float(timestamp))
-    except ValueError:
-        raise Unauthorized("timestamp is not a number") from None
-    if age > MAX_AGE_S:
-        raise Replayed(f"timestamp is {age:.0f}s away from now (at most {MAX_AGE_S}s)")
-    if not tokens.check_and_add(token, now_s):
+    check_age(int(timestamp), now_s, max_age_s)
+    if not tokens.first_use(token, int(timestamp), now_s):
         raise Replayed("token already used")
 
 

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from connectors.collector.webhooks.common import Malformed, Mapped, Unauthorized, email_event, epoch_ms, text
+from connectors.collector.webhooks.replay import check_age
 
 VENDOR = "sendgrid"
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
@@ -31,9 +32,15 @@ def load_public_key(configured: str) -> ec.EllipticCurvePublicKey:
     return key
 
 
-def verify(key: ec.EllipticCurvePublicKey, signature: str | None, timestamp: str | None, body: bytes) -> None:
+def verify(key: ec.EllipticCurvePublicKey, signature: str | None, timestamp: str | None, body: bytes,
+           now_s: float, max_age_s: float) -> None:
+    """ECDSA over timestamp + body, and the timestamp within the window (a captured request cannot be replayed
+    later). The age is checked first: it is cheaper than ECDSA, and a stale request is refused either way."""
     if not signature or not timestamp:
         raise Unauthorized(f"missing {SIGNATURE_HEADER} or {TIMESTAMP_HEADER}")
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        raise Unauthorized(f"{TIMESTAMP_HEADER} must be whole epoch seconds")
+    check_age(int(timestamp), now_s, max_age_s)
     try:
         key.verify(base64.b64decode(signature), timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
     except (InvalidSignature, binascii.Error, ValueError):

@@ -4,6 +4,13 @@ Certificates and subscription confirmations are fetched with aiohttp (``http_get
 with blocking I/O: the collector serves every endpoint from one event loop, and a slow SNS
 host must delay only the webhook that waits for it. Concurrent requests that need the same
 uncached certificate share one fetch.
+
+Certificates come from SNS's own hosts only (LEADFLOW_SNS_CERT_HOSTS: never
+``sns.s3.amazonaws.com``, an S3 bucket host anyone can publish under), from the
+``/SimpleNotificationService-<hex>.pem`` path SNS uses, and must name SNS in their subject
+(CN or SAN ``sns.amazonaws.com``, or the host they came from). They are cached by host and
+path, the query ignored, in a bounded LRU: varying a URL neither refetches nor grows the cache.
+A message's signed ``Timestamp`` must lie within LEADFLOW_WEBHOOK_MAX_AGE_SECONDS of now.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import functools
 import hashlib
 import json
 import re
+from collections import OrderedDict
 from typing import Any, Awaitable, Callable
 from urllib.parse import urlsplit
 
@@ -23,13 +31,19 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.x509.oid import NameOID
 
 from connectors.collector.webhooks.common import Malformed, Mapped, Unauthorized, email_event, iso_ms, text
+from connectors.collector.webhooks.replay import check_age, iso_seconds
 
 VENDOR = "ses"
 NOTIFICATION_KEYS = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
 SUBSCRIPTION_KEYS = ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type")
 FETCH_TIMEOUT_S = 10.0
+CERT_PATH = re.compile(r"^/SimpleNotificationService-[0-9a-f]+\.pem$")
+SNS_SUBJECT = "sns.amazonaws.com"
+CACHED_CERTIFICATES = 32  # SNS signs with a handful per region; the bound holds whatever URLs arrive
+DEFAULT_MAX_AGE_S = 600.0
 HttpGet = Callable[[str], Awaitable[bytes]]
 
 
@@ -60,55 +74,81 @@ def string_to_sign(envelope: dict[str, Any]) -> bytes:
 class SnsVerifier:
     """Certificates come only from allowed SNS hosts over https (or a configured local file), cached."""
 
-    def __init__(self, host_pattern: str, cert_file: str | None, get: HttpGet = http_get) -> None:
+    def __init__(self, host_pattern: str, cert_file: str | None, get: HttpGet = http_get,
+                 max_age_s: float = DEFAULT_MAX_AGE_S) -> None:
         self._hosts = re.compile(host_pattern)
         self._get = get
-        self._cache: dict[str, x509.Certificate] = {}
-        self._fetching: dict[str, asyncio.Future[x509.Certificate]] = {}
+        self._max_age_s = max_age_s
+        self._cache: OrderedDict[tuple[str, str], x509.Certificate] = OrderedDict()
+        self._fetching: dict[tuple[str, str], asyncio.Future[x509.Certificate]] = {}
         self._pinned = x509.load_pem_x509_certificate(open(cert_file, "rb").read()) if cert_file else None
 
     def allowed(self, url: Any) -> bool:
         parts = urlsplit(url) if isinstance(url, str) else None
-        return bool(parts and parts.scheme == "https" and parts.hostname and self._hosts.match(parts.hostname))
+        return bool(parts and parts.scheme == "https" and parts.hostname and parts.port in (None, 443)
+                    and self._hosts.match(parts.hostname))
 
-    async def verify(self, envelope: dict[str, Any]) -> None:
+    async def verify(self, envelope: dict[str, Any], now_s: float) -> None:
         version = str(envelope.get("SignatureVersion"))
         algorithm = {"1": hashes.SHA1(), "2": hashes.SHA256()}.get(version)
         if algorithm is None:
             raise Unauthorized(f"unsupported SignatureVersion {version!r}")
+        check_age(iso_seconds(envelope.get("Timestamp")), now_s, self._max_age_s)  # signed, so checked below too
         url = envelope.get("SigningCertURL")
         if not self.allowed(url):
             raise Unauthorized(f"SigningCertURL {str(url)[:100]!r} is not an allowed SNS host")
-        certificate = await self._certificate(url)
+        parts = urlsplit(url)
+        if not CERT_PATH.match(parts.path):
+            raise Unauthorized(f"SigningCertURL path {parts.path[:100]!r} is not an SNS certificate")
+        certificate = await self._certificate(parts.hostname or "", parts.path)
         try:
             signature = base64.b64decode(str(envelope.get("Signature", "")), validate=True)
             certificate.public_key().verify(signature, string_to_sign(envelope), padding.PKCS1v15(), algorithm)
         except (InvalidSignature, binascii.Error, KeyError, TypeError, ValueError):
             raise Unauthorized("SNS signature does not verify") from None
 
-    async def _certificate(self, url: str) -> x509.Certificate:
+    async def _certificate(self, host: str, path: str) -> x509.Certificate:
         if self._pinned is not None:
             return self._pinned
-        if url in self._cache:
-            return self._cache[url]
-        fetching = self._fetching.get(url)
+        key = (host, path)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        fetching = self._fetching.get(key)
         if fetching is None:  # the first request to need it fetches; the others wait for the same fetch
-            fetching = self._fetching[url] = asyncio.ensure_future(self._fetch(url))
-            fetching.add_done_callback(functools.partial(self._fetched, url))
+            fetching = self._fetching[key] = asyncio.ensure_future(self._fetch(key))
+            fetching.add_done_callback(functools.partial(self._fetched, key))
         return await asyncio.shield(fetching)  # a request that goes away does not cancel the others' fetch
 
-    def _fetched(self, url: str, done: asyncio.Future[x509.Certificate]) -> None:
-        self._fetching.pop(url, None)
+    def _fetched(self, key: tuple[str, str], done: asyncio.Future[x509.Certificate]) -> None:
+        self._fetching.pop(key, None)
         if not done.cancelled():
             done.exception()  # retrieved, so a failure nobody waits for any more is not logged as unhandled
 
-    async def _fetch(self, url: str) -> x509.Certificate:
+    async def _fetch(self, key: tuple[str, str]) -> x509.Certificate:
+        host, path = key
         try:
-            certificate = x509.load_pem_x509_certificate(await self._get(url))
+            certificate = x509.load_pem_x509_certificate(await self._get(f"https://{host}{path}"))
         except Exception as exc:
             raise Unauthorized(f"cannot fetch the SNS signing certificate: {exc.__class__.__name__}") from None
-        self._cache[url] = certificate
+        if not names_sns(certificate, host):
+            raise Unauthorized("the certificate at SigningCertURL is not issued to SNS")
+        self._cache[key] = certificate
+        while len(self._cache) > CACHED_CERTIFICATES:
+            self._cache.popitem(last=False)
         return certificate
+
+
+def names_sns(certificate: x509.Certificate, host: str) -> bool:
+    """The certificate's subject CN or a SAN DNS name is sns.amazonaws.com (what SNS's signing certificates
+    carry) or the SNS host it was fetched from (e.g. sns.cn-north-1.amazonaws.com.cn)."""
+    names = {attr.value for attr in certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)}
+    try:
+        names |= set(certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+                     .value.get_values_for_type(x509.DNSName))
+    except x509.ExtensionNotFound:
+        pass
+    return bool({str(name).lower() for name in names} & {SNS_SUBJECT, host.lower()})
 
 
 def parse_event(message: str, now_ms: int) -> Mapped:

@@ -27,6 +27,7 @@ TOPIC_ARN = "arn:aws:sns:us-west-2:123456789012:ses-events"
 CERT_URL = "https://sns.us-west-2.amazonaws.com/SimpleNotificationService-0000.pem"
 SUBSCRIBE_URL = "https://sns.us-west-2.amazonaws.com/?Action=ConfirmSubscription&TopicArn=x&Token=t"
 MAILGUN_KEY = "key-3ax6xnjp29jd6fds4gc373sgvjxteol0"
+SNS_NOW = datetime.datetime.fromtimestamp(NOW / 1000, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 POSTMARK_AUTH = "postmark:hook-password-123"
 
 
@@ -73,7 +74,7 @@ def mailgun_body(event: dict, timestamp: int | None = None, token: str | None = 
 def sns_envelope(key, message: str, version: str = "1", type_: str = "Notification", topic: str = TOPIC_ARN,
                  cert_url: str = CERT_URL) -> dict:
     envelope = {"Type": type_, "MessageId": "22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324", "TopicArn": topic,
-                "Message": message, "Timestamp": "2026-11-22T00:54:06.655Z", "SignatureVersion": version,
+                "Message": message, "Timestamp": SNS_NOW, "SignatureVersion": version,
                 "SigningCertURL": cert_url}
     if type_ == "SubscriptionConfirmation":
         envelope.update(Token="2336412f37fb687f5d51e6e2425dacbba", SubscribeURL=SUBSCRIBE_URL)
