@@ -27,7 +27,7 @@ LINKS = ("LEADFLOW_PUBLIC_URL", "LEADFLOW_HTTP_HOST", "LEADFLOW_HTTP_PORT", "LEA
 ALL = tuple(s.env for s in SETTINGS)
 _COLLECTOR_ONLY = tuple(s.env for s in SETTINGS if s.attr in {
     "processes", "tracking_consent", "ip_mode", "spool_max_bytes", "cors_origins", "form_redirect_hosts",
-    "form_min_fill_s", "form_thanks_html", "event_names_path", "link_ttl_days", "sns_cert_hosts", "sns_cert_file",
+    "form_min_fill_s", "max_future_s", "form_thanks_html", "event_names_path", "link_ttl_days", "sns_cert_hosts", "sns_cert_file",
     "write_key", "crm_feedback_token",
     "sendgrid_public_key", "mailgun_signing_key", "postmark_basic_auth", "ses_topic_arns"})
 

@@ -98,6 +98,7 @@ class CollectorSettings:
     sns_cert_hosts: str = r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$"
     sns_cert_file: Path | None = None
     event_names_path: Path = DEFAULT_EVENT_NAMES
+    max_future_s: float = 86400.0
 
 
 SINK_TARGETS = ("postgres", "webhook")
@@ -283,6 +284,8 @@ SETTINGS: tuple[Setting, ...] = (
             "hosts a form may redirect to after a post (comma-separated)"),
     Setting("LEADFLOW_FORM_MIN_FILL_SECONDS", "form_min_fill_s", float,
             "forms posted faster than this after rendering count as bots"),
+    Setting("LEADFLOW_MAX_FUTURE_SECONDS", "max_future_s", parsers.positive_float,
+            "events stamped further than this into the future are rejected (old events are accepted)"),
     Setting("LEADFLOW_EVENT_NAMES", "event_names_path", parsers.existing_file,
             "YAML file mapping senders' track event names to canonical interaction types"),
     Setting("LEADFLOW_FORM_THANKS_HTML", "form_thanks_html", parsers.existing_file,

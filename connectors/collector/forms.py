@@ -23,7 +23,6 @@ Answers: a browser (it prefers text/html) gets a thank-you page, or `_redirect`;
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from typing import Any
@@ -33,7 +32,9 @@ from aiohttp import web
 
 from connectors.collector.bodies import Refused, read_body
 from connectors.collector.events_api import unavailable
+from connectors.collector.hygiene import Unclean, checked_all
 from connectors.collector.intake import Intake
+from connectors.collector.json_reader import NotJson, read_json
 from connectors.collector.pixel import COOKIE, set_anonymous_cookie, tracking_allowed
 from connectors.collector.privacy import client_details
 from connectors.collector.thanks import DEFAULT_THANKS, error_page, prefers_html, thank_you_page
@@ -56,8 +57,8 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "consent": ("consent", "marketing_consent", "gdpr_consent", "opt_in"),
 }
 _ALIASES = {alias: attribute for attribute, aliases in FIELDS.items() for alias in aliases}
-_FORM_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
-ANONYMOUS_ID = re.compile(r"^[A-Za-z0-9-]{1,100}$")  # `_aid`, and the tracker's id
+_FORM_ID = re.compile(r"[A-Za-z0-9._-]{1,100}")  # anchored: always used with fullmatch
+ANONYMOUS_ID = re.compile(r"[A-Za-z0-9-]{1,100}")  # `_aid`, and the tracker's id (fullmatch: no trailing newline)
 CONTROL = ("_hp", "_ts", "_redirect", "_aid")
 
 
@@ -93,7 +94,7 @@ class FormHandler:
         form_id = request.match_info["form_id"]
         body = b""
         try:
-            if not _FORM_ID.match(form_id):
+            if not _FORM_ID.fullmatch(form_id):
                 raise FormError("form id may use letters, digits, '.', '_' and '-'")
             try:
                 body = await read_body(request, MAX_FORM_BYTES)
@@ -108,18 +109,14 @@ class FormHandler:
             except InvalidEmail:
                 raise FormError("a valid email address is required") from None
         except FormError as exc:
-            await self._intake.reject(SOURCE, "invalid_form", str(exc), body, request.content_type)
-            if prefers_html(request.headers.get("Accept")):
-                return web.Response(text=error_page(str(exc), request.headers.get("Referer")), status=400,
-                                    content_type="text/html")
-            return web.json_response({"error": str(exc)}, status=400)
+            return await self._refuse(request, body, str(exc))
         response = self._answer(request, redirect, form_id, profile.get("first_name"))
         bot = self._bot_reason(fields)
         if bot:  # answer like a success so bots learn nothing
             await self._intake.reject(SOURCE, "bot", bot, body, request.content_type)
             return response
         visitor = request.cookies.get(COOKIE) or fields.get("_aid")
-        if visitor is not None and not ANONYMOUS_ID.match(visitor):
+        if visitor is not None and not ANONYMOUS_ID.fullmatch(visitor):
             visitor = None
         now = self._intake.clock()
         pid = prospect_id_for(email)
@@ -138,12 +135,24 @@ class FormHandler:
             out.append(Interaction(event_id=f"form:{submission}#link", prospect_key=anonymous_key(visitor),
                                    type="identity.linked", **base))
         try:
+            out = checked_all(out)  # hygiene: no control characters, bounded lengths; the reason names the field
+        except Unclean as exc:
+            return await self._refuse(request, body, f"field {exc}")
+        try:
             await self._intake.accept(SOURCE, out)
         except Exception as exc:
             return unavailable(exc)
         if visitor and tracking_allowed(request, self._config.collector.tracking_consent):
             set_anonymous_cookie(request, response, visitor)
         return response
+
+    async def _refuse(self, request: web.Request, body: bytes, reason: str) -> web.Response:
+        """400 with the reason (a small page for browsers), recorded as rejected."""
+        await self._intake.reject(SOURCE, "invalid_form", reason, body, request.content_type)
+        if prefers_html(request.headers.get("Accept")):
+            return web.Response(text=error_page(reason, request.headers.get("Referer")), status=400,
+                                content_type="text/html")
+        return web.json_response({"error": reason}, status=400)
 
     def _answer(self, request: web.Request, redirect: str | None, form_id: str, first_name: str | None) -> web.Response:
         """303 to `_redirect`; else a thank-you page for a browser, 202 JSON for an API client."""
@@ -158,9 +167,9 @@ class FormHandler:
     def _fields(request: web.Request, body: bytes) -> dict[str, str]:
         if request.content_type == "application/json":
             try:
-                doc: Any = json.loads(body)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                raise FormError("body is not JSON") from None
+                doc: Any = read_json(body)
+            except NotJson as exc:
+                raise FormError(str(exc)) from None
             if not isinstance(doc, dict):
                 raise FormError("JSON body must be an object of fields")
             raw = {str(k): v for k, v in doc.items()}

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections import OrderedDict
 
-from connectors.collector.webhooks.common import Malformed, Mapped, Unauthorized, email_event, epoch_ms, text
+from connectors.collector.webhooks.common import (Malformed, Mapped, Unauthorized, email_event, epoch_ms,
+                                                   parse_json, text)
 
 VENDOR = "mailgun"
 MAX_AGE_S = 300
@@ -36,10 +36,7 @@ class TokenCache:
 
 
 def parse_body(body: bytes) -> dict:
-    try:
-        doc = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise Malformed("body is not JSON") from None
+    doc = parse_json(body)
     if not isinstance(doc, dict) or not isinstance(doc.get("signature"), dict) or \
             not isinstance(doc.get("event-data"), dict):
         raise Malformed("expected {signature, event-data}")

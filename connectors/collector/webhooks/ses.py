@@ -13,7 +13,6 @@ import base64
 import binascii
 import functools
 import hashlib
-import json
 import re
 from typing import Any, Awaitable, Callable
 from urllib.parse import urlsplit
@@ -24,7 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from connectors.collector.webhooks.common import Malformed, Mapped, Unauthorized, email_event, iso_ms, text
+from connectors.collector.webhooks.common import Malformed, Mapped, Unauthorized, email_event, iso_ms, parse_json, text
 
 VENDOR = "ses"
 NOTIFICATION_KEYS = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
@@ -42,10 +41,7 @@ async def http_get(url: str) -> bytes:
 
 
 def parse_envelope(body: bytes) -> dict[str, Any]:
-    try:
-        envelope = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise Malformed("body is not JSON") from None
+    envelope = parse_json(body)
     if not isinstance(envelope, dict) or envelope.get("Type") not in (
             "Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation"):
         raise Malformed("not an SNS message")
@@ -112,10 +108,9 @@ class SnsVerifier:
 
 
 def parse_event(message: str, now_ms: int) -> Mapped:
-    try:
-        event = json.loads(message)
-    except (json.JSONDecodeError, TypeError):
-        raise Malformed("SNS Message is not SES JSON") from None
+    if not isinstance(message, str):
+        raise Malformed("SNS Message is not SES JSON")
+    event = parse_json(message)
     if not isinstance(event, dict):
         raise Malformed("SNS Message is not an SES event")
     kind = event.get("eventType") or event.get("notificationType")
