@@ -276,6 +276,7 @@ def cmd_dlq_list(config: Config, as_json: bool) -> int:
     from datetime import datetime, timezone
 
     from connectors.crm.dead_letters import entries
+    from leadflow.terminal import printable
     from schemas.codec import Codec
 
     _require(config, "dlq list", kafka=True)
@@ -289,8 +290,9 @@ def cmd_dlq_list(config: Config, as_json: bool) -> int:
                               "target": letter.target, "attempts": letter.attempts, "error": letter.error,
                               "replayed": entry.replayed}))
         else:
-            print(f"{letter.event_id}  {when}  {'replayed' if entry.replayed else 'pending '}  {source}  "
-                  f"{entry.summary}\n    {letter.target}, {letter.attempts} attempt(s): {letter.error}")
+            print(printable(f"{letter.event_id}  {when}  {'replayed' if entry.replayed else 'pending '}  {source}  "
+                            f"{entry.summary}"))  # escaped: ids, summaries and errors quote what senders wrote
+            print(printable(f"    {letter.target}, {letter.attempts} attempt(s): {letter.error}"))
     if not as_json:
         pending = sum(not e.replayed for e in found)
         print(f"{len(found)} dead letter(s), {pending} not replayed", file=sys.stderr)

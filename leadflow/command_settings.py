@@ -29,7 +29,7 @@ ALL = tuple(s.env for s in SETTINGS)
 _COLLECTOR_ONLY = tuple(s.env for s in SETTINGS if s.attr in {
     "processes", "tracking_consent", "ip_mode", "spool_max_bytes", "rejected_spool_max_bytes", "cors_origins",
     "form_redirect_hosts",
-    "form_min_fill_s", "form_thanks_html", "event_names_path", "link_ttl_days", "sns_cert_hosts", "sns_cert_file",
+    "form_min_fill_s", "max_future_s", "form_thanks_html", "event_names_path", "link_ttl_days", "sns_cert_hosts", "sns_cert_file",
     "form_require_ts", "form_captcha_verify_url", "form_captcha_secret", "rate_limit_per_ip", "rate_limit_per_email",
     "rate_limit_events_api", "email_dedup_s", "http_read_timeout_s", "http_keepalive_timeout_s",
     "webhook_max_age_s", "write_key", "crm_feedback_token",

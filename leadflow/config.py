@@ -116,6 +116,7 @@ class CollectorSettings:
     email_dedup_s: int = 86400
     http_read_timeout_s: float = 15.0
     http_keepalive_timeout_s: float = 75.0
+    max_future_s: float = 86400.0
 
 
 SINK_TARGETS = ("postgres", "webhook")
@@ -331,6 +332,8 @@ SETTINGS: tuple[Setting, ...] = (
             "seconds a client may take to send a request's headers and body (slow clients are cut off)"),
     Setting("LEADFLOW_HTTP_KEEPALIVE_TIMEOUT", "http_keepalive_timeout_s", parsers.positive_float,
             "seconds an idle keep-alive connection stays open"),
+    Setting("LEADFLOW_MAX_FUTURE_SECONDS", "max_future_s", parsers.positive_float,
+            "events stamped further than this into the future are rejected (old events are accepted)"),
     Setting("LEADFLOW_EVENT_NAMES", "event_names_path", parsers.existing_file,
             "YAML file mapping senders' track event names to canonical interaction types"),
     Setting("LEADFLOW_FORM_THANKS_HTML", "form_thanks_html", parsers.existing_file,

@@ -30,6 +30,7 @@ class FeedbackHandler:
     def __init__(self, config: Config, intake: Intake) -> None:
         self._token = config.secrets.crm_feedback_token
         self._intake = intake
+        self._max_future_s = config.collector.max_future_s
 
     async def handle(self, request: web.Request) -> web.Response:
         if not self._token or not same(bearer_token(request), self._token):
@@ -43,7 +44,7 @@ class FeedbackHandler:
         verdicts, errors = [], []
         for index, item in enumerate(items):
             try:
-                verdicts.append(verdict_from(item, now))
+                verdicts.append(verdict_from(item, now, self._max_future_s))
             except VerdictError as exc:
                 errors.append({"index": index, "reason": str(exc)})
                 await self._intake.reject(SOURCE, "invalid_verdict", str(exc),

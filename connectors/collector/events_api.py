@@ -67,7 +67,8 @@ class EventsHandler:
         self._intake = intake
         self._limiter = RateLimiter(rate_of(config.collector.rate_limit_events_api))
         self.mapping = SegmentMapping(load_event_names(config.collector.event_names_path),
-                                      config.collector.ip_mode, config.secrets.link_secret or "")
+                                      config.collector.ip_mode, config.secrets.link_secret or "",
+                                      config.collector.max_future_s)
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post("/v1/events", self.handle), web.post("/v1/batch", self.handle),

@@ -30,7 +30,6 @@ Answers: a browser (it prefers text/html) gets a thank-you page, or `_redirect`;
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from typing import Any
@@ -41,7 +40,9 @@ from aiohttp import web
 from connectors.collector.bodies import Refused, read_body
 from connectors.collector.captcha import TOKEN_FIELDS, CaptchaUnavailable, CaptchaVerifier, token_of
 from connectors.collector.events_api import unavailable
+from connectors.collector.hygiene import Unclean, checked_all
 from connectors.collector.intake import Intake
+from connectors.collector.json_reader import NotJson, read_json
 from connectors.collector.pixel import COOKIE, set_anonymous_cookie, tracking_allowed
 from connectors.collector.privacy import client_details, client_ip
 from connectors.collector.rate_limit import RateLimiter, client_key, rate_of, retry_after
@@ -66,8 +67,8 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "consent": ("consent", "marketing_consent", "gdpr_consent", "opt_in"),
 }
 _ALIASES = {alias: attribute for attribute, aliases in FIELDS.items() for alias in aliases}
-_FORM_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
-ANONYMOUS_ID = re.compile(r"^[A-Za-z0-9-]{1,100}$")  # `_aid`, and the tracker's id
+_FORM_ID = re.compile(r"[A-Za-z0-9._-]{1,100}")  # anchored: always used with fullmatch
+ANONYMOUS_ID = re.compile(r"[A-Za-z0-9-]{1,100}")  # `_aid`, and the tracker's id (fullmatch: no trailing newline)
 CONTROL = frozenset(("_hp", "_ts", "_redirect", "_aid", *TOKEN_FIELDS))
 
 
@@ -117,7 +118,7 @@ class FormHandler:
             return await self._refuse(request, 429, "rate_limited", "too many form posts from this client; "
                                       "retry later", b"", {"Retry-After": retry_after(wait)})
         try:
-            if not _FORM_ID.match(form_id):
+            if not _FORM_ID.fullmatch(form_id):
                 raise FormError("form id may use letters, digits, '.', '_' and '-'")
             try:
                 body = await read_body(request, MAX_FORM_BYTES)
@@ -151,7 +152,7 @@ class FormHandler:
             if problem:
                 return await self._refuse(request, 400, "captcha", problem, body)
         visitor = request.cookies.get(COOKIE) or fields.get("_aid")
-        if visitor is not None and not ANONYMOUS_ID.match(visitor):
+        if visitor is not None and not ANONYMOUS_ID.fullmatch(visitor):
             visitor = None
         now = self._intake.clock()
         pid = prospect_id_for(email)
@@ -169,6 +170,10 @@ class FormHandler:
         if visitor:
             out.append(Interaction(event_id=f"form:{submission}#link", prospect_key=anonymous_key(visitor),
                                    type="identity.linked", **base))
+        try:
+            out = checked_all(out)  # hygiene: no control characters, bounded lengths; the reason names the field
+        except Unclean as exc:
+            return await self._refuse(request, 400, "invalid_form", f"field {exc}", body)
         try:
             await self._intake.accept(SOURCE, out)
         except Exception as exc:
@@ -199,9 +204,9 @@ class FormHandler:
     def _fields(request: web.Request, body: bytes) -> dict[str, str]:
         if request.content_type == "application/json":
             try:
-                doc: Any = json.loads(body)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                raise FormError("body is not JSON") from None
+                doc: Any = read_json(body)
+            except NotJson as exc:
+                raise FormError(str(exc)) from None
             if not isinstance(doc, dict):
                 raise FormError("JSON body must be an object of fields")
             raw = {str(k): v for k, v in doc.items()}

@@ -3,12 +3,12 @@ its size and count limits, shared by the endpoints that take batches."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
 from connectors.collector.bodies import Refused, read_body
+from connectors.collector.json_reader import NotJson, read_json
 
 __all__ = ["Refused", "json_body", "json_items"]
 
@@ -17,9 +17,9 @@ async def json_body(request: web.Request, max_bytes: int) -> tuple[bytes, Any]:
     """(the inflated body, its JSON document)."""
     body = await read_body(request, max_bytes)
     try:
-        return body, json.loads(body)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, a number too long
-        raise Refused(400, "not_json", f"body is not JSON: {str(exc)[:200]}", body) from None
+        return body, read_json(body)
+    except NotJson as exc:
+        raise Refused(400, "not_json", str(exc), body) from None
 
 
 def items_of(body: bytes, doc: Any, max_items: int, batch_key: str | None = None) -> list[Any]:

@@ -31,7 +31,7 @@ CONSENT_COOKIE = "lf_consent"
 COOKIE_MAX_AGE = 365 * 24 * 3600
 PIXEL_TYPES = frozenset({"page.viewed", "email.opened"})
 MAX_PARAM = 2048
-_ANON_ID = re.compile(r"^[0-9a-f]{32}$")
+_ANON_ID = re.compile(r"[0-9a-f]{32}")  # fullmatch: no trailing newline
 # Unique without a syscall per hit: a random per-process prefix and a counter.
 _EVENT_PREFIX = secrets.token_hex(8)
 _EVENT_COUNTER = itertools.count()
@@ -58,7 +58,7 @@ def is_https(request: web.Request) -> bool:
 def anonymous_id(request: web.Request) -> str:
     """The visitor's cookie id, or a new one."""
     current = request.cookies.get(COOKIE, "")
-    return current if _ANON_ID.match(current) else secrets.token_hex(16)
+    return current if _ANON_ID.fullmatch(current) else secrets.token_hex(16)
 
 
 def set_anonymous_cookie(request: web.Request, response: web.StreamResponse, value: str) -> None:

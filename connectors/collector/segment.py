@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.collector.event_names import EventNames
+from connectors.collector.hygiene import Unclean, checked_all
 from connectors.collector.privacy import MAX_USER_AGENT, treat_ip
 from connectors.collector.traits import GROUP, flat, profile_from_traits
 from schemas.records import Interaction
-from schemas.timestamps import epoch_ms
+from schemas.timestamps import DEFAULT_MAX_FUTURE_S, epoch_ms, latest
 from streams.core.identity import (MAX_ID, InvalidEmail, anonymous_key, normalize_email, prospect_id_for,
                                    user_key)
 
@@ -41,15 +42,23 @@ class ItemError(ValueError):
 
 @dataclass(frozen=True)
 class SegmentMapping:
-    """The mapping with its configuration: event names -> types, and how client IPs are kept."""
+    """The mapping with its configuration: event names -> types, how client IPs are kept, the future skew."""
 
     event_names: EventNames = field(default_factory=lambda: EventNames({}))
     ip_mode: str = "truncate"
     ip_key: str = ""
+    max_future_s: float = DEFAULT_MAX_FUTURE_S
 
     def interactions(self, item: Any, now_ms: int, call: str | None = None,
                      sent_at: Any = None) -> list[Interaction]:
-        """``call``: the type the endpoint implies (`/v1/track`); ``sent_at``: the batch's `sentAt`."""
+        """``call``: the type the endpoint implies (`/v1/track`); ``sent_at``: the batch's `sentAt`.
+        Every interaction is checked by ``hygiene`` (the reason names the bad field)."""
+        try:
+            return checked_all(self._interactions(item, now_ms, call, sent_at))
+        except Unclean as exc:
+            raise ItemError(str(exc)) from None
+
+    def _interactions(self, item: Any, now_ms: int, call: str | None, sent_at: Any) -> list[Interaction]:
         if not isinstance(item, dict):
             raise ItemError("item must be a JSON object")
         kind = call or item.get("type")
@@ -63,7 +72,7 @@ class SegmentMapping:
         user_id = _id(item, "userId")
         anonymous_id = _id(item, "anonymousId")
         event_id = _event_id(item)
-        occurred_at = _occurred_at(item, now_ms, item.get("sentAt") or sent_at)
+        occurred_at = _occurred_at(item, now_ms, item.get("sentAt") or sent_at, latest(now_ms, self.max_future_s))
         key = prospect_id_for(email) if email else user_key(user_id) if user_id else \
             anonymous_key(anonymous_id) if anonymous_id else None
         if kind == "alias":
@@ -195,16 +204,17 @@ def _event_id(item: dict[str, Any]) -> str:
     return f"api:{message_id}"
 
 
-def _occurred_at(item: dict[str, Any], now_ms: int, sent_at: Any) -> int:
+def _occurred_at(item: dict[str, Any], now_ms: int, sent_at: Any, latest_ms: int) -> int:
     """The event time, corrected for the sender's clock: `timestamp` + (received - `sentAt`).
 
     Clients stamp `timestamp` and, when they send, `sentAt` with their own clock; the
     difference is how long the event waited in the client, which holds whatever the clock's
-    error. An event never lands in the future.
+    error. With a `sentAt` an event never lands in the future; without one, a `timestamp`
+    after ``latest_ms`` (now + LEADFLOW_MAX_FUTURE_SECONDS) is refused.
     """
     raw = item.get("timestamp", item.get("originalTimestamp"))
     try:
-        stamped = epoch_ms(raw, now_ms)
+        stamped = epoch_ms(raw, now_ms, None if raw is not None and sent_at is not None else latest_ms)
         sent = epoch_ms(sent_at, now_ms) if raw is not None and sent_at is not None else None
     except ValueError as exc:
         raise ItemError(str(exc)) from None

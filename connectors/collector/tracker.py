@@ -79,7 +79,7 @@ def browser_item(item: Any, fallback_visitor: str) -> dict[str, Any]:
     visitor = item.get("anonymousId")
     if visitor is None:
         visitor = fallback_visitor
-    elif not isinstance(visitor, str) or not ANONYMOUS_ID.match(visitor):
+    elif not isinstance(visitor, str) or not ANONYMOUS_ID.fullmatch(visitor):
         raise ItemError("anonymousId may use letters, digits and '-' (1-100 characters)")
     return {**{k: v for k, v in item.items() if k not in ("timestamp", "sentAt", "receivedAt")},
             "anonymousId": visitor}
@@ -164,7 +164,7 @@ class BeaconHandler:
                 errors.append({"index": index, "reason": str(exc)})
                 await self._intake.reject(SOURCE, "invalid_item", str(exc), raw, content_type)
         response = web.json_response({"accepted": len(items) - len(errors), "errors": errors})
-        visitors = [i.anonymous_id for i in accepted if i.anonymous_id and ANONYMOUS_ID.match(i.anonymous_id)]
+        visitors = [i.anonymous_id for i in accepted if i.anonymous_id and ANONYMOUS_ID.fullmatch(i.anonymous_id)]
         if visitors:  # the collector's cookie follows the tracker's id, so a same-site form post names it too
             set_anonymous_cookie(request, response, visitors[-1])
         if accepted:

@@ -43,6 +43,7 @@ class FeedbackTable:
         assert config.crm_dsn
         self._dsn = config.crm_dsn
         self._topic = config.topic("crm-feedback")
+        self._max_future_s = config.collector.max_future_s
         self._codec = codec
         self._producer = producer
         self._clock = clock
@@ -79,7 +80,7 @@ class FeedbackTable:
                 sends = []
                 for row in rows:
                     try:
-                        verdict = verdict_from(_item(row), self._clock())
+                        verdict = verdict_from(_item(row), self._clock(), self._max_future_s)
                     except VerdictError as exc:
                         marks.append((None, str(exc), row["id"]))
                         metrics.FEEDBACK_ROWS.labels("refused").inc()

@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import time
 from email.utils import parsedate_to_datetime
 from typing import Callable
@@ -36,6 +37,7 @@ SIGNATURE_HEADER = "X-Leadflow-Signature"
 RETRY_AFTER_MAX_S = 120.0  # longer holds the partition too long: the attempt counts and backoff resumes
 _RETRYABLE = frozenset({408, 429})
 _STOPPED = object()
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")  # unix seconds, ASCII digits only (int() also reads other scripts' digits)
 
 
 def body_of(delivery: Delivery) -> bytes:
@@ -50,14 +52,17 @@ def signature(secret: str, body: bytes, timestamp: int) -> str:
 
 
 def verify(secret: str, header: str, body: bytes, now: float, tolerance_s: int = 300) -> bool:
-    """What a receiver runs on each request: the signature matches and is fresh."""
-    parts = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
-    try:
-        timestamp = int(parts["t"])
-    except (KeyError, ValueError):
+    """What a receiver runs on each request: the signature matches and is fresh. False for any malformed header
+    (not text, no ``t=`` of ASCII digits, a non-ASCII or missing ``v1=``), never an exception."""
+    if not isinstance(header, str):
         return False
+    parts = dict(part.strip().split("=", 1) for part in header.split(",") if "=" in part)
+    stamp, given = parts.get("t", ""), parts.get("v1", "")
+    if not _TIMESTAMP.fullmatch(stamp) or not given.isascii():
+        return False
+    timestamp = int(stamp)
     expected = signature(secret, body, timestamp).split("v1=", 1)[1]
-    return abs(now - timestamp) <= tolerance_s and hmac.compare_digest(expected, parts.get("v1", ""))
+    return abs(now - timestamp) <= tolerance_s and hmac.compare_digest(expected.encode(), given.encode())
 
 
 def retry_after_s(value: str | None, now: float) -> float | None:

@@ -15,7 +15,10 @@ import re
 ANON_PREFIX = "anon:"
 USER_PREFIX = "user:"
 MAX_ID = 200  # longest anonymous or user id accepted
-_EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+$")
+# local part: no whitespace, no control characters (C0, DEL, C1), no surrogates and none of the characters that
+# quote or delimit addresses in mail headers and markup (<, >, ", parentheses, brackets, \\, comma, ; and :)
+_EMAIL_RE = re.compile(r'[^@\s\x00-\x1f\x7f-\x9f<>()\[\]\\,;:"\ud800-\udfff]{1,64}'
+                       r"@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)+")
 
 
 class InvalidEmail(ValueError):
@@ -25,7 +28,7 @@ class InvalidEmail(ValueError):
 def normalize_email(raw: str) -> str:
     """Trim and lowercase; raise InvalidEmail for anything that is not an address."""
     email = raw.strip().lower()
-    if len(email) > 254 or not _EMAIL_RE.match(email):
+    if len(email) > 254 or not _EMAIL_RE.fullmatch(email):
         raise InvalidEmail(f"not a valid email address: {raw[:80]!r}")
     return email
 

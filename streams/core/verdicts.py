@@ -10,8 +10,9 @@ from __future__ import annotations
 import uuid
 from typing import Any, Mapping
 
+from connectors.collector.hygiene import Unclean, check_text
 from schemas.records import CrmFeedback
-from schemas.timestamps import epoch_ms
+from schemas.timestamps import DEFAULT_MAX_FUTURE_S, epoch_ms, latest
 from streams.core.identity import InvalidEmail, prospect_id_for
 from streams.core.lifecycle import VERDICTS
 
@@ -24,7 +25,9 @@ class VerdictError(ValueError):
     """The verdict is unusable; the message is the reason given back to the CRM."""
 
 
-def verdict_from(item: Any, now_ms: int) -> CrmFeedback:
+def verdict_from(item: Any, now_ms: int, max_future_s: float = DEFAULT_MAX_FUTURE_S) -> CrmFeedback:
+    """The verdict, or VerdictError with the reason: texts are checked by the collector's hygiene, and
+    ``occurred_at`` may be at most ``max_future_s`` ahead of ``now_ms`` (LEADFLOW_MAX_FUTURE_SECONDS)."""
     if not isinstance(item, Mapping):
         raise VerdictError("a verdict must be a JSON object")
     unknown = set(item) - set(FIELDS)
@@ -46,7 +49,7 @@ def verdict_from(item: Any, now_ms: int) -> CrmFeedback:
     if prospect_id is None:
         raise VerdictError("prospect_id or email is required")
     try:
-        occurred_at = epoch_ms(item.get("occurred_at"), now_ms)
+        occurred_at = epoch_ms(item.get("occurred_at"), now_ms, latest(now_ms, max_future_s))
     except ValueError as exc:
         raise VerdictError(f"occurred_at: {exc}") from None
     deal_value = item.get("deal_value")
@@ -74,6 +77,7 @@ def _text(item: Mapping[str, Any], name: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise VerdictError(f"{name} must be a string")
-    if len(value) > MAX_TEXT:
-        raise VerdictError(f"{name} is longer than {MAX_TEXT} characters")
-    return value
+    try:
+        return check_text(name, value, MAX_TEXT, "text" if name == "reason" else "line")
+    except Unclean as exc:
+        raise VerdictError(str(exc)) from None

@@ -12,7 +12,7 @@ import pytest
 
 pytestmark = pytest.mark.e2e
 BENCH = Path(__file__).resolve().parents[2] / "bench"
-LIBRARIES = {"embedded_stack", "histogram"}
+LIBRARIES = {"embedded_stack", "histogram", "hostile_inputs"}
 # The figure lines each script must print (regexes, each matched against some line of its output).
 FIGURES = {
     "core": [r"^core apply: 2,000 events over \d+ prospects in .* events/s$", r"^state per prospect .*KiB"],
@@ -23,6 +23,8 @@ FIGURES = {
               r"^records in Kafka +[1-9]", r"^lost +-?[\d,]+$"],
     "end_to_end": [r"^  sent 600, accepted 600, in the CRM \d", r"^  p50 [\d,]+ ms, p95 [\d,]+ ms, p99 [\d,]+ ms",
                    r"^  histogram: "],
+    "hostile": [r"^hostile inputs tried +[1-9][\d,]* ", r"^2xx +[\d,]+$", r"^4xx +[1-9][\d,]*$", r"^5xx +0$",
+                r"^slowest response +[\d,.]+ ms: "],
     "http_stack": [r"^aiohttp \(asyncio loop\) +[\d,]+ req/s", r"^aiohttp \+ uvloop +[\d,]+ req/s",
                    r"^starlette \+ uvicorn .* (req/s|skipped)"],
 }

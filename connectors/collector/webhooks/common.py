@@ -6,7 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from connectors.collector.hygiene import cleaned
+from connectors.collector.json_reader import NotJson, read_json
 from schemas.records import Interaction
+from schemas.timestamps import not_future
 from streams.core.identity import InvalidEmail, normalize_email, prospect_id_for
 
 
@@ -46,16 +49,41 @@ def email_event(mapped: Mapped, *, vendor: str, vendor_id: str, type_: str, reci
     ))
 
 
+def parse_json(body: bytes | str) -> Any:
+    """The vendor's JSON through the collector's one reader; Malformed (4xx) for anything it refuses."""
+    try:
+        return read_json(body)
+    except NotJson as exc:
+        raise Malformed(str(exc)) from None
+
+
+def vetted(mapped: Mapped, latest_ms: int) -> Mapped:
+    """The one check of every vendor's mapped events: texts cleaned (vendors cannot fix a batch, so control
+    characters are removed, never refused), events stamped after ``latest_ms`` moved to ``invalid`` (recorded as
+    rejected, the rest of the batch kept)."""
+    kept: list[Interaction] = []
+    for interaction in mapped.interactions:
+        try:
+            not_future(interaction.occurred_at, latest_ms)
+        except ValueError as exc:
+            mapped.invalid.append((f"{interaction.event_id[:200]}: {exc}", {"event_id": interaction.event_id,
+                                                                             "occurred_at": interaction.occurred_at}))
+            continue
+        kept.append(cleaned(interaction))
+    mapped.interactions = kept
+    return mapped
+
+
 def iso_ms(value: Any, fallback: int) -> int:
     if not isinstance(value, str):
         return fallback
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        return int(parsed.timestamp() * 1000)
+    except (ValueError, OverflowError):
         return fallback
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return int(parsed.timestamp() * 1000)
 
 
 def epoch_ms(value: Any, fallback: int) -> int:

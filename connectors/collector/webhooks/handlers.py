@@ -16,8 +16,9 @@ from connectors.collector.bodies import Refused, read_body
 from connectors.collector.events_api import unavailable
 from connectors.collector.intake import Intake
 from connectors.collector.webhooks import mailgun, postmark, replay, sendgrid, ses
-from connectors.collector.webhooks.common import Malformed, Mapped, Unauthorized
+from connectors.collector.webhooks.common import Malformed, Mapped, Unauthorized, vetted
 from leadflow.config import Config
+from schemas.timestamps import latest
 
 MAX_BODY = 1024 * 1024
 JSON = "application/json"
@@ -41,6 +42,7 @@ class WebhookHandlers:
         cert_file = str(config.collector.sns_cert_file) if config.collector.sns_cert_file else None
         self._sns = ses.SnsVerifier(config.collector.sns_cert_hosts, cert_file, http_get, self._max_age_s)
         self._http_get = http_get
+        self._max_future_s = config.collector.max_future_s
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post("/v1/webhooks/sendgrid", self.sendgrid), web.post("/v1/webhooks/mailgun", self.mailgun),
@@ -123,6 +125,7 @@ class WebhookHandlers:
 
     async def _keep(self, vendor: str, mapped: Mapped) -> web.Response:
         source = f"webhook.{vendor}"
+        mapped = vetted(mapped, latest(self._intake.clock(), self._max_future_s))
         for reason, raw in mapped.invalid:
             await self._intake.reject(source, "invalid_event", reason, _json_bytes(raw), JSON, authenticated=True)
         for kind in mapped.ignored:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-
-from connectors.collector.webhooks.common import Malformed, Mapped, Unauthorized, email_event, epoch_ms, text
+from connectors.collector.webhooks.common import (Malformed, Mapped, Unauthorized, email_event, epoch_ms,
+                                                   parse_json, text)
 from connectors.collector.webhooks.replay import Replayed, TokenLedger, check_age
 
 __all__ = ["Replayed", "TOKEN_LENGTH", "parse_body", "parse_event", "verify"]
@@ -18,10 +17,7 @@ TYPES = {"delivered": "email.delivered", "opened": "email.opened", "clicked": "e
 
 
 def parse_body(body: bytes) -> dict:
-    try:
-        doc = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise Malformed("body is not JSON") from None
+    doc = parse_json(body)
     if not isinstance(doc, dict) or not isinstance(doc.get("signature"), dict) or \
             not isinstance(doc.get("event-data"), dict):
         raise Malformed("expected {signature, event-data}")

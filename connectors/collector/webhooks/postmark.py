@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import json
 
-from connectors.collector.webhooks.common import Malformed, Mapped, email_event, iso_ms, text
+from connectors.collector.webhooks.common import Malformed, Mapped, email_event, iso_ms, parse_json, text
 
 VENDOR = "postmark"
 HARD = {"HardBounce", "BadEmailAddress", "ManuallyDeactivated", "Blocked"}
@@ -13,10 +12,7 @@ SOFT = {"SoftBounce", "Transient", "DnsError", "ChallengeVerification"}
 
 
 def parse(body: bytes, now_ms: int) -> Mapped:
-    try:
-        record = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise Malformed("body is not JSON") from None
+    record = parse_json(body)
     if not isinstance(record, dict) or not isinstance(record.get("RecordType"), str):
         raise Malformed("expected a JSON object with RecordType")
     mapped = Mapped()

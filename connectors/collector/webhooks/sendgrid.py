@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from connectors.collector.webhooks.common import Malformed, Mapped, Unauthorized, email_event, epoch_ms, text
+from connectors.collector.webhooks.common import (Malformed, Mapped, Unauthorized, email_event, epoch_ms,
+                                                   parse_json, text)
 from connectors.collector.webhooks.replay import check_age
 
 VENDOR = "sendgrid"
@@ -48,10 +48,7 @@ def verify(key: ec.EllipticCurvePublicKey, signature: str | None, timestamp: str
 
 
 def parse(body: bytes, now_ms: int) -> Mapped:
-    try:
-        events = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise Malformed("body is not JSON") from None
+    events = parse_json(body)
     if not isinstance(events, list):
         raise Malformed("body must be a JSON array of events")
     mapped = Mapped()

@@ -20,7 +20,6 @@ import base64
 import binascii
 import functools
 import hashlib
-import json
 import re
 from collections import OrderedDict
 from typing import Any, Awaitable, Callable
@@ -33,7 +32,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.x509.oid import NameOID
 
-from connectors.collector.webhooks.common import Malformed, Mapped, Unauthorized, email_event, iso_ms, text
+from connectors.collector.webhooks.common import (Malformed, Mapped, Unauthorized, email_event, iso_ms,
+                                                   parse_json, text)
 from connectors.collector.webhooks.replay import check_age, iso_seconds
 
 VENDOR = "ses"
@@ -56,10 +56,7 @@ async def http_get(url: str) -> bytes:
 
 
 def parse_envelope(body: bytes) -> dict[str, Any]:
-    try:
-        envelope = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise Malformed("body is not JSON") from None
+    envelope = parse_json(body)
     if not isinstance(envelope, dict) or envelope.get("Type") not in (
             "Notification", "SubscriptionConfirmation", "UnsubscribeConfirmation"):
         raise Malformed("not an SNS message")
@@ -152,10 +149,9 @@ def names_sns(certificate: x509.Certificate, host: str) -> bool:
 
 
 def parse_event(message: str, now_ms: int) -> Mapped:
-    try:
-        event = json.loads(message)
-    except (json.JSONDecodeError, TypeError):
-        raise Malformed("SNS Message is not SES JSON") from None
+    if not isinstance(message, str):
+        raise Malformed("SNS Message is not SES JSON")
+    event = parse_json(message)
     if not isinstance(event, dict):
         raise Malformed("SNS Message is not an SES event")
     kind = event.get("eventType") or event.get("notificationType")

@@ -12,6 +12,7 @@ from connectors.crm.sink import CrmSink
 from leadflow.kafka import new_producer
 from schemas.codec import Codec
 from schemas.records import LeadEvent, Score, SlaEvent, TimelineEntry
+from streams.core.identity import normalize_email
 
 pytestmark = pytest.mark.integration
 
@@ -231,3 +232,42 @@ def test_verdicts_written_to_crm_feedback_are_published_once_and_bad_rows_marked
     assert accepted.owner == "alice" and published["won"][1].deal_value == 1200.5
     assert rows(config.crm_dsn, "SELECT event_id FROM crm_feedback WHERE verdict = 'won'") == [
         (published["won"][1].event_id,)]
+
+
+def nasty(limit: int, kind: str = "text") -> str:
+    """The longest text hygiene lets through, from every allowed range: accents, CJK, RTL, emoji (astral),
+    quotes, backslashes, %-placeholders, SQL-looking text, the noncharacter U+FFFF; tab and newline in free text."""
+    from connectors.collector.hygiene import problem
+
+    pieces = ["Zoë Ünal ", "東京 ", "שלום עולם ", "مرحبا ", "🚀👩‍💻 ", "'\"`", "\\\\n\\0 ", "%s %(x)s {0} ",
+              "'); DROP TABLE crm_leads;-- ", "\u00a0\u200b\ufeff\uffff ", "\U0010fffd "]
+    if kind == "text":
+        pieces.append("line\n\ttab\r\n")
+    text = ("".join(pieces) * (limit // 40 + 1))[:limit]
+    assert problem(text, limit, kind) is None
+    return text
+
+
+def test_the_nastiest_record_the_collector_accepts_is_stored(crm_dsn):
+    """Whatever passes the collector's hygiene, the CRM tables store as it is: nothing the worker emits is refused."""
+    from connectors.collector.hygiene import LIMITS, MAX_KEY, MAX_VALUE
+
+    migrate(crm_dsn)
+    email = ("ü'" + "x" * 62)[:64] + "@" + ".".join(["a" * 63, "b" * 63, "c" * 58]) + ".io"
+    assert len(email) == 254 and normalize_email(email) == email
+    profile = {nasty(MAX_KEY, "line"): nasty(MAX_VALUE), "company": nasty(2000), "empty": ""}
+    entry = TimelineEntry(nasty(LIMITS["event_id"][0], "line"), "event.tracked", -62_135_596_800_000, "events_api",
+                          nasty(LIMITS["url"][0], "line"), 1.5, nasty(LIMITS["event"][0], "line"))
+    event = replace(lead("p_nasty", 1, 60), email=email, profile=profile, timeline=(entry,),
+                    owner=nasty(500, "line"), queue=nasty(500, "line"), segments=(nasty(100, "line"),))
+
+    async def main():
+        async with await psycopg.AsyncConnection.connect(crm_dsn, autocommit=True) as conn:
+            await write_batch(conn, [event], [])
+
+    asyncio.run(main())
+    [(stored_email, stored_profile, owner, segments)] = rows(crm_dsn, "SELECT email, profile, owner, segments "
+                                                                      "FROM crm_leads")
+    assert (stored_email, stored_profile, owner, segments) == (email, profile, event.owner, list(event.segments))
+    [(event_id, url, name)] = rows(crm_dsn, "SELECT event_id, url, event_name FROM crm_lead_activities")
+    assert (event_id, url, name) == (entry.event_id, entry.url, entry.event)

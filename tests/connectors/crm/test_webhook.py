@@ -104,3 +104,9 @@ def test_the_webhook_target_retries_honours_retry_after_and_dead_letters_what_ne
     assert by_prospect["refused"].attempts == 1 and "HTTP 422" in by_prospect["refused"].error
     assert by_prospect["down"].attempts == 3 and "HTTP 503" in by_prospect["down"].error
     assert all(l.target == "webhook" for l in letters.values())
+
+
+@pytest.mark.parametrize("header", ["t=1767000000,v1=é", "t=1767000000,v1=\udcff", "t=١٧٦٧٠٠٠٠٠٠,v1=ab", "t=,v1=",
+                                    "", "garbage", "t=1767000000", "t=99999999999999999999999,v1=ab", None, b"t=1"])
+def test_verify_is_false_for_any_malformed_header(header):
+    assert verify("s" * 16, header, b"{}", 1_767_000_000) is False
