@@ -178,6 +178,7 @@ def cmd_explain(config: Config, target: str, as_json: bool) -> int:
     import json
 
     from streams.core.explain import as_json as explain_json
+    from leadflow.terminal import printable_lines
     from streams.core.explain import as_table
     from streams.core.identity import InvalidEmail, key_for
     from streams.state_reader import changelog_topic, read_states
@@ -195,7 +196,7 @@ def cmd_explain(config: Config, target: str, as_json: bool) -> int:
     if state is None:
         print(f"leadflow: no state for {key} on {changelog_topic(config)}", file=sys.stderr)
         return 1
-    print(json.dumps(explain_json(state, model), indent=2) if as_json else as_table(state, model))
+    print(json.dumps(explain_json(state, model), indent=2) if as_json else printable_lines(as_table(state, model)))
     return 0
 
 

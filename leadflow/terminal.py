@@ -2,7 +2,7 @@
 
 Why: `leadflow explain` and `leadflow dlq list` print what senders wrote (emails, event ids,
 profile values, error messages quoting them). The collector refuses control characters at
-the door (``connectors.collector.hygiene``), but records written before that, or by other
+the door (``streams.core.hygiene``), but records written before that, or by other
 producers, may still hold them; an ESC sequence printed raw recolours, moves the cursor
 or retitles the operator's terminal, and bidi overrides reorder what the operator reads.
 This is the second line of defence: every line these commands print goes through

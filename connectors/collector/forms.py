@@ -40,7 +40,7 @@ from aiohttp import web
 from connectors.collector.bodies import Refused, read_body
 from connectors.collector.captcha import TOKEN_FIELDS, CaptchaUnavailable, CaptchaVerifier, token_of
 from connectors.collector.events_api import unavailable
-from connectors.collector.hygiene import Unclean, checked_all
+from streams.core.hygiene import Unclean, checked_all
 from connectors.collector.intake import Intake
 from connectors.collector.json_reader import NotJson, read_json
 from connectors.collector.pixel import COOKIE, set_anonymous_cookie, tracking_allowed

@@ -64,10 +64,12 @@ class Publisher:
         self._task = asyncio.create_task(self._run(), name="publisher")
 
     async def stop(self) -> None:
-        """Give the replay loop a few seconds to empty the spool; what remains waits on disk for the next start."""
+        """Give the replay loop a few seconds to empty the spools (accepted events first, then rejections);
+        what remains waits on disk for the next start."""
         deadline = asyncio.get_running_loop().time() + DRAIN_ON_STOP_S
         self._wake.set()
-        while self._spool.pending_records and asyncio.get_running_loop().time() < deadline:
+        while (self._spool.pending_records or self._rejects.pending_records) and \
+                asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.05)
         if self._spool.pending_records:
             log.warning("%d spooled records kept on disk for the next start", self._spool.pending_records)
@@ -77,7 +79,7 @@ class Publisher:
         if self._producer is not None:
             await self._producer.stop()
         self._spool.close()
-        self._rejects.close()  # junk is not waited for: what remains is replayed after the next start
+        self._rejects.close()  # what the deadline left is replayed after the next start
 
     async def partitions(self) -> int:
         if self._producer is None or not self._ready:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.collector.event_names import EventNames
-from connectors.collector.hygiene import Unclean, checked_all
+from streams.core.hygiene import Unclean, checked_all
 from connectors.collector.privacy import MAX_USER_AGENT, treat_ip
 from connectors.collector.traits import GROUP, flat, profile_from_traits
 from schemas.records import Interaction

@@ -6,7 +6,6 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from leadflow.terminal import printable
 from streams.core.leads import timeline, type_counts
 from streams.core.model import ScoringModel
 from streams.core.prospect import ProspectState, Tick, apply, replay, scores
@@ -46,7 +45,7 @@ def as_table(state: ProspectState, model: ScoringModel) -> str:
     for e in state.ledger:
         lines.append(f"{_iso(e.occurred_at)[:19]:<20}  {e.event_id[:28]:<28}  {e.rule_id[:24]:<24}  "
                      f"{e.points:>8.2f}  {-e.decayed:>8.2f}  {e.total:>8.2f}")
-    return "\n".join(printable(line) for line in lines)  # what senders wrote never drives the terminal
+    return "\n".join(lines)  # the CLI prints it through leadflow.terminal: what senders wrote is shown escaped
 
 
 @dataclass(frozen=True)

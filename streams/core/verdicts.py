@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Mapping
 
-from connectors.collector.hygiene import Unclean, check_text
+from streams.core.hygiene import Unclean, check_text
 from schemas.records import CrmFeedback
 from schemas.timestamps import DEFAULT_MAX_FUTURE_S, epoch_ms, latest
 from streams.core.identity import InvalidEmail, prospect_id_for

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from connectors.collector.hygiene import cleaned
+from streams.core.hygiene import cleaned
 from connectors.collector.json_reader import NotJson, read_json
 from schemas.records import Interaction
 from schemas.timestamps import not_future

@@ -237,7 +237,7 @@ def test_verdicts_written_to_crm_feedback_are_published_once_and_bad_rows_marked
 def nasty(limit: int, kind: str = "text") -> str:
     """The longest text hygiene lets through, from every allowed range: accents, CJK, RTL, emoji (astral),
     quotes, backslashes, %-placeholders, SQL-looking text, the noncharacter U+FFFF; tab and newline in free text."""
-    from connectors.collector.hygiene import problem
+    from streams.core.hygiene import problem
 
     pieces = ["Zoë Ünal ", "東京 ", "שלום עולם ", "مرحبا ", "🚀👩‍💻 ", "'\"`", "\\\\n\\0 ", "%s %(x)s {0} ",
               "'); DROP TABLE crm_leads;-- ", "\u00a0\u200b\ufeff\uffff ", "\U0010fffd "]
@@ -250,7 +250,7 @@ def nasty(limit: int, kind: str = "text") -> str:
 
 def test_the_nastiest_record_the_collector_accepts_is_stored(crm_dsn):
     """Whatever passes the collector's hygiene, the CRM tables store as it is: nothing the worker emits is refused."""
-    from connectors.collector.hygiene import LIMITS, MAX_KEY, MAX_VALUE
+    from streams.core.hygiene import LIMITS, MAX_KEY, MAX_VALUE
 
     migrate(crm_dsn)
     email = ("ü'" + "x" * 62)[:64] + "@" + ".".join(["a" * 63, "b" * 63, "c" * 58]) + ".io"

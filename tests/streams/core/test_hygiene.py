@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from connectors.collector.hygiene import MAX_KEY, MAX_VALUE, Unclean, checked, cleaned
+from streams.core.hygiene import MAX_KEY, MAX_VALUE, Unclean, checked, cleaned
 from schemas.records import Interaction
 from streams.core.identity import prospect_id_for
 from tests.conftest import CRM_TOKEN
