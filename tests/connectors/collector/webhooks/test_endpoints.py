@@ -3,6 +3,7 @@
 import asyncio
 import base64
 import datetime
+import functools
 import hashlib
 import hmac
 import json
@@ -73,9 +74,10 @@ def mailgun_body(event: dict, timestamp: int | None = None, token: str | None = 
 
 
 def sns_envelope(key, message: str, version: str = "1", type_: str = "Notification", topic: str = TOPIC_ARN,
-                 cert_url: str = CERT_URL) -> dict:
+                 cert_url: str = CERT_URL, now_ms: int = NOW) -> dict:
+    sent = datetime.datetime.fromtimestamp(now_ms / 1000, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     envelope = {"Type": type_, "MessageId": "22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324", "TopicArn": topic,
-                "Message": message, "Timestamp": SNS_NOW, "SignatureVersion": version,
+                "Message": message, "Timestamp": sent, "SignatureVersion": version,
                 "SigningCertURL": cert_url}
     if type_ == "SubscriptionConfirmation":
         envelope.update(Token="2336412f37fb687f5d51e6e2425dacbba", SubscribeURL=SUBSCRIBE_URL)
@@ -147,20 +149,21 @@ def test_ses_via_sns_verifies_both_signature_versions_topics_and_cert_hosts(hook
     fetched: list[str] = []
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     bounce = json.dumps(SES["Bounce"])
+    at_samples = functools.partial(sns_envelope, now_ms=SAMPLES_NOW)  # SNS stamps when it sends: the clock's now
 
     async def record(url: str) -> bytes:
         fetched.append(url)
         return b""
 
     results = post_all(hooks_config, [
-        ("/v1/webhooks/ses", dumps(sns_envelope(key, bounce, "1")), {}),
-        ("/v1/webhooks/ses", dumps(sns_envelope(key, json.dumps(SES["Click"]), "2")), {}),
-        ("/v1/webhooks/ses", dumps(sns_envelope(other, bounce)), {}),
-        ("/v1/webhooks/ses", dumps(sns_envelope(key, bounce, topic="arn:aws:sns:us-west-2:1:other")), {}),
-        ("/v1/webhooks/ses", dumps(sns_envelope(key, bounce, cert_url="https://evil.example.com/c.pem")), {}),
-        ("/v1/webhooks/ses", dumps(sns_envelope(key, bounce, cert_url=CERT_URL.replace("https", "http"))), {}),
-        ("/v1/webhooks/ses", dumps(sns_envelope(key, "", type_="SubscriptionConfirmation")), {}),
-        ("/v1/webhooks/ses", dumps(sns_envelope(key, "not json")), {}),
+        ("/v1/webhooks/ses", dumps(at_samples(key, bounce, "1")), {}),
+        ("/v1/webhooks/ses", dumps(at_samples(key, json.dumps(SES["Click"]), "2")), {}),
+        ("/v1/webhooks/ses", dumps(at_samples(other, bounce)), {}),
+        ("/v1/webhooks/ses", dumps(at_samples(key, bounce, topic="arn:aws:sns:us-west-2:1:other")), {}),
+        ("/v1/webhooks/ses", dumps(at_samples(key, bounce, cert_url="https://evil.example.com/c.pem")), {}),
+        ("/v1/webhooks/ses", dumps(at_samples(key, bounce, cert_url=CERT_URL.replace("https", "http"))), {}),
+        ("/v1/webhooks/ses", dumps(at_samples(key, "", type_="SubscriptionConfirmation")), {}),
+        ("/v1/webhooks/ses", dumps(at_samples(key, "not json")), {}),
     ], http_get=record, clock=lambda: SAMPLES_NOW)
     assert [status for status, _ in results] == [200, 200, 403, 403, 403, 403, 200, 400]
     assert fetched == [SUBSCRIBE_URL] and results[6][1] == {"status": "subscribed"}
