@@ -180,6 +180,7 @@ class Publisher:
                         raise
                     self._producer = producer
                     log.info("connected to Kafka")
+                self._wake.clear()  # before draining: a record spooled meanwhile sets it again and is not missed
                 while self._orphans:  # older than anything in our own spool: replay them first
                     await self._drain(self._orphans[0])
                     self._orphans.pop(0).close()
@@ -193,8 +194,8 @@ class Publisher:
                     metrics.REJECTED_SPOOL_RECORDS.set(self._rejects.pending_records)
                 self._ready = True
                 delay = 0.2
-                self._wake.clear()
-                await self._wake.wait()
+                if not self._spool.pending_records:
+                    await self._wake.wait()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
