@@ -147,6 +147,7 @@ class Config:
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     metrics_host: str | None = None
+    collector_metrics_port: int = 0  # 0: the collector serves /metrics on its own port
     worker_metrics_port: int = 9101
     sink_metrics_port: int = 9102
     data_dir: Path = Path(".leadflow")
@@ -171,7 +172,8 @@ class Config:
 
     @property
     def internal_host(self) -> str:
-        """Where the worker's HTTP side (metrics, prospect API) and the sink's metrics listen."""
+        """Where the worker's HTTP side (metrics, prospect API), the sink's metrics and, with
+        LEADFLOW_COLLECTOR_METRICS_PORT, the collector's metrics listen."""
         return self.metrics_host or self.http_host
 
     def with_changes(self, **changes: Any) -> "Config":
@@ -267,10 +269,14 @@ SETTINGS: tuple[Setting, ...] = (
             "Confluent Schema Registry URL; unset = self-describing Avro single-object framing"),
     Setting("LEADFLOW_MODEL", "model_path", parsers.existing_file, "scoring model YAML file"),
     Setting("LEADFLOW_HTTP_HOST", "http_host", str, "collector bind address"),
-    Setting("LEADFLOW_HTTP_PORT", "http_port", parsers.port, "collector port (serves /metrics too)"),
+    Setting("LEADFLOW_HTTP_PORT", "http_port", parsers.port,
+            "collector port (serves /metrics too, unless LEADFLOW_COLLECTOR_METRICS_PORT is set)"),
     Setting("LEADFLOW_METRICS_HOST", "metrics_host", str,
             "bind address of the worker's HTTP side (metrics, health, prospect API) and the sink's metrics; "
             "unset = LEADFLOW_HTTP_HOST. Keep it off public interfaces: the prospect API returns personal data"),
+    Setting("LEADFLOW_COLLECTOR_METRICS_PORT", "collector_metrics_port", parsers.port,
+            "serve the collector's /metrics only on LEADFLOW_METRICS_HOST at this port, not on the public port "
+            "(0 = on the collector's own port)"),
     Setting("LEADFLOW_WORKER_METRICS_PORT", "worker_metrics_port", parsers.port, "worker Prometheus port"),
     Setting("LEADFLOW_SINK_METRICS_PORT", "sink_metrics_port", parsers.port, "sink Prometheus port"),
     Setting("LEADFLOW_DATA_DIR", "data_dir", lambda raw: Path(raw).expanduser(),
@@ -436,7 +442,8 @@ def _check_consistency(config: Config) -> None:
         raise ConfigError("LEADFLOW_FORM_CAPTCHA_SECRET", "LEADFLOW_FORM_CAPTCHA_VERIFY_URL and "
                           "LEADFLOW_FORM_CAPTCHA_SECRET go together")
     ports = {"LEADFLOW_HTTP_PORT": config.http_port, "LEADFLOW_WORKER_METRICS_PORT": config.worker_metrics_port,
-             "LEADFLOW_SINK_METRICS_PORT": config.sink_metrics_port}
+             "LEADFLOW_SINK_METRICS_PORT": config.sink_metrics_port,
+             "LEADFLOW_COLLECTOR_METRICS_PORT": config.collector_metrics_port}
     seen: dict[int, str] = {}
     for name, port in ports.items():
         if port and port in seen:

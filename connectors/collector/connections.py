@@ -97,17 +97,26 @@ class GuardedRunner(web.AppRunner):
 
 
 async def run(app: web.Application, host: str, port: int, reuse_port: bool, read_timeout_s: float,
-              keepalive_timeout_s: float) -> None:
-    """Serve ``app`` until SIGTERM or SIGINT, then shut down gracefully (what web.run_app does)."""
+              keepalive_timeout_s: float, internal: tuple[web.Application, str, int] | None = None) -> None:
+    """Serve ``app`` until SIGTERM or SIGINT, then shut down gracefully (what web.run_app does); ``internal``
+    (app, host, port) is a second listener for what must not face the internet (the metrics)."""
     runner = GuardedRunner(app, read_timeout_s=read_timeout_s, keepalive_timeout_s=keepalive_timeout_s,
                            access_log=None, shutdown_timeout=5)
+    runners = [runner]
     await runner.setup()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
+        if internal is not None:
+            inner_app, inner_host, inner_port = internal
+            runners.append(GuardedRunner(inner_app, read_timeout_s=read_timeout_s,
+                                         keepalive_timeout_s=keepalive_timeout_s, access_log=None, shutdown_timeout=5))
+            await runners[-1].setup()
+            await web.TCPSite(runners[-1], inner_host, inner_port, reuse_port=reuse_port).start()
         await web.TCPSite(runner, host, port, reuse_port=reuse_port).start()
         await stop.wait()
     finally:
-        await runner.cleanup()
+        for each in reversed(runners):
+            await each.cleanup()

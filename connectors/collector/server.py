@@ -107,11 +107,9 @@ def create_app(config: Config, codec: Codec, clock: Clock = system_clock,
             return web.json_response({"status": "not ready", "reason": "Kafka unreachable"}, status=503)
         return web.json_response({"status": "ready", "partitions": partitions})
 
-    async def metrics(request: web.Request) -> web.Response:
-        body, content_type = collector_metrics.exposition()
-        return web.Response(body=body, headers={"Content-Type": content_type})
-
     app.cleanup_ctx.append(lifecycle)
+    if not config.collector_metrics_port:  # else served by metrics_app() on the internal address only
+        app.router.add_get("/metrics", metrics)
     forms = FormHandler(config, intake)
     events = EventsHandler(config, intake)
     beacon = BeaconHandler(config, intake, events.mapping)  # one Segment mapping for the API and the tracker
@@ -128,8 +126,19 @@ def create_app(config: Config, codec: Codec, clock: Clock = system_clock,
         *WebhookHandlers(config, intake, http_get).routes(),
         web.get("/healthz", healthz),
         web.get("/readyz", readyz),
-        web.get("/metrics", metrics),
     ])
+    return app
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body, content_type = collector_metrics.exposition()
+    return web.Response(body=body, headers={"Content-Type": content_type})
+
+
+def metrics_app() -> web.Application:
+    """`/metrics` alone, for LEADFLOW_COLLECTOR_METRICS_PORT: counters stay off the internet-facing port."""
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
     return app
 
 
@@ -142,6 +151,8 @@ def serve(config: Config, index: int = 0) -> None:
     except ImportError:
         pass
     settings = config.collector
+    internal = (metrics_app(), config.internal_host, config.collector_metrics_port) \
+        if config.collector_metrics_port else None
     asyncio.run(connections.run(create_app(config, Codec.for_config(config), index=index), config.http_host,
                                 config.http_port, settings.processes > 1, settings.http_read_timeout_s,
-                                settings.http_keepalive_timeout_s))
+                                settings.http_keepalive_timeout_s, internal))

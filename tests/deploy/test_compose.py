@@ -66,7 +66,8 @@ def test_every_leadflow_setting_in_the_compose_file_exists_and_the_ports_match_p
     defaults = Config()
     scrape = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())["scrape_configs"]
     targets = {job["job_name"]: job["static_configs"][0]["targets"][0] for job in scrape}
-    assert targets == {"leadflow-collector": f"collector:{defaults.http_port}",
+    collector_metrics = services["collector"]["environment"].get("LEADFLOW_COLLECTOR_METRICS_PORT", defaults.http_port)
+    assert targets == {"leadflow-collector": f"collector:{collector_metrics}",
                        "leadflow-worker": f"worker:{defaults.worker_metrics_port}",
                        "leadflow-sink": f"sink:{defaults.sink_metrics_port}"}
 

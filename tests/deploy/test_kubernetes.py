@@ -113,6 +113,11 @@ def test_only_the_collector_listens_on_all_interfaces_and_the_internal_ports_are
     env = {name: {e["name"]: e.get("value") for e in d["spec"]["template"]["spec"]["containers"][0].get("env", [])}
            for name, d in by_kind(manifests, "Deployment").items()}
     assert env["leadflow-collector"]["LEADFLOW_HTTP_HOST"] == "0.0.0.0"
+    collector = by_kind(manifests, "Deployment")["leadflow-collector"]["spec"]["template"]
+    metrics_port = env["leadflow-collector"]["LEADFLOW_COLLECTOR_METRICS_PORT"]  # /metrics off the public port
+    assert collector["metadata"]["annotations"]["prometheus.io/port"] == metrics_port != "8080"
+    (service,) = [s for s in by_kind(manifests, "Service").values() if s["metadata"]["name"] == "leadflow-collector"]
+    assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]
     for name in ("leadflow-worker", "leadflow-sink"):
         assert "LEADFLOW_HTTP_HOST" not in env[name] and env[name]["LEADFLOW_METRICS_HOST"] == "0.0.0.0", name
     (policy,) = by_kind(manifests, "NetworkPolicy").values()
