@@ -22,7 +22,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("schemas", "streams", "connectors", "leadflow")
 # leadflow modules that are runtime pieces every shell may use (the rest is the CLI layer on top)
-SHARED = {"leadflow.config", "leadflow.parsers", "leadflow.clock", "leadflow.kafka", "leadflow.partitioner",
+SHARED = {"leadflow.config", "leadflow.settings", "leadflow.parsers", "leadflow.clock", "leadflow.kafka",
+          "leadflow.partitioner",
           "leadflow.topics", "leadflow.topic_reader", "leadflow.consumer_lag", "leadflow.http_auth",
           "leadflow.process", "leadflow.private_files"}
 IO_LIBRARIES = ("aiohttp", "aiokafka", "kafka", "psycopg", "urllib.request", "socket", "requests", "asyncio")
