@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import datetime
 import logging
 import sys
 import tempfile
@@ -27,16 +26,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aiohttp  # noqa: E402
 from aiohttp.test_utils import TestServer  # noqa: E402
-from cryptography import x509  # noqa: E402
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa  # noqa: E402
-from cryptography.x509.oid import NameOID  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec, padding  # noqa: E402
 
 from bench.embedded_stack import BENCH_SECRETS, add_smoke_flag, embedded_kafka  # noqa: E402
 from bench.hostile_inputs import Case, Secrets, cases  # noqa: E402
 from connectors.collector.server import create_app  # noqa: E402
 from connectors.collector.webhooks.ses import string_to_sign  # noqa: E402
 from schemas.codec import Codec  # noqa: E402
+from tests.sns_certificates import sns_signing_certificate  # noqa: E402
 
 TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:ses"
 MAILGUN_KEY = "key-bench-0123456789"
@@ -49,14 +47,8 @@ def signers(workdir: Path) -> tuple[str, Path, Secrets]:
     sendgrid_key = ec.generate_private_key(ec.SECP256R1())
     public = sendgrid_key.public_key().public_bytes(serialization.Encoding.DER,
                                                     serialization.PublicFormat.SubjectPublicKeyInfo)
-    sns_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(sns_key.public_key())
-            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-            .sign(sns_key, hashes.SHA256()))
     cert_file = workdir / "sns.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    sns_key = sns_signing_certificate(cert_file)
 
     def sign_sendgrid(data: bytes) -> str:
         return base64.b64encode(sendgrid_key.sign(data, ec.ECDSA(hashes.SHA256()))).decode()

@@ -12,15 +12,14 @@ from urllib.parse import urlsplit
 
 import pytest
 from aiohttp import web
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.x509.oid import NameOID
 
 from connectors.collector.webhooks.ses import http_get, string_to_sign
 from tests.connectors.collector.client import NOW, with_client
 from tests.connectors.collector.webhooks.payloads import MAILGUN, POSTMARK, SENDGRID, SES, dumps
 from leadflow.process import free_port
+from tests.sns_certificates import sns_signing_certificate
 from tests.topic_reader import read_topic
 
 pytestmark = pytest.mark.integration
@@ -40,15 +39,8 @@ def sendgrid_key():
 
 @pytest.fixture(scope="module")
 def sns_signer(tmp_path_factory):
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-            .sign(key, hashes.SHA256()))
     path = tmp_path_factory.mktemp("sns") / "cert.pem"
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return key, path
+    return sns_signing_certificate(path), path
 
 
 @pytest.fixture
