@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import urllib.request
+from urllib.parse import urlsplit, urlunsplit
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,20 +162,24 @@ class Stack:
             child.start()
             self.children.append(child)
         config = self.config
-        host = "127.0.0.1" if config.http_host in ("0.0.0.0", "") else config.http_host
+        host = _reachable(config.http_host)
+        internal = _reachable(config.internal_host)
         base = f"http://{host}:{config.http_port}"
+        collector_metrics = f"http://{internal}:{config.collector_metrics_port}/metrics" \
+            if config.collector_metrics_port else f"{base}/metrics"
         self.say(f"collector: {base}  (pixel {base}/t/px.gif, events API {base}/v1/events)")
-        self.say(f"metrics: {base}/metrics http://{host}:{config.worker_metrics_port}/metrics "
-                 f"http://{host}:{config.sink_metrics_port}/metrics")
-        self.say(f"crm: {config.crm_dsn}")
+        self.say(f"metrics: {collector_metrics} http://{internal}:{config.worker_metrics_port}/metrics "
+                 f"http://{internal}:{config.sink_metrics_port}/metrics")
+        self.say(f"crm: {_without_password(config.crm_dsn)}  (with its password in {config.data_dir}/stack.env)")
         self.say(f"write key: {config.secrets.write_key}  (events API: HTTP Basic username or Bearer token)")
         self.say(f"logs: {self.logs}/")
         probes = [Probe("collector", f"{base}/readyz")]
         if config.worker_metrics_port:
-            probes.append(Probe("worker", f"http://{host}:{config.worker_metrics_port}/metrics",
+            probes.append(Probe("worker", f"http://{internal}:{config.worker_metrics_port}/metrics",
                                 "leadflow_worker_ready 1.0"))
         if config.sink_metrics_port:
-            probes.append(Probe("sink", f"http://{host}:{config.sink_metrics_port}/metrics", "leadflow_sink_ready 1.0"))
+            probes.append(Probe("sink", f"http://{internal}:{config.sink_metrics_port}/metrics",
+                                "leadflow_sink_ready 1.0"))
         started = time.monotonic()
         if self._wait_ready(probes, 90):
             try:  # where commands in another terminal find this stack (leadflow/stack_file.py)
@@ -183,7 +188,7 @@ class Stack:
                 self.say(f"warning: cannot write {config.data_dir}/stack.env ({exc.strerror}): other commands "
                          "will not find this stack")
             self.say(f"ready in {time.monotonic() - started:.1f}s: press Ctrl-C to stop")
-            self.board = StatusBoard([f"{base}/metrics", *(p.url for p in probes[1:])], config.status_s, note=self.note)
+            self.board = StatusBoard([collector_metrics, *(p.url for p in probes[1:])], config.status_s, note=self.note)
 
     def _wait_ready(self, probes: list["Probe"], timeout_s: float) -> bool:
         """Poll until collector, worker and sink say they are ready, restarting crashed children meanwhile."""
@@ -275,3 +280,19 @@ def run_up(config: Config, task: Callable[[Stack], int] | None = None, keep: boo
         return 1
     print("stopped", flush=True)
     return code
+
+
+def _reachable(host: str) -> str:
+    """The address to call a service on that listens on ``host`` (all interfaces: loopback)."""
+    return "127.0.0.1" if host in ("0.0.0.0", "") else host
+
+
+def _without_password(dsn: str | None) -> str:
+    """The DSN to print: its password stays in the 0600 stack file, not on the terminal or in a log."""
+    if not dsn:
+        return ""
+    parts = urlsplit(dsn)
+    if parts.password is None:
+        return dsn
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -32,6 +32,11 @@ def read_until(proc: subprocess.Popen, pattern: str, timeout_s: float, seen: lis
     return None
 
 
+def stack_dsn(workdir: Path) -> str:
+    """The CRM DSN with its password, from the stack file (`up` prints it with the password masked)."""
+    return re.search(r"^LEADFLOW_CRM_DSN=(\S+)$", (workdir / ".leadflow" / "stack.env").read_text(), re.M).group(1)
+
+
 def log_tails(workdir: Path) -> str:
     logs = sorted((workdir / ".leadflow" / "logs").glob("*.log"))
     return "".join(f"\n--- {log.name}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:])
@@ -77,7 +82,7 @@ def test_up_runs_the_stack_promotes_a_lead_and_stops_cleanly(workdir):
         ]}, write_key)
         assert (status, reply["accepted"]) == (200, 3)
         sent = time.monotonic()
-        row = wait_for_row(crm.group(1), "SELECT stage, score_total FROM crm_leads WHERE prospect_id = %s",
+        row = wait_for_row(stack_dsn(workdir), "SELECT stage, score_total FROM crm_leads WHERE prospect_id = %s",
                            (prospect_id_for(email),), 5)
         assert row == ("lead", 63.0), f"no crm_leads row within 5 s; output: {''.join(seen)}{log_tails(workdir)}"
         assert time.monotonic() - sent < 5
@@ -90,7 +95,8 @@ def test_up_runs_the_stack_promotes_a_lead_and_stops_cleanly(workdir):
         assert secrets.stat().st_mode & 0o777 == 0o600 and write_key in secrets.read_text()
         # the CRM is not open to other local users: a generated password, kept in secrets.env, no trust
         password = re.search(r"^LEADFLOW_EMBEDDED_PG_PASSWORD=(\S+)$", secrets.read_text(), re.M).group(1)
-        assert f"postgres:{password}@127.0.0.1:" in crm.group(1)
+        assert f"postgres:{password}@127.0.0.1:" in stack_dsn(workdir) and password not in "".join(seen)
+        assert "postgres:***@127.0.0.1:" in crm.group(1)  # printed without its password
         with pytest.raises(psycopg.OperationalError, match="password"):
             psycopg.connect(f"postgresql://postgres@127.0.0.1:{crm.group(2)}/leadflow", connect_timeout=3)
         hba = (workdir / ".leadflow" / "pgdata" / "pg_hba.conf").read_text()
@@ -102,7 +108,7 @@ def test_up_runs_the_stack_promotes_a_lead_and_stops_cleanly(workdir):
         assert leaky == [], "readable by other users"
         # a second terminal that set nothing finds the running stack through <data dir>/stack.env
         stack = (workdir / ".leadflow" / "stack.env").read_text()
-        assert f"LEADFLOW_CRM_DSN={crm.group(1)}" in stack
+        assert f"LEADFLOW_CRM_DSN={crm.group(1).replace('***', password)}" in stack
         assert f"LEADFLOW_KAFKA_BOOTSTRAP=127.0.0.1:{broker.group(1)}" in stack and "LEADFLOW_KAFKA_IDEMPOTENCE=false" in stack
         explained = second_terminal(workdir, "explain", email)
         assert explained.returncode == 0 and "stage lead   total 63.00" in explained.stdout, explained.stderr
@@ -159,7 +165,8 @@ def test_data_survives_a_restart(workdir):
                 post_json(f"http://127.0.0.1:{env['LEADFLOW_HTTP_PORT']}/v1/events", {"batch": [
                     {"type": "page", "email": "kept@example.com", "messageId": f"k{n}",
                      "properties": {"url": "/pricing"}} for n in range(3)]}, write_key)
-            row = wait_for_row(crm.group(1), "SELECT stage FROM crm_leads WHERE email = %s", ("kept@example.com",), 10)
+            row = wait_for_row(stack_dsn(workdir), "SELECT stage FROM crm_leads WHERE email = %s", ("kept@example.com",),
+                               10)
             assert row == ("lead",)
         finally:
             proc.send_signal(signal.SIGTERM)
@@ -219,7 +226,7 @@ def test_a_crashed_child_is_restarted(workdir):
             {"type": "page", "email": "after@example.com", "messageId": f"a{n}", "properties": {"url": "/pricing"}}
             for n in range(3)]}, write_key)
         assert status == 200
-        assert wait_for_row(crm.group(1), "SELECT stage FROM crm_leads WHERE email = %s", ("after@example.com",),
+        assert wait_for_row(stack_dsn(workdir), "SELECT stage FROM crm_leads WHERE email = %s", ("after@example.com",),
                             30) == ("lead",)
     finally:
         proc.send_signal(signal.SIGTERM)
