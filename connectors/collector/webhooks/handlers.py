@@ -7,6 +7,7 @@ An endpoint whose secret is not configured answers 404 and says which setting en
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from aiohttp import web
@@ -69,8 +70,10 @@ class WebhookHandlers:
         body = await self._body(request)
         try:
             doc = mailgun.parse_body(body)
-            mailgun.verify(self._mailgun_key, doc["signature"], self._intake.clock() / 1000, self._mailgun_tokens,
-                           self._max_age_s)
+            # in a thread: the token ledger is a SQLite file shared with the other collector processes, and a
+            # write may wait for their lock; the event loop never does
+            await asyncio.to_thread(mailgun.verify, self._mailgun_key, doc["signature"], self._intake.clock() / 1000,
+                                    self._mailgun_tokens, self._max_age_s)
             mapped = mailgun.parse_event(doc["event-data"], self._intake.clock())
         except mailgun.Replayed as exc:
             return await self._refuse("mailgun", 406, "replayed", str(exc), body)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -51,7 +52,9 @@ class TokenLedger:
         path = data_dir / LEDGER_FILE
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._max_age_s = max_age_s
-        self._db = sqlite3.connect(str(path), timeout=5.0, isolation_level=None)
+        # used from the event loop's worker threads (the handler verifies in a thread), one at a time
+        self._db = sqlite3.connect(str(path), timeout=5.0, isolation_level=None, check_same_thread=False)
+        self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer; commits need no fsync
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS tokens (token TEXT PRIMARY KEY, expires REAL NOT NULL)")
@@ -60,6 +63,10 @@ class TokenLedger:
 
     def first_use(self, token: str, timestamp_s: float, now_s: float) -> bool:
         """True the first time any process on the host presents ``token``; False for a replay."""
+        with self._lock:
+            return self._first_use(token, timestamp_s, now_s)
+
+    def _first_use(self, token: str, timestamp_s: float, now_s: float) -> bool:
         self._calls += 1
         if self._calls % _PURGE_EVERY == 1:
             self._db.execute("DELETE FROM tokens WHERE expires < ?", (now_s,))
