@@ -79,7 +79,8 @@ class VocabularyChecks(LineChecks):
         value = raw.get(key)
         if isinstance(value, dict):
             self.keys(value, {"business"}, what)
-            return m.Span(self.duration(value, "business", f"{what}.business", required=True), True)  # type: ignore[arg-type]
+            business = self.duration(value, "business", f"{what}.business", required=True)
+            return m.Span(business, True)  # type: ignore[arg-type]
         return m.Span(self.duration(raw, key, what, required=True))  # type: ignore[arg-type]
 
     def positive_int(self, value: Any, line: int, what: str) -> int:
