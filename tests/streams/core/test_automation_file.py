@@ -296,3 +296,18 @@ programs:
 def test_enrollments_without_a_cycle_pass():
     text = CYCLE.replace("      - enroll: a\n", "      - enroll: d\n") + "  - id: d\n    steps: [{tag: x}]\n"
     assert [p.id for p in parse_automations(text).programs] == ["a", "b", "c", "d"]
+
+
+def test_the_shipped_example_shows_every_kind_of_trigger_condition_action_and_step():
+    f = load_automations(SHIPPED)
+    triggers = {type(a.trigger) for a in f.automations} | {type(p.entry) for p in f.programs if p.entry}
+    conditions = {type(c) for a in f.automations for c in a.conditions}
+    conditions |= {type(c) for p in f.programs for c in p.conditions} | {
+        type(c) for p in f.programs for e in p.exits for c in e.goal}
+    actions = {type(x) for a in f.automations for x in a.actions} | {type(s.do) for p in f.programs for s in p.steps}
+    assert triggers == {m.InteractionTrigger, m.ScoreTrigger, m.SegmentTrigger, m.StageTrigger, m.SlaTrigger,
+                        m.EmailOutcomeTrigger, m.InactivityTrigger}
+    assert conditions == {m.AttributeTest, m.StageIn, m.SegmentTest, m.TagTest, m.ScoreRange, m.Consent, m.Known,
+                          m.NotSuppressed}
+    assert {m.ACTION_TYPE_OF[t] for t in actions if t in m.ACTION_TYPE_OF} == set(m.ACTION_TYPES)
+    assert {m.Wait, m.Branch} <= actions
