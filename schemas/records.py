@@ -178,6 +178,27 @@ class DeadLetter(_FlatRecord):
     attempts: int = 1
 
 
-Record = Interaction | RejectedInput | LeadEvent | SlaEvent | CrmFeedback | IdentityMerge | DeadLetter
+@dataclass(frozen=True, slots=True)
+class Action(_FlatRecord):
+    """What an automation or a program step does for a prospect; ``action_id`` is deterministic so that a
+    replay or a redelivery produces the same id and delivery can de-duplicate on it."""
+
+    SCHEMA: ClassVar[str] = "Action"
+    action_id: str
+    prospect_id: str
+    type: str
+    source: str
+    source_kind: str
+    file_version: str
+    due_at: int
+    occurred_at: int
+    cause_event_id: str
+    step: str | None = None
+    target: str | None = None
+    payload: Mapping[str, str] = field(default_factory=dict)
+    email: str | None = None
+
+
+Record = Interaction | RejectedInput | LeadEvent | SlaEvent | CrmFeedback | IdentityMerge | DeadLetter | Action
 RECORD_TYPES: dict[str, type] = {t.SCHEMA: t for t in (Interaction, RejectedInput, LeadEvent, SlaEvent, CrmFeedback,
-                                                      IdentityMerge, DeadLetter)}
+                                                      IdentityMerge, DeadLetter, Action)}

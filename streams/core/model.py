@@ -125,10 +125,12 @@ def parse_model(text: str, source: str = "<model>") -> ScoringModel:
     doc = load_with_lines(text, source)
     if not isinstance(doc, dict):
         raise ModelError(f"{source}:1: the model must be a mapping with version, thresholds and rules")
-    return _Parser(source).model(doc)
+    return ModelParser(source).model(doc)
 
 
-class _Parser(LineChecks):
+class ModelParser(LineChecks):
+    """The model's checks; the automation file reuses its `when` filters, value tests and calendars."""
+
     def model(self, doc: dict[str, Any]) -> ScoringModel:
         self.keys(doc, _TOP_KEYS, "model")
         version = doc.get("version")
@@ -195,17 +197,17 @@ class _Parser(LineChecks):
         return SlaPolicy(str(raw.get("id", "first-response")), within,  # type: ignore[arg-type]
                          self.calendar(hours, raw["__line__"]), tuple(escalations), queue)
 
-    def calendar(self, raw: dict[str, Any], line: int) -> BusinessCalendar:
+    def calendar(self, raw: dict[str, Any], line: int, what: str = "sla.business_hours") -> BusinessCalendar:
         line = raw.get("__line__", line)
         timezone = str(raw.get("timezone", "UTC"))
         try:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise self.fail(line, f"sla.business_hours.timezone: unknown time zone {timezone!r} "
+            raise self.fail(line, f"{what}.timezone: unknown time zone {timezone!r} "
                             "(use an IANA name such as Europe/Berlin)") from None
         day_names = raw.get("days", list(DAY_NAMES[:5]))
         if not isinstance(day_names, list) or not day_names or any(d not in DAY_NAMES for d in day_names):
-            raise self.fail(line, f"sla.business_hours.days must be a list of {', '.join(DAY_NAMES)}")
+            raise self.fail(line, f"{what}.days must be a list of {', '.join(DAY_NAMES)}")
         match = _HOURS.match(str(raw.get("hours", "09:00-17:00")))
         opens = closes = None
         if match:
@@ -213,11 +215,11 @@ class _Parser(LineChecks):
             if h1 < 24 and m1 < 60 and m2 < 60 and (h2, m2) <= (24, 0) and (h1, m1) < (h2, m2):
                 opens, closes = time(h1, m1), None if h2 == 24 else time(h2, m2)
         if opens is None:
-            raise self.fail(line, f"sla.business_hours.hours must look like \"09:00-17:00\" (quoted), "
+            raise self.fail(line, f"{what}.hours must look like \"09:00-17:00\" (quoted), "
                             f"got {raw.get('hours')!r}")
         holidays = raw.get("holidays", [])
         if not isinstance(holidays, list) or not all(isinstance(d, date) for d in holidays):
-            raise self.fail(line, "sla.business_hours.holidays must be a list of dates like 2026-12-24")
+            raise self.fail(line, f"{what}.holidays must be a list of dates like 2026-12-24")
         return BusinessCalendar(timezone, frozenset(DAY_NAMES.index(d) for d in day_names), opens, closes,
                                 frozenset(holidays))
 

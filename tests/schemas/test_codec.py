@@ -4,7 +4,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from schemas import Codec, DecodeError, Interaction, LeadEvent, RejectedInput, Score, TimelineEntry
+from schemas import Action, Codec, DecodeError, Interaction, LeadEvent, RejectedInput, Score, TimelineEntry
 from schemas.codec import SINGLE_OBJECT_MAGIC, schema_fingerprint
 from schemas.registry import SchemaRegistryClient
 
@@ -15,7 +15,12 @@ LEAD = LeadEvent(event_id="l1", prospect_id="p_1", type="lead.promoted", occurre
                  segments=("pricing",), timeline=(TimelineEntry("e1", "page.viewed", 1, "pixel", "u", 20.0),))
 
 
-@pytest.mark.parametrize("record", [INTERACTION, LEAD, RejectedInput("r", 1, 1, "pixel", "bad", b"\x00raw")])
+ACTION = Action(action_id="a1", prospect_id="p_1", type="notify", source="pricing-twice", source_kind="automation",
+                file_version="a1", due_at=3, occurred_at=2, cause_event_id="e1", target="owner",
+                payload={"message": "Ada viewed pricing twice"}, email="ada@example.com")
+
+
+@pytest.mark.parametrize("record", [INTERACTION, LEAD, RejectedInput("r", 1, 1, "pixel", "bad", b"\x00raw"), ACTION])
 def test_round_trip(record):
     codec = Codec()
     assert codec.decode(codec.encode(record, "t")) == record
