@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, MutableMapping, NamedTuple, Union
+from typing import Any, Callable, MutableMapping, NamedTuple, Union
 
 from schemas.codec import Codec
 from schemas.records import CrmFeedback, IdentityMerge, Interaction
@@ -126,21 +126,34 @@ class Batch:
         self.states[key] = outcome.state
         self.changed[key] = partition
         for effect in outcome.effects:
-            if isinstance(effect, Forward):
-                moved = effect.interaction
-                self._emit(self.topics.interactions, moved.prospect_key.encode(), moved)
-            elif isinstance(effect, MergeRequest):
-                self._emit(self.topics.identity, (effect.link.prospect_id or "").encode(), self._merge_record(effect))
-            elif isinstance(effect, SlaStep):
-                self.on_sla_step(effect.kind)
-                event = sla_event(outcome.state, effect)
-                self._emit(self.topics.sla, event.prospect_id.encode(), event)
-            elif effect.kind == "lead.updated":
-                self._pending_updates[key] = effect
-            else:  # promoted, demoted, recycled: each is a moment the CRM must see, and carries the whole lead
-                self._pending_updates.pop(key, None)
-                self._activity.pop(key, None)
-                self._lead(outcome.state, effect, None)
+            handler = EFFECT_HANDLERS.get(type(effect))
+            if handler is None:
+                raise TypeError(f"no handler for the core's {type(effect).__name__} effect: add one to EFFECT_HANDLERS")
+            handler(self, key, outcome.state, effect)
+
+    # One handler per kind of effect the core returns (EFFECT_HANDLERS below): a new kind of effect is one
+    # method and one entry, not another branch.
+
+    def _forward(self, key: bytes, state: ProspectState, effect: Forward) -> None:
+        moved = effect.interaction
+        self._emit(self.topics.interactions, moved.prospect_key.encode(), moved)
+
+    def _merge(self, key: bytes, state: ProspectState, effect: MergeRequest) -> None:
+        self._emit(self.topics.identity, (effect.link.prospect_id or "").encode(), self._merge_record(effect))
+
+    def _sla_step(self, key: bytes, state: ProspectState, effect: SlaStep) -> None:
+        self.on_sla_step(effect.kind)
+        event = sla_event(state, effect)
+        self._emit(self.topics.sla, event.prospect_id.encode(), event)
+
+    def _lead_change(self, key: bytes, state: ProspectState, effect: LeadChange) -> None:
+        if effect.kind == "lead.updated":  # coalesced: one per prospect per batch, built in finish()
+            self._pending_updates[key] = effect
+            return
+        # promoted, demoted, recycled: each is a moment the CRM must see, and carries the whole lead
+        self._pending_updates.pop(key, None)
+        self._activity.pop(key, None)
+        self._lead(state, effect, None)
 
     def finish(self) -> list[Record]:
         """The outputs of the whole batch, the coalesced updates last."""
@@ -181,3 +194,11 @@ class Batch:
                              anonymous_key=link.prospect_key, occurred_at=link.occurred_at,
                              received_at=link.received_at,
                              inputs=tuple(self.codec.encode(i, self.topics.identity) for i in request.inputs))
+
+
+EFFECT_HANDLERS: dict[type, Callable[[Batch, bytes, ProspectState, Any], None]] = {
+    Forward: Batch._forward,
+    MergeRequest: Batch._merge,
+    SlaStep: Batch._sla_step,
+    LeadChange: Batch._lead_change,
+}
