@@ -9,16 +9,14 @@ import os
 import signal
 import sys
 import warnings
-from typing import TYPE_CHECKING, Callable
+from pathlib import Path
+from typing import Callable
 
 from leadflow.command_settings import MissingSetting, load_for, settings_parent
-from leadflow.config import SETTINGS, Config, ConfigError
-
+from leadflow.config import SETTINGS, Config
+from leadflow.errors import LeadflowError, UsageError
 from leadflow.process import StartupError
-
-if TYPE_CHECKING:
-    from pathlib import Path
-    from streams.core.model import ScoringModel
+from streams.core.yaml_lines import ModelError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,9 +70,9 @@ def main(argv: list[str] | None = None) -> int:
                "dlq": f"dlq {getattr(args, 'dlq_command', '')}"}.get(args.command, args.command)
     try:
         config = load_for(command, os.environ, overrides)
-    except ConfigError as exc:
+    except LeadflowError as exc:
         print(f"leadflow: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     _setup_logging(config)
     try:
         if command in ("link", "pixel"):
@@ -90,9 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         if command == "dlq replay":
             return cmd_dlq_replay(config, args.ids)
         return COMMANDS[command](config)
-    except (StartupError, ConfigError) as exc:
+    except (LeadflowError, ModelError) as exc:  # the one place a command's error becomes a line and an exit code
         print(f"leadflow: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, ConfigError) else 1
+        return getattr(exc, "exit_code", UsageError.exit_code)  # a model or automation file error: fix the file
     except KeyboardInterrupt:
         return 0
 
@@ -112,7 +110,7 @@ def _require(config: Config, command: str, kafka: bool = False, crm: bool = Fals
         raise MissingSetting("LEADFLOW_CRM_DSN", command, config.data_dir)
 
 
-def _not_running_yet(data_dir: "Path") -> None:
+def _not_running_yet(data_dir: Path) -> None:
     """One `up` per data dir: a second would fight the first over its PostgreSQL data and its stack file."""
     from leadflow.stack_file import running, shown, stack_path
 
@@ -126,8 +124,7 @@ def cmd_up(config: Config) -> int:
     from leadflow.supervisor import run_up
 
     _not_running_yet(config.data_dir)
-    config = _ready_to_run(config)
-    return 2 if config is None else run_up(config)
+    return run_up(_ready_to_run(config))
 
 
 def cmd_demo(config: Config, prospects: int, keep: bool) -> int:
@@ -142,36 +139,24 @@ def cmd_demo(config: Config, prospects: int, keep: bool) -> int:
               "and LEADFLOW_CRM_DSN", file=sys.stderr)
         return 2
     _not_running_yet(config.data_dir / DEMO_DIR)
-    ready = _ready_to_run(demo_config(config))
-    return 2 if ready is None else run_demo(ready, prospects, keep)
+    return run_demo(_ready_to_run(demo_config(config)), prospects, keep)
 
 
-def _ready_to_run(config: Config) -> Config | None:
-    """The model checked before anything starts (None: reported), and the secrets `up` generates and keeps."""
+def _ready_to_run(config: Config) -> Config:
+    """The files checked before anything starts (ModelError: reported with the file and line by main), and the
+    secrets `up` generates and keeps."""
+    from connectors.collector.event_names import load_event_names
     from leadflow.secrets_file import ensure_secrets, secrets_path
-    from streams.core.model import ModelError, load_model
+    from streams.core.model import load_model
 
-    try:
-        load_model(config.model_path)  # fail before starting anything, with the file and line
-    except ModelError as exc:
-        print(f"leadflow: {exc}", file=sys.stderr)
-        return None
+    load_model(config.model_path)
+    load_event_names(config.collector.event_names_path)
     secret_settings = [s for s in SETTINGS if s.secret]
     try:
         generated = ensure_secrets(secrets_path(config.data_dir), {s.env: s.get(config) for s in secret_settings})
     except OSError as exc:
         raise StartupError(f"cannot write secrets to {config.data_dir} (LEADFLOW_DATA_DIR): {exc.strerror}") from None
     return config.with_changes(**{s.attr: generated[s.env] for s in secret_settings if s.env in generated})
-
-
-def _model_or_exit(path: "Path") -> "ScoringModel | None":
-    from streams.core.model import ModelError, load_model
-
-    try:
-        return load_model(path)
-    except ModelError as exc:
-        print(f"leadflow: {exc}", file=sys.stderr)
-        return None
 
 
 def cmd_explain(config: Config, target: str, as_json: bool) -> int:
@@ -181,6 +166,7 @@ def cmd_explain(config: Config, target: str, as_json: bool) -> int:
     from leadflow.terminal import printable_lines
     from streams.core.explain import as_table
     from streams.core.identity import InvalidEmail, key_for
+    from streams.core.model import load_model
     from streams.state_reader import changelog_topic, read_states
 
     _require(config, "explain", kafka=True)
@@ -189,9 +175,7 @@ def cmd_explain(config: Config, target: str, as_json: bool) -> int:
     except InvalidEmail as exc:
         print(f"leadflow: {exc}", file=sys.stderr)
         return 2
-    model = _model_or_exit(config.model_path)
-    if model is None:
-        return 2
+    model = load_model(config.model_path)
     state = asyncio.run(read_states(config, key)).get(key)
     if state is None:
         print(f"leadflow: no state for {key} on {changelog_topic(config)}", file=sys.stderr)
@@ -202,15 +186,13 @@ def cmd_explain(config: Config, target: str, as_json: bool) -> int:
 
 def cmd_rescore(config: Config, new_model_path: str) -> int:
     import time
-    from pathlib import Path
 
     from streams.core.explain import rescore
+    from streams.core.model import load_model
     from streams.state_reader import read_states
 
     _require(config, "rescore", kafka=True)
-    old, new = _model_or_exit(config.model_path), _model_or_exit(Path(new_model_path))
-    if old is None or new is None:
-        return 2
+    old, new = load_model(config.model_path), load_model(Path(new_model_path))
     states = list(asyncio.run(read_states(config)).values())
     print(rescore(states, old, new, time.time_ns() // 1_000_000).render(old, new))
     return 0
@@ -236,22 +218,20 @@ def cmd_signed_url(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_collector(config: Config) -> int:
+    from connectors.collector.event_names import load_event_names
     from connectors.collector.processes import run_collector
 
     _require(config, "collector", kafka=True)
+    load_event_names(config.collector.event_names_path)  # a bad file stops it here, naming the file and line
     return run_collector(config)  # refuses to start with an unprotected write endpoint
 
 
 def cmd_worker(config: Config) -> int:
     from schemas.codec import Codec
-    from streams.core.model import ModelError, load_model
+    from streams.core.model import load_model
 
     _require(config, "worker", kafka=True)
-    try:
-        model = load_model(config.model_path)
-    except ModelError as exc:
-        print(f"leadflow: {exc}", file=sys.stderr)
-        return 2
+    model = load_model(config.model_path)
     from leadflow.topics import create_topics
     from streams.worker import Worker
 

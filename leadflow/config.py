@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from leadflow.errors import UsageError
 from leadflow.secrets_file import read_secrets, secrets_path
 from leadflow.settings import SETTINGS, Setting
 from leadflow.stack_file import APPLIED as STACK_APPLIED
@@ -27,8 +28,8 @@ DEFAULT_EVENT_NAMES = Path(__file__).with_name("models") / "event_names.yaml"
 SNS_HOSTS = r"^sns\.(?:[a-z]{2}(?:-gov)?-[a-z]+-[0-9]+\.amazonaws\.com|cn-[a-z]+-[0-9]+\.amazonaws\.com\.cn)$"
 
 
-class ConfigError(ValueError):
-    """A setting is invalid; the message names the setting and what is wrong."""
+class ConfigError(UsageError, ValueError):
+    """A setting is invalid; the message names the setting and what is wrong (exit code 2)."""
 
     def __init__(self, setting: str, problem: str) -> None:
         super().__init__(f"invalid configuration: {setting}: {problem}")

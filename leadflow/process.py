@@ -9,11 +9,13 @@ import subprocess
 import time
 from pathlib import Path
 
+from leadflow.errors import LeadflowError
+
 _PR_SET_PDEATHSIG = 1
 
 
-class StartupError(RuntimeError):
-    """A piece of the stack could not start; the message is one line for the user."""
+class StartupError(LeadflowError, RuntimeError):
+    """A piece of the stack could not start; the message is one line for the user (exit code 1)."""
 
 
 def die_with_parent(sig: int = signal.SIGTERM):

@@ -126,3 +126,15 @@ def test_dlq_list_and_replay_show_what_the_sink_dead_lettered(config):
     assert replayed.returncode == 0 and "1 dead letter(s) replayed" in replayed.stderr, replayed.stderr
     assert '"replayed": true' in run(["dlq", "list", "--json"], env).stdout
     assert run(["dlq", "replay", "no-such-id"], env).returncode == 1
+
+
+def test_a_bad_event_name_file_stops_up_and_the_collector_naming_the_line(infra, tmp_path):
+    names = tmp_path / "names.yaml"
+    names.write_text("version: 1\nevents:\n  Email Opened: email.open\n")
+    env = {"LEADFLOW_EVENT_NAMES": str(names), "LEADFLOW_DATA_DIR": str(tmp_path / "data")}
+    for command in (["up"], ["collector"]):
+        extra = {"LEADFLOW_KAFKA_BOOTSTRAP": infra.bootstrap} if command == ["collector"] else {}
+        result = run(command, {**env, **extra})
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith("leadflow: names.yaml:3: event 'Email Opened': unknown interaction type "
+                                        "'email.open'"), result.stderr
