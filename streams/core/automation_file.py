@@ -11,24 +11,20 @@ cycles of enrollments (a prospect enrolled again and again, each time with new a
 
 from __future__ import annotations
 
-import re
 from datetime import time
 from pathlib import Path
 from typing import Any
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
 from streams.core import automation_model as m
 from streams.core.automation_vocabulary import ACTIONS, VocabularyChecks
+from streams.core.model import BUSINESS_HOURS_KEYS, TIME_RANGE
 from streams.core.yaml_lines import ModelError, load_with_lines
 
 _TOP_KEYS = {"version", "defaults", "automations", "programs"}
 _DEFAULTS_KEYS = {"timezone", "quiet_hours", "marketing_emails_per_week", "business_hours"}
-_HOURS_KEYS = {"timezone", "days", "hours", "holidays"}
 _AUTOMATION_KEYS = {"id", "trigger", "conditions", "actions", "frequency"}
 _PROGRAM_KEYS = {"id", "entry", "conditions", "steps", "exit", "reenroll", "priority"}
 _STEPS: dict[str, set[str]] = {"wait": set(), "branch": set(), **ACTIONS}
-_QUIET = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
 Edge = tuple[str, str, str, int]  # from program, to program, the item that makes it (label), its line
 
@@ -72,22 +68,17 @@ class _FileParser(VocabularyChecks):
     def defaults(self, doc: dict[str, Any]) -> m.Defaults:
         raw = self.section(doc, "defaults", _DEFAULTS_KEYS)
         line = raw.get("__line__", doc["__line__"])
-        timezone = str(raw.get("timezone", "UTC"))
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise self.fail(line, f"defaults.timezone: unknown time zone {timezone!r} (use an IANA name such "
-                            "as Europe/Berlin)") from None
+        timezone = self.model_checks.time_zone(raw.get("timezone", "UTC"), line, "defaults")
         quiet = None if raw.get("quiet_hours") is None else self.quiet_hours(raw["quiet_hours"], line)
         cap = raw.get("marketing_emails_per_week")
         if cap is not None:
             cap = self.positive_int(cap, line, "defaults.marketing_emails_per_week")
-        hours = self.section(raw, "business_hours", _HOURS_KEYS) if raw else {}
+        hours = self.section(raw, "business_hours", BUSINESS_HOURS_KEYS) if raw else {}
         calendar = self.model_checks.calendar({"timezone": timezone, **hours}, line, "defaults.business_hours")
         return m.Defaults(timezone, quiet, cap, calendar)
 
     def quiet_hours(self, value: Any, line: int) -> m.QuietHours:
-        match = _QUIET.match(value) if isinstance(value, str) else None
+        match = TIME_RANGE.match(value) if isinstance(value, str) else None
         if match:
             h1, m1, h2, m2 = map(int, match.groups())
             if h1 < 24 and h2 < 24 and m1 < 60 and m2 < 60 and (h1, m1) != (h2, m2):

@@ -29,10 +29,10 @@ TRACKED = "event.tracked"  # a sender's named event (a track call) that maps to 
 RECYCLE_POLICIES = ("reset", "halve", "keep")
 _TOP_KEYS = {"version", "defaults", "thresholds", "recycle", "timeline", "rules", "fit", "segments", "sla"}
 _SLA_KEYS = {"id", "respond_within", "business_hours", "escalation", "queue"}
-_HOURS_KEYS = {"timezone", "days", "hours", "holidays"}
+BUSINESS_HOURS_KEYS = {"timezone", "days", "hours", "holidays"}
 _ESCALATION_KEYS = {"after", "action", "to"}
 ESCALATION_ACTIONS = ("reroute", "notify")
-_HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+TIME_RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")  # "09:00-17:00"
 _DEFAULTS_KEYS = {"half_life"}
 _THRESHOLD_KEYS = {"promote", "demote"}
 _RECYCLE_KEYS = {"score"}
@@ -178,7 +178,7 @@ class ModelParser(LineChecks):
         if not raw:
             return None
         within = self.duration(raw, "respond_within", "sla.respond_within", required=True)
-        hours = self.section(raw, "business_hours", _HOURS_KEYS)
+        hours = self.section(raw, "business_hours", BUSINESS_HOURS_KEYS)
         escalations = []
         for step in self.list_of(raw, "escalation"):
             if not isinstance(step, dict):
@@ -197,18 +197,23 @@ class ModelParser(LineChecks):
         return SlaPolicy(str(raw.get("id", "first-response")), within,  # type: ignore[arg-type]
                          self.calendar(hours, raw["__line__"]), tuple(escalations), queue)
 
-    def calendar(self, raw: dict[str, Any], line: int, what: str = "sla.business_hours") -> BusinessCalendar:
-        line = raw.get("__line__", line)
-        timezone = str(raw.get("timezone", "UTC"))
+    def time_zone(self, value: Any, line: int, what: str) -> str:
+        """An IANA time zone name, or an error at ``line`` naming ``what``."""
+        timezone = str(value)
         try:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise self.fail(line, f"{what}.timezone: unknown time zone {timezone!r} "
                             "(use an IANA name such as Europe/Berlin)") from None
+        return timezone
+
+    def calendar(self, raw: dict[str, Any], line: int, what: str = "sla.business_hours") -> BusinessCalendar:
+        line = raw.get("__line__", line)
+        timezone = self.time_zone(raw.get("timezone", "UTC"), line, what)
         day_names = raw.get("days", list(DAY_NAMES[:5]))
         if not isinstance(day_names, list) or not day_names or any(d not in DAY_NAMES for d in day_names):
             raise self.fail(line, f"{what}.days must be a list of {', '.join(DAY_NAMES)}")
-        match = _HOURS.match(str(raw.get("hours", "09:00-17:00")))
+        match = TIME_RANGE.match(str(raw.get("hours", "09:00-17:00")))
         opens = closes = None
         if match:
             h1, m1, h2, m2 = map(int, match.groups())
