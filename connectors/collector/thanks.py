@@ -10,7 +10,8 @@ page is HTML-escaped.
 from __future__ import annotations
 
 import html
-from urllib.parse import urlsplit
+
+from connectors.collector.redirects import RedirectError, browser_target
 
 DEFAULT_THANKS = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -58,9 +59,14 @@ def _quality(accept: str | None, media: str) -> float:
 
 
 def back_url(referer: str | None) -> str:
-    """The page the form was on, if it is a web URL; else nothing to go back to."""
-    if referer and urlsplit(referer).scheme in ("http", "https"):
-        return referer
+    """The page the form was on, if a browser would read it as an unambiguous web URL (the redirects' own
+    parser: a header like `http://[` or one with a backslash is not one); else nothing to go back to."""
+    if referer:
+        try:
+            browser_target(referer)
+            return referer
+        except RedirectError:
+            pass
     return "javascript:history.back()"
 
 

@@ -28,3 +28,9 @@ def test_the_page_escapes_what_was_posted():
 def test_no_name_no_greeting_and_only_web_urls_to_go_back_to():
     page = thank_you_page(DEFAULT_THANKS, None, "demo", "javascript:alert(1)")
     assert "Thank you!" in page and "javascript:alert" not in page
+
+
+@pytest.mark.parametrize("referer", ["http://[", "https://evil.example\\@www.example.com/", "https://a.io/\x00"])
+def test_a_referer_no_browser_would_follow_gives_no_back_link(referer):
+    page = thank_you_page(DEFAULT_THANKS, None, "demo", referer)  # `http://[` raised ValueError (a 5xx) before
+    assert "javascript:history.back()" in page and "evil" not in page and "\x00" not in page
