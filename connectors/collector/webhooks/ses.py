@@ -81,9 +81,14 @@ class SnsVerifier:
         self._pinned = x509.load_pem_x509_certificate(open(cert_file, "rb").read()) if cert_file else None
 
     def allowed(self, url: Any) -> bool:
-        parts = urlsplit(url) if isinstance(url, str) else None
-        return bool(parts and parts.scheme == "https" and parts.hostname and parts.port in (None, 443)
-                    and self._hosts.match(parts.hostname))
+        """An https URL on an allowed SNS host and port; False for anything else, unparsable ones included
+        (`https://[`, a port out of range), which urlsplit and .port raise on."""
+        try:
+            parts = urlsplit(url) if isinstance(url, str) else None
+            return bool(parts and parts.scheme == "https" and parts.hostname and parts.port in (None, 443)
+                        and self._hosts.match(parts.hostname))
+        except ValueError:
+            return False
 
     async def verify(self, envelope: dict[str, Any], now_s: float) -> None:
         version = str(envelope.get("SignatureVersion"))

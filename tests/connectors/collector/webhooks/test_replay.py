@@ -114,8 +114,9 @@ def test_only_real_sns_hosts_may_serve_certificates() -> None:
         assert sns.allowed(f"https://{host}/SimpleNotificationService-ab.pem"), host
     for url in ("https://sns.s3.amazonaws.com/SimpleNotificationService-ab.pem", "https://sns.amazonaws.com.evil.io/",
                 "https://evil-sns.us-east-1.amazonaws.com/", "https://sns.us-east-1.amazonaws.com:8443/x.pem",
-                "http://sns.us-east-1.amazonaws.com/SimpleNotificationService-ab.pem"):
-        assert not sns.allowed(url), url
+                "http://sns.us-east-1.amazonaws.com/SimpleNotificationService-ab.pem",
+                "https://[", "https://sns.us-east-1.amazonaws.com:99999/x.pem", "https://sns.us-east-1.amazonaws.com:x/"):
+        assert not sns.allowed(url), url  # the last three raised ValueError (a 5xx for a signed-looking envelope)
 
 
 def test_certificates_are_cached_by_host_and_path_in_a_bounded_lru_and_must_name_sns() -> None:
