@@ -225,8 +225,11 @@ class VocabularyChecks(LineChecks):
             return m.CrmTask(title, self.span(raw, "due", f"{what}.due"), to)
         if kind == "webhook":
             url = self.text(raw, "webhook", label, "webhook needs a URL")
-            parts = urlsplit(url)
-            if parts.scheme not in ("https", "http") or not parts.netloc:
+            try:
+                parts = urlsplit(url)
+            except ValueError:  # e.g. "http://[": urlsplit raises instead of answering
+                parts = None
+            if parts is None or parts.scheme not in ("https", "http") or not parts.netloc:
                 raise self.fail(line, f"{what}: {url!r} is not an http(s) URL")
             return m.Webhook(url)
         if kind == "send_email":

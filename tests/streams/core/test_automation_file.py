@@ -197,6 +197,8 @@ PROGRAM_P = "  - id: p\n    steps: [{send_email: t}]\n"
      "auto.yaml:6: automation 'a': notify must be owner, {queue: <name>}"),
     (one("    trigger: {stage: won}\n    actions:\n      - {webhook: ftp://x}\n"),
      "auto.yaml:6: automation 'a': webhook: 'ftp://x' is not an http(s) URL"),
+    (one("    trigger: {stage: won}\n    actions:\n      - {webhook: \"http://[\"}\n"),
+     "auto.yaml:6: automation 'a': webhook: 'http://[' is not an http(s) URL"),
     (one("    trigger: {stage: won}\n    actions: [{tag: x}]\n    frequency: twice\n"),
      "auto.yaml:3: automation 'a': frequency must be once, every_time or {at_most: 1, per: 1d}"),
     # a wait/duration without a unit
