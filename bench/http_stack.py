@@ -11,16 +11,14 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.embedded_stack import add_smoke_flag  # noqa: E402
-from leadflow.process import free_port  # noqa: E402
+from leadflow.process import free_port, wait_for_port  # noqa: E402
 
 SERVERS = {
     "aiohttp (asyncio loop)": """
@@ -60,7 +58,7 @@ def measure(name: str, code: str, seconds: int) -> float | None:
     port = free_port()
     server = subprocess.Popen([sys.executable, "-c", code.replace("PORT", str(port))], stderr=subprocess.PIPE)
     try:
-        if not listening(server, port, 15):
+        if not wait_for_port("127.0.0.1", port, server, 15):  # False: it exited (a missing package)
             why = "not listening after 15 s" if server.poll() is None else \
                 (server.stderr.read().decode().strip().splitlines() or [f"exit code {server.returncode}"])[-1]
             print(f"{name:<42} skipped ({why})")
@@ -74,18 +72,6 @@ def measure(name: str, code: str, seconds: int) -> float | None:
     finally:
         server.terminate()
         server.wait()
-
-
-def listening(server: subprocess.Popen, port: int, timeout_s: float) -> bool:
-    """Whether the server accepts connections before it exits (a missing package) or the time is up."""
-    deadline = time.monotonic() + timeout_s
-    while server.poll() is None and time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 def main() -> None:
