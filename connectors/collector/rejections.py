@@ -13,7 +13,7 @@ import uuid
 from connectors.collector import metrics
 from schemas.records import RejectedInput
 
-MAX_PAYLOAD = 64 * 1024  # a sender that authenticated (a verified webhook, a valid write key)
+MAX_PAYLOAD = 64 * 1024  # a sender that proved who it is: a verified webhook (the only caller that asks for it)
 MAX_UNAUTHENTICATED_PAYLOAD = 4 * 1024
 
 
