@@ -22,6 +22,7 @@ from connectors.collector.links import LinkError, VerifiedLink, verify_pixel
 from connectors.collector.privacy import client_details
 from leadflow.config import Config
 from schemas.records import Interaction
+from streams.core.hygiene import MAX_URL, problem, strip
 from streams.core.identity import anonymous_key
 
 log = logging.getLogger("leadflow.collector")
@@ -101,7 +102,7 @@ class PixelHandler:
         interaction = Interaction(
             event_id=event_id, prospect_key=prospect_key, prospect_id=prospect_id,
             anonymous_id=visitor, type=type_, occurred_at=now, received_at=now, source="pixel",
-            url=query.get("u") or request.headers.get("Referer"), referrer=query.get("r"), title=query.get("t"),
+            url=query.get("u") or _referer(request), referrer=query.get("r"), title=query.get("t"),
             campaign=campaign, message_id=message_id,
             ip=ip, user_agent=user_agent,
             properties={k: v for k, v in query.items() if k.startswith("utm_")},
@@ -118,6 +119,10 @@ class PixelHandler:
         for name, value in query.items():
             if len(value) > MAX_PARAM:
                 raise ValueError(f"too_long: parameter {name!r} exceeds {MAX_PARAM} characters")
+            # the string check every input gets (streams.core.hygiene), here on the parameters it is built from
+            reason = problem(value, MAX_PARAM) or problem(name, MAX_PARAM)
+            if reason:
+                raise ValueError(f"unclean: parameter {name[:40]!r} {reason}")
         if "p" not in query:
             return VerifiedLink(None, query.get("m"))
         secret = self._config.secrets.link_secret
@@ -130,3 +135,9 @@ class PixelHandler:
         if link.type != type_ and not link.legacy:
             raise ValueError(f"bad_signature: the pixel is signed for {link.type!r}, not {type_!r}")
         return link
+
+
+def _referer(request: web.Request) -> str | None:
+    """The Referer header, cleaned like every header-derived field (never a reason to refuse a hit)."""
+    referer = request.headers.get("Referer")
+    return strip(referer, MAX_URL) or None if referer else None

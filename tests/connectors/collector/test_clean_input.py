@@ -145,3 +145,17 @@ def test_crm_feedback_refuses_future_verdicts_per_item(config):
     assert [e["index"] for e in body["errors"]] == [0, 1] and "in the future" in body["errors"][0]["reason"]
     [(key, verdict)] = asyncio.run(read_topic(config, "crm-feedback", 1))
     assert verdict.prospect_id == prospect_id_for("ann@example.com") and verdict.type == "contacted"
+
+
+@pytest.mark.integration
+def test_a_pixel_with_control_characters_still_answers_but_records_nothing(config):
+    async def scenario(client):
+        hit = await client.get("/t/px.gif?u=https%3A%2F%2Fa.io%2Fpricing%00x&t=Pricing")
+        referred = await client.get("/t/px.gif", headers={"Referer": "https://a.io/docs\x85"})
+        return hit.status, hit.content_type, referred.status
+
+    assert with_client(config, scenario) == (200, "image/gif", 200)
+    [(_, rejected)] = asyncio.run(read_topic(config, "rejected", 1))
+    assert rejected.reason.startswith("unclean: parameter 'u' contains the control character U+0000")
+    [(_, kept)] = asyncio.run(read_topic(config, "interactions", 1))
+    assert kept.url == "https://a.io/docs"  # the header is cleaned, like the user agent
