@@ -22,7 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.core import synthetic  # noqa: E402
-from bench.embedded_stack import add_smoke_flag, embedded_kafka  # noqa: E402
+from bench.embedded_stack import embedded_kafka  # noqa: E402
+from bench.smoke import add_smoke_flag  # noqa: E402
 from bench.worker import preload  # noqa: E402
 from leadflow.config import Config  # noqa: E402
 from leadflow.supervisor import EMBEDDED_KAFKA  # noqa: E402

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.embedded_stack import add_smoke_flag  # noqa: E402
+from bench.smoke import add_smoke_flag  # noqa: E402
 from leadflow.config import DEFAULT_MODEL  # noqa: E402
 from schemas.records import Interaction  # noqa: E402
 from streams.core.model import load_model  # noqa: E402

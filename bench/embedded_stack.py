@@ -1,14 +1,12 @@
 """What every benchmark starts: an embedded broker with the topics created, and leadflow processes on it.
 
-Also what every benchmark shares: the secrets a production collector refuses to run
-without (BENCH_SECRETS, in every config embedded_kafka makes) and the ``--smoke`` flag
-the test suite runs each script with (tests/bench/test_smoke.py): tiny sizes, seconds,
-nothing written to bench/results/.
+Also what every benchmark on a broker shares: the secrets a production collector refuses to
+run without (BENCH_SECRETS, in every config embedded_kafka makes). The ``--smoke`` flag is in
+bench/smoke.py.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import subprocess
@@ -29,12 +27,6 @@ from leadflow.topics import create_topics  # noqa: E402
 
 BENCH_SECRETS = dict(write_key="wk_bench_0123456789abcdef", link_secret="bench-link-secret-0123456789",
                      crm_feedback_token="crm_bench_0123456789abcdef")
-
-
-def add_smoke_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--smoke", action="store_true",
-                        help="a tiny run of a few seconds that checks the benchmark works (the tests run it); "
-                             "writes nothing under bench/results/")
 
 
 @contextmanager

@@ -32,7 +32,8 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import histogram  # noqa: E402
-from bench.embedded_stack import BENCH_SECRETS, add_smoke_flag, embedded_kafka, leadflow_process  # noqa: E402
+from bench.embedded_stack import BENCH_SECRETS, embedded_kafka, leadflow_process  # noqa: E402
+from bench.smoke import add_smoke_flag  # noqa: E402
 from bench.worker import metric  # noqa: E402
 from connectors.crm.migrations import migrate  # noqa: E402
 from leadflow.embedded.postgres import EmbeddedPostgres  # noqa: E402

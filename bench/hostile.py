@@ -29,7 +29,8 @@ from aiohttp.test_utils import TestServer  # noqa: E402
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec, padding  # noqa: E402
 
-from bench.embedded_stack import BENCH_SECRETS, add_smoke_flag, embedded_kafka  # noqa: E402
+from bench.embedded_stack import BENCH_SECRETS, embedded_kafka  # noqa: E402
+from bench.smoke import add_smoke_flag  # noqa: E402
 from bench.hostile_inputs import Case, Secrets, cases  # noqa: E402
 from connectors.collector.server import create_app  # noqa: E402
 from connectors.collector.webhooks.ses import string_to_sign  # noqa: E402

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.embedded_stack import add_smoke_flag  # noqa: E402
+from bench.smoke import add_smoke_flag  # noqa: E402
 from leadflow.process import free_port, wait_for_port  # noqa: E402
 
 SERVERS = {

@@ -21,7 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.embedded_stack import add_smoke_flag, embedded_kafka, leadflow_process  # noqa: E402
+from bench.embedded_stack import embedded_kafka, leadflow_process  # noqa: E402
+from bench.smoke import add_smoke_flag  # noqa: E402
 from leadflow.config import Config  # noqa: E402
 from leadflow.process import free_ports  # noqa: E402
 from leadflow.topic_reader import TopicReader  # noqa: E402

@@ -12,7 +12,7 @@ import pytest
 
 pytestmark = pytest.mark.e2e
 BENCH = Path(__file__).resolve().parents[2] / "bench"
-LIBRARIES = {"embedded_stack", "histogram", "hostile_inputs"}
+LIBRARIES = {"embedded_stack", "histogram", "hostile_inputs", "smoke"}
 # The figure lines each script must print (regexes, each matched against some line of its output).
 FIGURES = {
     "core": [r"^core apply: 2,000 events over \d+ prospects in .* events/s$", r"^state per prospect .*KiB"],
