@@ -28,6 +28,11 @@ DEFAULT_EVENT_NAMES = Path(__file__).with_name("models") / "event_names.yaml"
 SNS_HOSTS = r"^sns\.(?:[a-z]{2}(?:-gov)?-[a-z]+-[0-9]+\.amazonaws\.com|cn-[a-z]+-[0-9]+\.amazonaws\.com\.cn)$"
 
 
+def reachable(host: str) -> str:
+    """The address to call a service on that listens on ``host`` (all interfaces: loopback)."""
+    return "127.0.0.1" if host in ("0.0.0.0", "") else host
+
+
 class ConfigError(UsageError, ValueError):
     """A setting is invalid; the message names the setting and what is wrong (exit code 2)."""
 
@@ -164,7 +169,7 @@ class Config:
         """Base URL of the collector as email recipients and browsers reach it."""
         if self.collector.public_url:
             return self.collector.public_url
-        host = "127.0.0.1" if self.http_host in ("0.0.0.0", "") else self.http_host
+        host = reachable(self.http_host)
         return f"http://{host}:{self.http_port}"
 
     @property

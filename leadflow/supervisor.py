@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from leadflow.config import Config
+from leadflow.config import Config, reachable
 from leadflow.embedded.broker import EmbeddedBroker
 from leadflow.embedded.postgres import EmbeddedPostgres
 from leadflow.private_files import private_dir, restrict_umask
@@ -162,8 +162,8 @@ class Stack:
             child.start()
             self.children.append(child)
         config = self.config
-        host = _reachable(config.http_host)
-        internal = _reachable(config.internal_host)
+        host = reachable(config.http_host)
+        internal = reachable(config.internal_host)
         base = f"http://{host}:{config.http_port}"
         collector_metrics = f"http://{internal}:{config.collector_metrics_port}/metrics" \
             if config.collector_metrics_port else f"{base}/metrics"
@@ -280,11 +280,6 @@ def run_up(config: Config, task: Callable[[Stack], int] | None = None, keep: boo
         return 1
     print("stopped", flush=True)
     return code
-
-
-def _reachable(host: str) -> str:
-    """The address to call a service on that listens on ``host`` (all interfaces: loopback)."""
-    return "127.0.0.1" if host in ("0.0.0.0", "") else host
 
 
 def _without_password(dsn: str | None) -> str:
