@@ -23,6 +23,7 @@ __all__ = ["SETTINGS", "Setting", "Config", "ConfigError", "load_config"]
 
 DEFAULT_MODEL = Path(__file__).with_name("models") / "default.yaml"
 DEFAULT_EVENT_NAMES = Path(__file__).with_name("models") / "event_names.yaml"
+DEFAULT_AUTOMATIONS = Path(__file__).with_name("models") / "automations.yaml"
 # SNS's own hosts only: sns.<region>.amazonaws.com (us-east-1, eu-west-2, us-gov-west-1, ...) and the China
 # regions' sns.cn-<area>-<n>.amazonaws.com.cn; never sns.s3.amazonaws.com (an S3 bucket anyone can create).
 SNS_HOSTS = r"^sns\.(?:[a-z]{2}(?:-gov)?-[a-z]+-[0-9]+\.amazonaws\.com|cn-[a-z]+-[0-9]+\.amazonaws\.com\.cn)$"
@@ -146,6 +147,7 @@ class Config:
     crm_dsn: str | None = None
     schema_registry_url: str | None = None
     model_path: Path = DEFAULT_MODEL
+    automations_path: Path | None = None  # None: no automations (leadflow up and the demo load the shipped file)
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     metrics_host: str | None = None

@@ -11,7 +11,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from leadflow.config import Config
 from leadflow.partitioner import key_partitioner, partition_of
 
-TOPICS = ("interactions", "rejected", "leads", "sla", "crm-feedback", "sink-dlq", "identity", "prospect-state")
+TOPICS = ("interactions", "rejected", "leads", "sla", "crm-feedback", "sink-dlq", "identity", "prospect-state",
+          "actions")
 FETCH_MAX_WAIT_MS = 100  # a pipeline stage waits at most this for its next records (the client default is 500)
 MAX_BATCH_BYTES = 256 * 1024  # per partition and request; the client default (16 KiB) holds five prospect states
 COMPACTED = frozenset({"prospect-state"})  # the worker's changelog: only the newest state per key matters

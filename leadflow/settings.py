@@ -84,6 +84,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LEADFLOW_SCHEMA_REGISTRY_URL", "schema_registry_url", parsers.url,
             "Confluent Schema Registry URL; unset = self-describing Avro single-object framing"),
     Setting("LEADFLOW_MODEL", "model_path", parsers.existing_file, "scoring model YAML file"),
+    Setting("LEADFLOW_AUTOMATIONS", "automations_path", parsers.existing_file,
+            "automation file (YAML: automations and nurture programs) the worker runs; unset = no automations "
+            "(`leadflow up` and the demo load the shipped example)"),
     Setting("LEADFLOW_HTTP_HOST", "http_host", str, "collector bind address"),
     Setting("LEADFLOW_HTTP_PORT", "http_port", parsers.port,
             "collector port (serves /metrics too, unless LEADFLOW_COLLECTOR_METRICS_PORT is set)"),
