@@ -28,6 +28,9 @@ ENGAGEMENTS = ("opened", "clicked", "not_opened", "not_clicked")
 EXIT_REASONS = ("promoted", "unsubscribed", "hard_bounce", "complaint", "crm_took_lead")
 ACTION_TYPES = ("notify", "crm_task", "webhook", "send_email", "tag", "untag", "set_attribute", "points", "enroll",
                 "unenroll")
+EXIT_OUTCOMES = ("completed", "exited", "exhausted")  # how an enrollment ends
+# why an action was not emitted: the prospect opted out or bounced, or the weekly marketing-email cap was reached
+SUPPRESSION_REASONS = ("unsubscribed", "hard_bounce", "complaint", "no_consent", "weekly_cap")
 EXIT = "exit"  # the branch target that ends a program (outcome ``completed``)
 AUTOMATION, PROGRAM = "automation", "program"  # an Action's ``source_kind``
 
