@@ -228,15 +228,17 @@ def cmd_collector(config: Config) -> int:
 
 def cmd_worker(config: Config) -> int:
     from schemas.codec import Codec
+    from streams.core.automation_index import load_engine
     from streams.core.model import load_model
 
     _require(config, "worker", kafka=True)
     model = load_model(config.model_path)
+    engine = load_engine(config.automations_path, model)  # a bad file stops the worker here, file:line:automation
     from leadflow.topics import create_topics
     from streams.worker import Worker
 
     create_topics(config)  # the changelog above all: recovery reads it, and it must be compacted
-    return _run_until_signal(Worker(config, model, Codec.for_config(config)).run)
+    return _run_until_signal(Worker(config, model, Codec.for_config(config), engine).run)
 
 
 def cmd_sink(config: Config) -> int:

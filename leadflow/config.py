@@ -156,7 +156,7 @@ class Config:
     sink_metrics_port: int = 9102
     data_dir: Path = Path(".leadflow")
     log_level: str = "info"
-    decay_tick_s: float = 60.0
+    timer_s: float = 1.0
     status_s: float = 30.0
     worker_batch_size: int = 1000
     worker_batch_wait_ms: int = 20

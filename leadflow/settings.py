@@ -104,8 +104,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LEADFLOW_STATUS_SECONDS", "status_s", parsers.positive_float,
             "how often `leadflow up` and `leadflow demo` print a status line when their output is not a "
             "terminal (on a terminal the status panel redraws every 2 s)"),
-    Setting("LEADFLOW_DECAY_TICK_SECONDS", "decay_tick_s", parsers.positive_float,
-            "how often the worker checks whether decay demoted a lead"),
+    Setting("LEADFLOW_TIMER_SECONDS", "timer_s", parsers.positive_float,
+            "how often the worker looks for prospects with a timer due (SLA steps, decay demotions, program waits, "
+            "deferred emails, email-outcome windows, inactivity): about how late a timer may fire"),
     Setting("LEADFLOW_WORKER_BATCH_SIZE", "worker_batch_size", parsers.positive_int,
             "most inputs the worker scores per batch (its lead.updated events coalesce per prospect)"),
     Setting("LEADFLOW_WORKER_BATCH_WAIT_MS", "worker_batch_wait_ms", parsers.positive_int,

@@ -17,13 +17,14 @@ from typing import Any, Callable, MutableMapping, NamedTuple, Union
 
 from schemas.codec import Codec
 from schemas.records import CrmFeedback, IdentityMerge, Interaction
-from streams.core import lifecycle
+from streams.core import automations, timers
+from streams.core.automation_index import Engine
+from streams.core.automation_state import ActionEffect, ProgramChange, Suppressed
 from streams.core.identity import is_anonymous
 from streams.core.leads import lead_event, sla_event
 from streams.core.model import ScoringModel
-from streams.core.prospect import (Forward, LeadChange, MergeRequest, Outcome, ProspectState, Tick, absorb, apply,
-                                    rescore)
-from streams.core.sla import BREACHED, OPEN, SlaStep, next_due
+from streams.core.prospect import Forward, LeadChange, MergeRequest, Outcome, ProspectState, Tick, rescore
+from streams.core.sla import BREACHED, OPEN, SlaStep
 from streams.state_codec import load_state
 
 WorkerInput = Union[Interaction, CrmFeedback, Tick, MergeRequest]
@@ -36,6 +37,7 @@ class Topics:
     identity: str
     leads: str
     sla: str
+    actions: str
 
 
 class Record(NamedTuple):
@@ -83,6 +85,10 @@ class Batch:
     on_lead_event: Callable[[str], None] = lambda kind: None
     on_sla_step: Callable[[str], None] = lambda kind: None
     on_first_response: Callable[[float], None] = lambda seconds: None  # from promotion to the first verdict
+    engine: Engine | None = None  # the automation file compiled against the model; None: no automations
+    on_action: Callable[[str], None] = lambda type_: None
+    on_program: Callable[[ProgramChange], None] = lambda change: None
+    on_suppressed: Callable[[str], None] = lambda reason: None
     outputs: list[Record] = field(default_factory=list)
     changed: dict[bytes, int] = field(default_factory=dict)  # key -> partition
     duplicates: int = 0
@@ -100,7 +106,7 @@ class Batch:
     def add(self, key: bytes, partition: int, item: WorkerInput) -> None:
         state = self.state(key)
         unanswered = state.sla is not None and state.sla.responded_at is None
-        outcome = absorb(state, item, self.model) if isinstance(item, MergeRequest) else apply(state, item, self.model)
+        outcome = automations.step(state, item, self.model, self.engine)
         if not outcome.changed:
             self.duplicates += not isinstance(item, Tick)
             return
@@ -155,16 +161,22 @@ class Batch:
         self._activity.pop(key, None)
         self._lead(state, effect, None)
 
+    def _action(self, key: bytes, state: ProspectState, effect: ActionEffect) -> None:
+        self.on_action(effect.action.type)
+        self._emit(self.topics.actions, effect.action.prospect_id.encode(), effect.action)
+
+    def _program(self, key: bytes, state: ProspectState, effect: ProgramChange) -> None:
+        self.on_program(effect)
+
+    def _suppressed(self, key: bytes, state: ProspectState, effect: Suppressed) -> None:
+        self.on_suppressed(effect.reason)
+
     def finish(self) -> list[Record]:
         """The outputs of the whole batch, the coalesced updates last."""
         for key, change in self._pending_updates.items():
             self._lead(self.state(key), change, self._activity.get(key, set()))
         self._pending_updates.clear()
         return self.outputs
-
-    def watched(self, key: bytes) -> bool:
-        """A lead that decay could demote: the tick timer visits only these."""
-        return self.model.demote_threshold is not None and self.state(key).stage == lifecycle.LEAD
 
     def clock_status(self, key: bytes) -> str | None:
         """'open' or 'breached' while the prospect's response clock waits for a first response, else None."""
@@ -174,11 +186,9 @@ class Batch:
         return clock.status
 
     def deadline(self, key: bytes) -> int | None:
-        """When the prospect's response clock next has a step due: the worker ticks the prospect then."""
-        state, policy = self.state(key), self.model.sla
-        if state.sla is None or policy is None or state.sla.sla_id != policy.id:
-            return None
-        return next_due(state.sla, policy)
+        """When the prospect next has something due without an input (an SLA step, a decay demotion, a
+        program wait, ...): the worker ticks the prospect then."""
+        return timers.next_due(self.state(key), self.model, self.engine)
 
     def _lead(self, state: ProspectState, change: LeadChange, activity: set[str] | None) -> None:
         event = lead_event(state, change, self.model, activity)
@@ -201,4 +211,7 @@ EFFECT_HANDLERS: dict[type, Callable[[Batch, bytes, ProspectState, Any], None]] 
     MergeRequest: Batch._merge,
     SlaStep: Batch._sla_step,
     LeadChange: Batch._lead_change,
+    ActionEffect: Batch._action,
+    ProgramChange: Batch._program,
+    Suppressed: Batch._suppressed,
 }

@@ -13,15 +13,19 @@ from operator import attrgetter
 
 import orjson
 
-from schemas.records import CrmFeedback, Interaction
+from schemas.records import Action, CrmFeedback, Interaction
+from streams.core.automation_state import (AutomationState, Deferred, Enrollment, JournalEntry, OutcomeWatch,
+                                           SentEmail)
 from streams.core.prospect import LEDGER_LIMIT, SEEN_WINDOW, LedgerEntry, ProspectState
 from streams.core.scoring import DecayingSum, RuleTally
 from streams.core.seen import RecentIds
 from streams.core.sla import SlaClock
 
-_FORMAT = 4
+_FORMAT = 5
+_READS = (4, 5)  # format 4 (before the automation engine) reads as a state no automation touched yet
 _INTERACTION_FIELDS = attrgetter(*(f.name for f in dataclasses.fields(Interaction)))
 _FEEDBACK_FIELDS = attrgetter(*(f.name for f in dataclasses.fields(CrmFeedback)))
+_ACTION_FIELDS = attrgetter(*(f.name for f in dataclasses.fields(Action)))
 
 
 def dump_state(state: ProspectState) -> bytes:
@@ -51,12 +55,13 @@ def dump_state(state: ProspectState) -> bytes:
         "sla": None if state.sla is None else dataclasses.astuple(state.sla),
         "owner": state.owner,
         "queue": state.queue,
+        "automation": None if state.automation is None else _dump_automation(state.automation),
     })
 
 
 def load_state(data: bytes) -> ProspectState:
     raw = orjson.loads(data)
-    if raw.get("f") != _FORMAT:
+    if raw.get("f") not in _READS:
         raise ValueError(f"unsupported prospect state format {raw.get('f')!r}")
     return ProspectState(
         key=raw["key"], prospect_id=raw["prospect_id"], email=raw["email"], stage=raw["stage"],
@@ -69,4 +74,28 @@ def load_state(data: bytes) -> ProspectState:
         ledger=deque((LedgerEntry(*e) for e in raw["ledger"]), maxlen=LEDGER_LIMIT),
         seen=RecentIds(SEEN_WINDOW, raw["seen"]), alias_of=raw["alias_of"], model_version=raw.get("model_version"),
         sla=None if raw.get("sla") is None else SlaClock(*raw["sla"]), owner=raw.get("owner"), queue=raw.get("queue"),
+        automation=None if raw.get("automation") is None else _load_automation(raw["automation"]),
     )
+
+
+def _dump_automation(auto: AutomationState) -> dict:
+    return {
+        "fired": auto.fired, "counts": auto.counts,
+        "enrollments": [dataclasses.astuple(run) for run in auto.enrollments.values()],
+        "sent": [dataclasses.astuple(email) for email in auto.sent],
+        "deferred": [(d.due_at, _ACTION_FIELDS(d.action), d.enrollment) for d in auto.deferred],
+        "watches": [dataclasses.astuple(w) for w in auto.watches],
+        "tags": auto.tags, "suppressed": auto.suppressed, "known_at": auto.known_at,
+        "inactive_fired": auto.inactive_fired, "journal": [tuple(e) for e in auto.journal],
+    }
+
+
+def _load_automation(raw: dict) -> AutomationState:
+    auto = AutomationState(fired=raw["fired"], counts=raw["counts"], tags=raw["tags"], suppressed=raw["suppressed"],
+                           known_at=raw["known_at"], inactive_fired=raw["inactive_fired"],
+                           deferred=[Deferred(due, Action(*fields), run) for due, fields, run in raw["deferred"]],
+                           watches=[OutcomeWatch(*w) for w in raw["watches"]])
+    auto.enrollments = {run[0]: Enrollment(*run) for run in raw["enrollments"]}
+    auto.sent.extend(SentEmail(*email) for email in raw["sent"])
+    auto.journal.extend(JournalEntry(*entry) for entry in raw["journal"])
+    return auto

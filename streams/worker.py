@@ -45,28 +45,29 @@ from schemas.records import Interaction
 from streams import metrics
 from streams.batch import TICK_TYPE, Batch, Record, Topics, to_input
 from streams.core.model import ScoringModel
-from streams.core.prospect import decayed_out
+from streams.core.automation_index import Engine
+from streams.core.automation_state import ProgramChange
 from streams.gc_policy import settle_long_lived_objects
 from streams.table import ProspectTable
 from streams.web import start_web
 
 log = logging.getLogger("leadflow.worker")
 IDLE_POLL_MS = 500
-SLA_SCAN_S = 1.0  # how late past a deadline an SLA step may be noticed
-SLA_RETICK_MS = 10_000
-NO_INTERACTION = 2**63  # a batch of verdicts and merges only: no scoring latency to observe  # a clock ticked but not yet followed again is ticked again after this
+RETICK_MS = 10_000  # a prospect ticked but not processed since is ticked again after this
+NO_INTERACTION = 2**63  # a batch of verdicts and merges only: no scoring latency to observe
 
 
 class Worker(ConsumerRebalanceListener):
-    def __init__(self, config: Config, model: ScoringModel, codec: Codec) -> None:
+    def __init__(self, config: Config, model: ScoringModel, codec: Codec, engine: Engine | None = None) -> None:
         self._config = config
         self._model = model
         self._codec = codec
         self.topics = Topics(config.topic("interactions"), config.topic("identity"), config.topic("leads"),
-                             config.topic("sla"))
+                             config.topic("sla"), config.topic("actions"))
+        self._engine = engine
         self.table = ProspectTable(config)
-        self.watched: set[bytes] = set()  # leads that decay could demote: the only keys the timer visits
-        self.deadlines: dict[bytes, int] = {}  # prospects whose response clock has a step due, and when
+        self.due: dict[bytes, int] = {}  # prospects with a timer to come (timers.next_due), and when
+        self._ticked: dict[bytes, int] = {}  # prospects ticked and not processed since: the due time ticked for
         self.clocks: dict[bytes, str] = {}  # prospects whose clock waits for a first response: its status
         self._producer: AIOKafkaProducer
         self._changelog: AIOKafkaProducer  # the checkpoints' own, so lead events never wait behind states
@@ -92,8 +93,9 @@ class Worker(ConsumerRebalanceListener):
         self._consumer.subscribe(inputs, listener=self)
         await self._consumer.start()
         web = await start_web(self._config, self.table, self._model, lambda: self.ready)
-        timers = [asyncio.create_task(self._every(config.decay_tick_s, stop, self._decayed_below_threshold)),
-                  asyncio.create_task(self._every(SLA_SCAN_S, stop, self._due_clocks))]
+        if self._engine is not None:
+            metrics.start_programs_at_zero(self._engine.programs)
+        timers = [asyncio.create_task(self._every(config.timer_s, stop, self._due_now))]
         try:
             while not stop.is_set():
                 fetched = await self._fill_batch(stop)
@@ -207,7 +209,10 @@ class Worker(ConsumerRebalanceListener):
         return Batch(self._model, self._codec, self.topics, self.table.states,
                      on_lead_event=lambda kind: metrics.LEAD_EVENTS.labels(kind).inc(),
                      on_sla_step=lambda kind: metrics.SLA_STEPS.labels(kind).inc(),
-                     on_first_response=metrics.SLA_FIRST_RESPONSE_SECONDS.observe)
+                     on_first_response=metrics.SLA_FIRST_RESPONSE_SECONDS.observe, engine=self._engine,
+                     on_action=lambda type_: metrics.AUTOMATION_ACTIONS.labels(type_).inc(),
+                     on_program=_program_metrics,
+                     on_suppressed=lambda reason: metrics.AUTOMATION_SUPPRESSED.labels(reason).inc())
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         """Stores what the worker holds before another worker recovers it."""
@@ -224,9 +229,10 @@ class Worker(ConsumerRebalanceListener):
         model (a new model was deployed), follow their leads and clocks, and let the GC stop rescanning them."""
         gone = self.table.partitions - partitions
         for key in self.table.keys(gone):
-            self.watched.discard(key)
-            self.deadlines.pop(key, None)
+            self.due.pop(key, None)
+            self._ticked.pop(key, None)
             self._clock_status(key, None)
+        metrics.TIMERS_PENDING.set(len(self.due))
         self.table.forget(gone)
         new = partitions - self.table.partitions
         count, seconds = await self.table.recover(new)
@@ -250,15 +256,19 @@ class Worker(ConsumerRebalanceListener):
         metrics.READY.set(int(ready))
 
     def _follow(self, batch: Batch, keys: Iterable[bytes]) -> None:
-        """Keep the timers' lists current: leads decay could demote, clocks with a step to come."""
+        """Keep the timer index current: when each changed prospect next has something due."""
+        now = time.time_ns() // 1_000_000
         for key in keys:
-            (self.watched.add if batch.watched(key) else self.watched.discard)(key)
+            ticked = self._ticked.pop(key, None)
+            if ticked is not None:  # the tick for this due time has been processed: how late was it?
+                metrics.TIMER_LATENESS_SECONDS.observe(max(0, now - ticked) / 1000)
             due = batch.deadline(key)
             if due is None:
-                self.deadlines.pop(key, None)
+                self.due.pop(key, None)
             else:
-                self.deadlines[key] = due
+                self.due[key] = due
             self._clock_status(key, batch.clock_status(key))
+        metrics.TIMERS_PENDING.set(len(self.due))
 
     def _clock_status(self, key: bytes, status: str | None) -> None:
         """Count the clocks waiting for a first response, open or already breached."""
@@ -269,23 +279,18 @@ class Worker(ConsumerRebalanceListener):
             self.clocks[key] = status
             metrics.SLA_CLOCKS_WAITING.labels(status).inc()
 
-    def _decayed_below_threshold(self, now: int) -> list[bytes]:
-        """Leads whose score has decayed under the demotion threshold by now: only those get a tick, so a
-        minute's tick is a handful of records, not one per lead."""
-        return [key for key in self.watched
-                if (state := self.table.live(key)) is not None and decayed_out(state, self._model, now)]
-
-    def _due_clocks(self, now: int) -> list[bytes]:
-        """Prospects whose response clock has a step due. Processing the tick sets the next deadline; if the
-        tick is lost or slow, the clock is ticked again a little later."""
-        due = [key for key, at in self.deadlines.items() if at <= now]
+    def _due_now(self, now: int) -> list[bytes]:
+        """Prospects with a timer due by now. Processing the tick sets the next due time; if the tick is lost or
+        slow, the prospect is ticked again a little later."""
+        due = [key for key, at in self.due.items() if at <= now]
         for key in due:
-            self.deadlines[key] = now + SLA_RETICK_MS
+            self._ticked.setdefault(key, self.due[key])
+            self.due[key] = now + RETICK_MS
         return due
 
     async def _every(self, seconds: float, stop: asyncio.Event, keys: Callable[[int], list[bytes]]) -> None:
-        """Time passing can demote a lead or breach an SLA; a tick is an input on the topic, so it is
-        processed in order like any other."""
+        """Time passing can demote a lead, breach an SLA or end a program's wait; a tick is an input on the
+        topic, so it is processed in order like any other."""
         while not stop.is_set():
             try:
                 await asyncio.wait_for(stop.wait(), timeout=seconds)
@@ -299,6 +304,13 @@ class Worker(ConsumerRebalanceListener):
                                 received_at=now, source="worker"), topic)) for key in keys(now)])
             except KafkaError as exc:
                 log.warning("ticks not sent (%s); the next ones catch up", exc)
+
+
+def _program_metrics(change: ProgramChange) -> None:
+    if change.kind == "enrolled":
+        metrics.PROGRAM_ENROLLMENTS.labels(change.program).inc()
+    else:
+        metrics.PROGRAM_EXITS.labels(change.program, change.kind, change.reason).inc()
 
 
 def _observe(batch: Batch, kinds: Counter[str], oldest_received_at: int) -> None:

@@ -29,21 +29,37 @@ _STEPS: dict[str, set[str]] = {"wait": set(), "branch": set(), **ACTIONS}
 Edge = tuple[str, str, str, int]  # from program, to program, the item that makes it (label), its line
 
 
+TEMPLATE_SUFFIXES = (".html", ".txt")  # a template is <name>.html and/or <name>.txt in the templates directory
+
+
 def load_automations(path: Path) -> m.AutomationFile:
-    """The only I/O: read the file; everything else is ``parse_automations``."""
+    """The only I/O: read the file and list the templates directory next to it; everything else is
+    ``parse_automations``."""
     try:
         text = path.read_text()
     except OSError as exc:
         raise ModelError(f"{path}: cannot read automation file: {exc.strerror}") from None
-    return parse_automations(text, str(path))
+    return parse_automations(text, str(path), templates_in(path.parent / "templates"))
 
 
-def parse_automations(text: str, source: str = "<automations>") -> m.AutomationFile:
+def templates_in(directory: Path) -> frozenset[str]:
+    """The names of the email templates in ``directory`` (none if it does not exist)."""
+    try:
+        return frozenset(f.stem for f in directory.iterdir() if f.suffix in TEMPLATE_SUFFIXES and f.is_file())
+    except OSError:
+        return frozenset()
+
+
+def parse_automations(text: str, source: str = "<automations>",
+                      templates: frozenset[str] | None = None) -> m.AutomationFile:
+    """``templates``: the email templates that exist (every send_email must name one); None: not checked."""
     doc = load_with_lines(text, source)
     if not isinstance(doc, dict):
         raise ModelError(f"{source}:1: the automation file must be a mapping with version, automations "
                          "and programs")
-    return _FileParser(source).parse(doc)
+    parser = _FileParser(source)
+    parser.templates = templates
+    return parser.parse(doc)
 
 
 class _FileParser(VocabularyChecks):

@@ -136,8 +136,14 @@ class InactivityTrigger:
     for_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class KnownTrigger:
+    """The prospect became a known name: its first input under an email, or an anonymous visitor or user id
+    linked to one (``identity: known``). Fires once per prospect."""
+
+
 Trigger = Union[InteractionTrigger, ScoreTrigger, SegmentTrigger, StageTrigger, SlaTrigger, EmailOutcomeTrigger,
-                InactivityTrigger]
+                InactivityTrigger, KnownTrigger]
 
 
 # --- conditions on the prospect ---------------------------------------------------------------------

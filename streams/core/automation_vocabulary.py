@@ -23,7 +23,8 @@ from streams.core.yaml_lines import LineChecks
 # kind -> the modifiers it accepts next to its own key
 TRIGGERS: dict[str, set[str]] = {"interaction": {"count", "within"}, "score": {"above", "below"},
                                  "segment": {"change"}, "stage": set(), "sla": set(),
-                                 "email_outcome": {"program", "step", "within"}, "inactivity": set()}
+                                 "email_outcome": {"program", "step", "within"}, "inactivity": set(),
+                                 "identity": set()}
 CONDITIONS: dict[str, set[str]] = {"attribute": {"equals", "in", "regex"}, "stage": set(), "segment": set(),
                                    "not_segment": set(), "tag": set(), "not_tag": set(),
                                    "score": {"at_least", "below"}, "consent": set()}
@@ -44,6 +45,7 @@ class VocabularyChecks(LineChecks):
         self.model_checks = ModelParser(source)  # the scoring rules' `when` filters and value tests
         # every enroll/unenroll seen: (label, line, target program, enroll?, the program whose step it is)
         self.enrolls: list[tuple[str, int, str, bool, str | None]] = []
+        self.templates: frozenset[str] | None = None  # the email templates that exist; None: not checked
 
     # -- shared shapes ---------------------------------------------------------------------------------
 
@@ -163,6 +165,10 @@ class VocabularyChecks(LineChecks):
                 step = self.text(raw, "step", label, "step must name a send_email step")
             return m.EmailOutcomeTrigger(self.text(raw, "program", label, "email_outcome needs the program"),
                                          value, step, within)
+        if kind == "identity":
+            if value != "known":
+                raise self.fail(line, f"{what} must be known (the prospect became a known name), got {value!r}")
+            return m.KnownTrigger()
         return m.InactivityTrigger(self.duration(raw, "inactivity", what, required=True))  # type: ignore[arg-type]
 
     # -- conditions ------------------------------------------------------------------------------------
@@ -240,6 +246,9 @@ class VocabularyChecks(LineChecks):
             if not isinstance(transactional, bool):
                 raise self.fail(line, f"{what}.transactional must be true or false")
             template = self.text(raw, "send_email", label, "send_email needs a template name")
+            if self.templates is not None and template not in self.templates:
+                raise self.fail(line, f"{what}: unknown template '{template}'; the templates directory next to the "
+                                f"file has: {', '.join(sorted(self.templates)) or 'none'} (<name>.html / <name>.txt)")
             return m.SendEmail(template, tuple((str(k), str(v)) for k, v in data.items() if k != "__line__"),
                                transactional)
         if kind in ("tag", "untag"):

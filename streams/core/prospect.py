@@ -20,6 +20,7 @@ from typing import NamedTuple, Union
 
 from schemas.records import CrmFeedback, Interaction
 from streams.core import lifecycle, scoring, sla
+from streams.core.automation_state import ActionEffect, AutomationState, ProgramChange, Suppressed
 from streams.core.decay import decay_factor
 from streams.core.history import Input, canonical_order, retain
 from streams.core.identity import person_id, resolution
@@ -87,6 +88,7 @@ class ProspectState:
     sla: sla.SlaClock | None = None  # the response clock of the current promotion
     owner: str | None = None  # the salesperson the CRM says has the lead
     queue: str | None = None  # the queue the lead waits in until an owner takes it
+    automation: AutomationState | None = None  # programs, timers and tags of the automation engine; None: untouched
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +102,17 @@ class Scores:
 def scores(state: ProspectState, model: ScoringModel, now: int | None = None) -> Scores:
     at = state.clock if now is None else max(now, state.clock)
     behaviour = state.behaviour if at == state.clock else scoring.behaviour(state.behaviour_by_half_life, at)
-    return Scores(state.fit + behaviour, state.fit, behaviour, scoring.dimensions(state.tallies, model, at))
+    dimensions = scoring.dimensions(state.tallies, model, at)
+    if state.automation is not None and state.automation.tags:
+        dimensions.update(tag_dimensions(state, state.automation.tags))
+    return Scores(state.fit + behaviour, state.fit, behaviour, dimensions)
+
+
+def tag_dimensions(state: ProspectState, tags: dict[str, int]) -> dict[str, float]:
+    """A tag is a score dimension too: ``tag:<name>`` counts the behaviour points (ledger entries, without
+    decay) the prospect earned since the tag was applied."""
+    return {f"tag:{tag}": sum(e.points for e in state.ledger if e.occurred_at >= since
+                              and not e.rule_id.startswith(("fit:", "recycle:"))) for tag, since in tags.items()}
 
 
 class LeadChange(NamedTuple):
@@ -127,7 +139,7 @@ class MergeRequest:
     inputs: tuple[Input, ...]
 
 
-Effect = Union[LeadChange, Forward, MergeRequest, sla.SlaStep]
+Effect = Union[LeadChange, Forward, MergeRequest, sla.SlaStep, ActionEffect, ProgramChange, Suppressed]
 
 
 class Outcome(NamedTuple):
@@ -201,7 +213,7 @@ def _recomputed(before: ProspectState, state: ProspectState, model: ScoringModel
     """What the CRM must hear about a state recomputed from its history (an identity merge or a new model).
     The response clock is the one the CRM already knows, or a new one for a new promotion; the replay's
     own clocks (and the queues they assigned) are not real."""
-    state.sla, state.queue, state.owner = before.sla, before.queue, before.owner
+    state.sla, state.queue, state.owner, state.automation = before.sla, before.queue, before.owner, before.automation
     steps: tuple[sla.SlaStep, ...] = ()
     if state.stage == lifecycle.LEAD and before.stage != lifecycle.LEAD:
         kind = "lead.promoted"
@@ -343,14 +355,6 @@ def _tick(state: ProspectState, tick: Tick, model: ScoringModel) -> Outcome:
     return outcome._replace(effects=due + outcome.effects) if due else outcome
 
 
-def decayed_out(state: ProspectState, model: ScoringModel, at: int) -> bool:
-    """Whether a tick at ``at`` would demote this lead: decay alone has taken its score under the threshold.
-    The worker ticks only these, instead of every lead."""
-    behaviour = scoring.behaviour(state.behaviour_by_half_life, max(at, state.clock))
-    return lifecycle.after_score(state.stage, state.fit + behaviour, model.promote_threshold, model.demote_threshold,
-                                 state.prospect_id is not None) == lifecycle.NAME
-
-
 def _rerouted(state: ProspectState, steps: list[sla.SlaStep]) -> tuple[Effect, ...]:
     """A reroute hands the unanswered lead to another queue: the CRM's lead row must say so too."""
     effects: list[Effect] = list(steps)
@@ -362,6 +366,12 @@ def _rerouted(state: ProspectState, steps: list[sla.SlaStep]) -> tuple[Effect, .
             effects.append(LeadChange("lead.updated", f"sla:{state.sla.sla_id}/{state.sla.started_at}/{step.level}",
                                       step.at, step.at))
     return tuple(effects)
+
+
+def reassess(state: ProspectState, model: ScoringModel, cause: str, at: int) -> tuple[Effect, ...]:
+    """The stage the state's scores lead to after a change made outside an input (an automation's points or
+    attribute): a promotion or demotion, with its clock, or nothing."""
+    return _transition(state, model, cause, at, at, activity=False).effects
 
 
 def _transition(state: ProspectState, model: ScoringModel, cause: str, at: int, received: int,

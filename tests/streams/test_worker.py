@@ -46,7 +46,7 @@ def view(n: int, pid: str, path: str, now: int) -> Interaction:
 def test_verdicts_recycle_and_decay_demotes(config, tmp_path):
     model = tmp_path / "model.yaml"
     model.write_text(MODEL)
-    env = {**config.as_env(), "LEADFLOW_MODEL": str(model), "LEADFLOW_DECAY_TICK_SECONDS": "0.5"}
+    env = {**config.as_env(), "LEADFLOW_MODEL": str(model), "LEADFLOW_TIMER_SECONDS": "0.5"}
     now = time.time_ns() // 1_000_000
     with leadflow(["worker"], env, tmp_path / "worker.log"):
         asyncio.run(produce(config, [view(1, "p_fade", "/fading", now), view(2, "p_fade", "/fading", now),
@@ -181,7 +181,7 @@ def test_a_worker_killed_mid_stream_resumes_to_the_same_scores(config, tmp_path)
     model_file.write_text(model_text)
     # No decay ticks here: a tick moves a prospect's clock to wall time, which the reference run does not have.
     # Small batches, so the kill lands mid-stream.
-    env = {**config.as_env(), "LEADFLOW_MODEL": str(model_file), "LEADFLOW_DECAY_TICK_SECONDS": "3600",
+    env = {**config.as_env(), "LEADFLOW_MODEL": str(model_file), "LEADFLOW_TIMER_SECONDS": "3600",
            "LEADFLOW_WORKER_BATCH_SIZE": "50"}
     now = time.time_ns() // 1_000_000
     prospects = [f"p_{n:02d}" for n in range(40)]

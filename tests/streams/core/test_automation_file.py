@@ -308,7 +308,7 @@ def test_the_shipped_example_shows_every_kind_of_trigger_condition_action_and_st
         type(c) for p in f.programs for e in p.exits for c in e.goal}
     actions = {type(x) for a in f.automations for x in a.actions} | {type(s.do) for p in f.programs for s in p.steps}
     assert triggers == {m.InteractionTrigger, m.ScoreTrigger, m.SegmentTrigger, m.StageTrigger, m.SlaTrigger,
-                        m.EmailOutcomeTrigger, m.InactivityTrigger}
+                        m.EmailOutcomeTrigger, m.InactivityTrigger, m.KnownTrigger}
     assert conditions == {m.AttributeTest, m.StageIn, m.SegmentTest, m.TagTest, m.ScoreRange, m.Consent, m.Known,
                           m.NotSuppressed}
     assert {m.ACTION_TYPE_OF[t] for t in actions if t in m.ACTION_TYPE_OF} == set(m.ACTION_TYPES)

@@ -339,11 +339,13 @@ def test_a_recomputed_lead_keeps_the_clock_the_crm_knows():
     assert [e.kind for e in outcome.effects] == ["lead.updated"] and outcome.state.sla == clock
 
 
-def test_decay_alone_takes_a_lead_out_only_once_its_score_falls_under_the_demotion_threshold():
-    from streams.core.prospect import decayed_out
+def test_decay_alone_takes_a_lead_out_at_the_moment_its_score_falls_under_the_demotion_threshold():
+    from streams.core.timers import demotion_due
 
     state, _ = run([event(n, at=n) for n in range(1, 4)])  # 63 points, promoted; pricing halves every 10 days
-    assert state.stage == "lead" and not decayed_out(state, MODEL, 4)
-    assert decayed_out(state, MODEL, 10 * DAY) == (scores(state, MODEL, 10 * DAY).total < 30)
-    assert decayed_out(state, MODEL, 40 * DAY)
-    assert apply(copy_of(state), Tick(40 * DAY), MODEL).state.stage == "name"  # what the tick it earns does
+    due = demotion_due(state, MODEL)
+    assert state.stage == "lead" and due is not None and 4 < due < 40 * DAY
+    assert scores(state, MODEL, due - 1000).total >= 30 > scores(state, MODEL, due).total  # to the second
+    assert apply(copy_of(state), Tick(due - 1000), MODEL).state.stage == "lead"
+    assert apply(copy_of(state), Tick(due), MODEL).state.stage == "name"  # what the tick it earns does
+    assert demotion_due(apply(copy_of(state), Tick(due), MODEL).state, MODEL) is None
