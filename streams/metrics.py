@@ -1,7 +1,10 @@
 """The worker's Prometheus metrics."""
 
+from typing import Iterable
+
 from prometheus_client import Counter, Gauge, Histogram
 
+from streams.core.automation_model import ACTION_TYPES, SUPPRESSION_REASONS
 from streams.core.lifecycle import VERDICTS
 
 EVENTS_PROCESSED = Counter("leadflow_worker_events_processed_total", "Interactions processed by the worker",
@@ -45,6 +48,23 @@ SLA_FIRST_RESPONSE_SECONDS = Histogram(
     "leadflow_sla_first_response_seconds", "From promotion to the CRM's first verdict on the lead (wall-clock time)",
     buckets=(60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 604800))
 
+AUTOMATION_ACTIONS = Counter("leadflow_automation_actions_total", "Actions of automations and nurture programs "
+                             "emitted on leadflow.actions", ["type"])
+AUTOMATION_SUPPRESSED = Counter("leadflow_automation_actions_suppressed_total", "Actions not emitted: the prospect "
+                                "unsubscribed, bounced, complained or gave no consent, or the weekly marketing-email "
+                                "cap was reached", ["reason"])
+PROGRAM_ENROLLMENTS = Counter("leadflow_automation_enrollments_total", "Prospects enrolled in a nurture program",
+                              ["program"])
+PROGRAM_EXITS = Counter("leadflow_automation_exits_total", "Enrollments ended, by program, outcome (completed, "
+                        "exited, exhausted) and reason (why an exited one left: an exit criterion, unenrolled or "
+                        "program_removed; empty for completed and exhausted)", ["program", "outcome", "reason"])
+TIMER_LATENESS_SECONDS = Histogram(
+    "leadflow_automation_timer_lateness_seconds",
+    "From a timer's due time (program wait, quiet-hour deferral, email-outcome window, inactivity, SLA step, decay "
+    "demotion) to the worker processing it (wall-clock time)",
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600))
+TIMERS_PENDING = Gauge("leadflow_automation_timers_pending", "Prospects this worker holds with a timer to come")
+
 
 def start_at_zero() -> None:
     """Series exist from the start, so rates and alerts read 0 rather than nothing before the first event."""
@@ -58,3 +78,16 @@ def start_at_zero() -> None:
         PROSPECTS_CREATED.labels(identity)
     for verdict in VERDICTS:  # the funnel's accepted and won
         EVENTS_PROCESSED.labels(f"crm.{verdict}")
+    for kind in ACTION_TYPES:
+        AUTOMATION_ACTIONS.labels(kind)
+    for reason in SUPPRESSION_REASONS:
+        AUTOMATION_SUPPRESSED.labels(reason)
+
+
+def start_programs_at_zero(programs: Iterable[str]) -> None:
+    """The per-program series of the automation file's programs, at 0 (call again with a new file's programs); exits
+    by completion and exhaustion, which carry no reason (an exit's reasons appear with the first one)."""
+    for program in programs:
+        PROGRAM_ENROLLMENTS.labels(program)
+        for outcome in ("completed", "exhausted"):
+            PROGRAM_EXITS.labels(program, outcome, "")

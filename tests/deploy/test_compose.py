@@ -35,7 +35,7 @@ def test_the_image_copies_every_package_and_installs_its_data_files(tmp_path) ->
     assert built.returncode == 0, built.stderr
     (wheel,) = tmp_path.glob("leadflow-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert "leadflow/models/default.yaml" in names
+    assert {"leadflow/models/default.yaml", "leadflow/models/automations.yaml"} <= names
     assert {f"connectors/crm/migrations/{p.name}" for p in (ROOT / "connectors/crm/migrations").glob("*.sql")} <= names
     assert {f"schemas/{p.name}" for p in (ROOT / "schemas").glob("*.avsc")} <= names
     assert {"connectors/collector/static/lf.js", "connectors/collector/static/snippet.html"} <= names  # the tracker
@@ -83,6 +83,17 @@ def test_mounted_files_exist_and_grafana_finds_the_provisioned_dashboards() -> N
     dashboards = [v for v in services["grafana"]["volumes"] if v.startswith("./grafana/dashboards:")]
     assert dashboards == [f"./grafana/dashboards:{provider['providers'][0]['options']['path']}:ro"]
     assert "./prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro" in services["prometheus"]["volumes"]
+
+
+def test_the_worker_runs_the_shipped_model_and_automation_file() -> None:
+    services = compose()["services"]
+    worker = services["worker"]
+    mounts = dict(volume.split(":")[1::-1] for volume in worker["volumes"])  # container path -> source
+    for setting, shipped in (("LEADFLOW_MODEL", "default.yaml"), ("LEADFLOW_AUTOMATIONS", "automations.yaml")):
+        path = worker["environment"][setting]
+        assert (DEPLOY / mounts[path]).resolve() == ROOT / "leadflow" / "models" / shipped, setting
+    for name in ("init", "collector", "sink"):  # an automation file only the worker reads
+        assert "LEADFLOW_AUTOMATIONS" not in services[name]["environment"], name
 
 
 def test_secrets_have_no_defaults_and_published_ports_stay_on_loopback() -> None:

@@ -17,7 +17,10 @@ import pytest
 import yaml
 
 from connectors.crm.migrations import migrate
+from leadflow.config import DEFAULT_AUTOMATIONS
 from leadflow.process import free_ports
+from streams.core.automation_file import load_automations
+from streams.core.automation_model import ACTION_TYPES, SUPPRESSION_REASONS
 from streams.core.identity import prospect_id_for
 from tests.conftest import CRM_TOKEN, WRITE_KEY
 from tests.deploy.exported import exported_names, metric_names
@@ -51,8 +54,9 @@ def queries(live: bool = False) -> list[tuple[str, str]]:
     return found
 
 
-def test_the_four_dashboards_are_provisioned_and_well_formed() -> None:
-    assert [p.stem for p in DASHBOARDS] == ["leadflow-funnel", "leadflow-overview", "leadflow-sink", "leadflow-sla"]
+def test_the_five_dashboards_are_provisioned_and_well_formed() -> None:
+    assert [p.stem for p in DASHBOARDS] == ["automations", "leadflow-funnel", "leadflow-overview", "leadflow-sink",
+                                            "leadflow-sla"]
     datasource = yaml.safe_load((GRAFANA / "provisioning" / "datasources" / "prometheus.yml").read_text())
     uid = datasource["datasources"][0]["uid"]
     provider = yaml.safe_load((GRAFANA / "provisioning" / "dashboards" / "leadflow.yml").read_text())
@@ -103,6 +107,7 @@ def test_every_panel_query_is_answered_by_prometheus_scraping_a_running_stack(co
     prometheus_bin = shutil.which("prometheus")
     assert prometheus_bin, "the Debian prometheus package is missing (make test installs it)"
     migrate(config.crm_dsn)
+    config = config.with_changes(automations_path=DEFAULT_AUTOMATIONS)  # the programs' series exist per program
     env = config.as_env()
     base = f"http://127.0.0.1:{config.http_port}"
     (prom_port,) = free_ports(1)
@@ -157,6 +162,14 @@ def test_every_panel_query_is_answered_by_prometheus_scraping_a_running_stack(co
             assert funnel > 0 and won > 0
             assert _value(prom, 'sum(leadflow_consumer_lag_records{group=~".*-worker"})') == 0
             assert _value(prom, "count(leadflow_consumer_lag_records)") >= 3
+            # the automation series exist at 0 before anything happens: every action type and suppression reason,
+            # and each program of the automation file (its enrollments, completed and exhausted exits)
+            assert _value(prom, "count(leadflow_automation_actions_total)") == len(ACTION_TYPES)
+            assert _value(prom, "count(leadflow_automation_actions_suppressed_total)") == len(SUPPRESSION_REASONS)
+            programs = {p.id for p in load_automations(DEFAULT_AUTOMATIONS).programs}
+            assert programs and _value(prom, "count(leadflow_automation_enrollments_total)") == len(programs)
+            assert _value(prom, 'count(leadflow_automation_exits_total{outcome=~"completed|exhausted"})') == \
+                2 * len(programs)
         finally:
             server.terminate()
             server.wait(15)

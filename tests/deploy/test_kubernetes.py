@@ -10,7 +10,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from leadflow.config import DEFAULT_MODEL
+from leadflow.config import DEFAULT_AUTOMATIONS, DEFAULT_MODEL
+from streams.core.automation_file import load_automations
 from streams.core.model import load_model
 
 K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
@@ -78,22 +79,34 @@ def test_the_collector_autoscales_and_every_service_has_a_disruption_budget(mani
         assert budgets[name]["spec"]["selector"] == deployment["spec"]["selector"], name
 
 
-def test_the_workers_get_the_scoring_model_and_the_settings(manifests) -> None:
+def test_the_workers_get_the_scoring_model_the_automation_file_and_the_settings(manifests) -> None:
     configmaps = by_kind(manifests, "ConfigMap")
     (model_map,) = [c for name, c in configmaps.items() if name.startswith("leadflow-model")]
+    (automations_map,) = [c for name, c in configmaps.items() if name.startswith("leadflow-automations")]
     (settings,) = [c for name, c in configmaps.items() if name.startswith("leadflow-config")]
     assert model_map["data"]["model.yaml"] == DEFAULT_MODEL.read_text(), \
         "deploy/k8s/base/model.yaml must be a copy of leadflow/models/default.yaml"
+    assert automations_map["data"]["automations.yaml"] == DEFAULT_AUTOMATIONS.read_text(), \
+        "deploy/k8s/base/automations.yaml must be a copy of leadflow/models/automations.yaml"
     worker = by_kind(manifests, "Deployment")["leadflow-worker"]["spec"]
-    mount = worker["template"]["spec"]["containers"][0]["volumeMounts"][0]["mountPath"]
-    assert settings["data"]["LEADFLOW_MODEL"] == f"{mount}/model.yaml"
-    assert {v["configMap"]["name"] for v in worker["template"]["spec"]["volumes"]} == {model_map["metadata"]["name"]}
+    container = worker["template"]["spec"]["containers"][0]
+    (mount,) = container["volumeMounts"]
+    assert settings["data"]["LEADFLOW_MODEL"] == f"{mount['mountPath']}/model.yaml"
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["LEADFLOW_AUTOMATIONS"] == f"{mount['mountPath']}/automations.yaml"
+    (volume,) = [v for v in worker["template"]["spec"]["volumes"] if v["name"] == mount["name"]]
+    assert [s["configMap"]["name"] for s in volume["projected"]["sources"]] == \
+        [model_map["metadata"]["name"], automations_map["metadata"]["name"]]  # the hashed names: a change rolls
     assert worker["replicas"] <= int(settings["data"]["LEADFLOW_PARTITIONS"]), "idle workers beyond the partitions"
     assert int(settings["data"]["LEADFLOW_REPLICATION_FACTOR"]) == 3
 
 
 def test_the_shipped_model_copy_loads() -> None:
     assert load_model(K8S / "base" / "model.yaml").version == load_model(DEFAULT_MODEL).version
+
+
+def test_the_shipped_automation_file_copy_loads() -> None:
+    assert load_automations(K8S / "base" / "automations.yaml").version == load_automations(DEFAULT_AUTOMATIONS).version
 
 
 def test_the_example_overlay_sets_a_namespace_secrets_and_more_workers() -> None:

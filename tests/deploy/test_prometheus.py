@@ -37,7 +37,7 @@ def test_every_alert_has_a_test_and_asks_only_for_exported_metrics() -> None:
               for case in test["alert_rule_test"]}
     exported = exported_names()
     required = {"LeadflowConsumerLagHigh", "LeadflowSlaBreachRateHigh", "LeadflowDeadLettersGrowing",
-                "LeadflowCollectorFailing", "LeadflowSpoolGrowing", "LeadflowWorkerStalled"}
+                "LeadflowCollectorFailing", "LeadflowSpoolGrowing", "LeadflowWorkerStalled", "LeadflowTimersLate"}
     assert required <= {rule["alert"] for rule in rules}
     for rule in rules:
         assert rule["alert"] in tested, f"{rule['alert']} has no promtool test"
