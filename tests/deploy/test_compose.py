@@ -35,7 +35,8 @@ def test_the_image_copies_every_package_and_installs_its_data_files(tmp_path) ->
     assert built.returncode == 0, built.stderr
     (wheel,) = tmp_path.glob("leadflow-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"leadflow/models/default.yaml", "leadflow/models/automations.yaml"} <= names
+    assert {"leadflow/models/default.yaml", "leadflow/models/automations.yaml",
+            "leadflow/models/templates/welcome-1.txt", "leadflow/models/templates/welcome-1.html"} <= names
     assert {f"connectors/crm/migrations/{p.name}" for p in (ROOT / "connectors/crm/migrations").glob("*.sql")} <= names
     assert {f"schemas/{p.name}" for p in (ROOT / "schemas").glob("*.avsc")} <= names
     assert {"connectors/collector/static/lf.js", "connectors/collector/static/snippet.html"} <= names  # the tracker

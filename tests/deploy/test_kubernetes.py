@@ -90,7 +90,10 @@ def test_the_workers_get_the_scoring_model_the_automation_file_and_the_settings(
         "deploy/k8s/base/automations.yaml must be a copy of leadflow/models/automations.yaml"
     worker = by_kind(manifests, "Deployment")["leadflow-worker"]["spec"]
     container = worker["template"]["spec"]["containers"][0]
-    (mount,) = container["volumeMounts"]
+    mount, templates = container["volumeMounts"]
+    assert templates["mountPath"] == f"{mount['mountPath']}/templates"  # next to the automation file
+    (templates_volume,) = [v for v in worker["template"]["spec"]["volumes"] if v["name"] == templates["name"]]
+    assert templates_volume["configMap"]["name"].startswith("leadflow-templates")
     assert settings["data"]["LEADFLOW_MODEL"] == f"{mount['mountPath']}/model.yaml"
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["LEADFLOW_AUTOMATIONS"] == f"{mount['mountPath']}/automations.yaml"
@@ -107,6 +110,15 @@ def test_the_shipped_model_copy_loads() -> None:
 
 def test_the_shipped_automation_file_copy_loads() -> None:
     assert load_automations(K8S / "base" / "automations.yaml").version == load_automations(DEFAULT_AUTOMATIONS).version
+
+
+def test_the_email_templates_are_copies_of_the_shipped_ones():
+    shipped = DEFAULT_AUTOMATIONS.parent / "templates"
+    copies = K8S / "base" / "templates"
+    names = sorted(p.name for p in shipped.iterdir() if p.suffix in (".txt", ".html"))
+    assert names == sorted(p.name for p in copies.iterdir())
+    assert all((copies / n).read_text() == (shipped / n).read_text() for n in names), \
+        "deploy/k8s/base/templates must be copies of leadflow/models/templates"
 
 
 def test_the_example_overlay_sets_a_namespace_secrets_and_more_workers() -> None:
