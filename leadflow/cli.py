@@ -48,6 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
                                   help="replay every prospect under a new model; report who would change stage")
     rescore.add_argument("--model", dest="new_model", required=True,
                          help="the candidate model YAML (the current one is LEADFLOW_MODEL)")
+    automations = commands.add_parser(
+        "automations", parents=[settings_parent("automations")],
+        help="list the automations and programs with what they did (enrolled, active, completed, exited by reason, "
+             "actions by type); with --dry-run, what a candidate file would have done")
+    automations.add_argument("--dry-run", dest="dry_run", metavar="FILE",
+                             help="replay every prospect's retained history under this automation file instead")
     dlq = commands.add_parser("dlq", help="inspect and re-drive the records the CRM sink could not deliver")
     dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
     dlq_list = dlq_commands.add_parser("list", parents=[settings_parent("dlq list")], help="print every dead letter with its error")
@@ -83,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_explain(config, args.target, args.json)
         if command == "rescore":
             return cmd_rescore(config, args.new_model)
+        if command == "automations":
+            return cmd_automations(config, args.dry_run)
         if command == "dlq list":
             return cmd_dlq_list(config, args.json)
         if command == "dlq replay":
@@ -144,12 +152,16 @@ def cmd_demo(config: Config, prospects: int, keep: bool) -> int:
 
 def _ready_to_run(config: Config) -> Config:
     """The files checked before anything starts (ModelError: reported with the file and line by main), and the
-    secrets `up` generates and keeps."""
+    secrets `up` generates and keeps. Without LEADFLOW_AUTOMATIONS the stack runs the shipped example file."""
     from connectors.collector.event_names import load_event_names
+    from leadflow.config import DEFAULT_AUTOMATIONS
     from leadflow.secrets_file import ensure_secrets, secrets_path
+    from streams.core.automation_index import load_engine
     from streams.core.model import load_model
 
-    load_model(config.model_path)
+    if config.automations_path is None:
+        config = config.with_changes(automations_path=DEFAULT_AUTOMATIONS)
+    load_engine(config.automations_path, load_model(config.model_path))
     load_event_names(config.collector.event_names_path)
     secret_settings = [s for s in SETTINGS if s.secret]
     try:
@@ -195,6 +207,29 @@ def cmd_rescore(config: Config, new_model_path: str) -> int:
     old, new = load_model(config.model_path), load_model(Path(new_model_path))
     states = list(asyncio.run(read_states(config)).values())
     print(rescore(states, old, new, time.time_ns() // 1_000_000).render(old, new))
+    return 0
+
+
+def cmd_automations(config: Config, candidate: str | None) -> int:
+    import time
+
+    from leadflow.config import DEFAULT_AUTOMATIONS
+    from streams.core.automation_index import load_engine
+    from streams.core.automation_report import counts, dry_run
+    from streams.core.model import load_model
+    from streams.state_reader import read_states
+
+    _require(config, "automations", kafka=True)
+    model = load_model(config.model_path)
+    path = Path(candidate) if candidate else config.automations_path or DEFAULT_AUTOMATIONS
+    engine = load_engine(path, model)  # a bad candidate stops here, with the file, the line and the automation
+    assert engine is not None
+    states = list(asyncio.run(read_states(config)).values())
+    if candidate:
+        report = dry_run(states, engine, time.time_ns() // 1_000_000)
+        print(report.render(engine, f"dry run: {path} over the retained histories (nothing is sent)"))
+    else:
+        print(counts(states).render(engine, "automations and programs, from the prospect states"))
     return 0
 
 

@@ -56,6 +56,7 @@ USES: dict[str, tuple[str, ...]] = {
     "pixel": (*LINKS, *COMMON),
     "explain": (*KAFKA, "LEADFLOW_PARTITIONS", "LEADFLOW_MODEL", *COMMON),
     "rescore": (*KAFKA, "LEADFLOW_MODEL", *COMMON),
+    "automations": (*KAFKA, "LEADFLOW_MODEL", "LEADFLOW_AUTOMATIONS", *COMMON),
     "dlq list": (*KAFKA, *GROUPS, "LEADFLOW_SCHEMA_REGISTRY_URL", *COMMON),
     "dlq replay": (*KAFKA, *GROUPS, "LEADFLOW_KAFKA_IDEMPOTENCE", "LEADFLOW_SCHEMA_REGISTRY_URL", *COMMON),
 }

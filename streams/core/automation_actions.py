@@ -20,7 +20,7 @@ from streams.core import lifecycle, scoring
 from streams.core.automation_index import Engine, trigger_of
 from streams.core.automation_state import (WEEK_MS, ActionEffect, AutomationState, Deferred, JournalEntry, OutcomeWatch,
                                            SentEmail, Suppressed)
-from streams.core.prospect import LedgerEntry, ProspectState, Scores, scores
+from streams.core.prospect import LedgerEntry, ProspectState, Scores, scores, tag_dimensions
 
 if TYPE_CHECKING:
     from streams.core.prospect import Effect
@@ -59,10 +59,22 @@ class Context:
 # --- conditions -----------------------------------------------------------------------------------------
 
 def measure(ctx: Context, name: str, dimension: str | None) -> float:
-    current = ctx.scores()
-    if name == "dimension":
-        return current.dimensions.get(dimension or "", 0.0)
-    return {"total": current.total, "fit": current.fit, "behaviour": current.behaviour}[name]
+    """One score at the context's time, computing only that one (this runs on every input of a prospect when a
+    trigger watches a score)."""
+    state = ctx.state
+    if name == "fit":
+        return state.fit
+    at = ctx.at if ctx.at > state.clock else state.clock
+    if name != "dimension":
+        behaviour = state.behaviour if at == state.clock else scoring.behaviour(state.behaviour_by_half_life, at)
+        return behaviour if name == "behaviour" else state.fit + behaviour
+    assert dimension is not None
+    if dimension.startswith("tag:"):
+        since = ctx.auto.tags.get(dimension[4:])
+        return 0.0 if since is None else tag_dimensions(state, {dimension[4:]: since})[dimension]
+    tallies = state.tallies
+    return sum(tallies[rule.id].at(at, rule.half_life_ms) for rule in ctx.engine.dimension_rules.get(dimension, ())
+               if rule.id in tallies)
 
 
 def holds(ctx: Context, condition: m.Condition) -> bool:

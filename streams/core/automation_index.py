@@ -17,10 +17,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from streams.core import automation_model as m
 from streams.core.automation_file import load_automations
-from streams.core.model import INTERACTION_TYPES, ScoringModel
+from streams.core.model import INTERACTION_TYPES, Rule, ScoringModel
 from streams.core.yaml_lines import ModelError
 
 Owner = Union[m.Automation, m.Program]
+# the email events the engine itself reads: engagement with what it sent, and what suppresses a prospect
+ENGAGEMENT_TYPES = frozenset({"email.opened", "email.clicked", "email.unsubscribed", "email.complained",
+                              "email.bounced"})
 
 
 def load_engine(path: Path | None, model: ScoringModel) -> Engine | None:
@@ -44,6 +47,11 @@ class Engine:
     owners: dict[str, Owner] = field(init=False, repr=False)
     score_dimensions: frozenset[str] = field(init=False, repr=False)  # dimensions a trigger watches
     watches_scores: bool = field(init=False, repr=False)
+    dimension_rules: dict[str, tuple[Rule, ...]] = field(init=False, repr=False)  # the model's rules per dimension
+    goal_programs: frozenset[str] = field(init=False, repr=False)  # programs with a goal exit (scores can meet it)
+    min_inactivity_ms: int | None = field(init=False, repr=False)
+    scores_any_rule: bool = field(init=False, repr=False)  # a trigger on total, fit, behaviour or a tag
+    watched_rules: frozenset[str] = field(init=False, repr=False)  # rules of the dimensions score triggers watch
 
     def __post_init__(self) -> None:
         owners: list[Owner] = [*self.file.automations, *self.file.programs]
@@ -66,6 +74,20 @@ class Engine:
         scores = [t for o in self.by_kind.get(m.ScoreTrigger, ()) if isinstance(t := trigger_of(o), m.ScoreTrigger)]
         set_(self, "score_dimensions", frozenset(t.dimension for t in scores if t.dimension))
         set_(self, "watches_scores", bool(scores))
+        dimension_rules: dict[str, list[Rule]] = {}
+        for rule in self.model.rules:
+            if rule.dimension:
+                dimension_rules.setdefault(rule.dimension, []).append(rule)
+        set_(self, "dimension_rules", {name: tuple(rules) for name, rules in dimension_rules.items()})
+        set_(self, "scores_any_rule", any(t.measure != "dimension" or (t.dimension or "").startswith("tag:")
+                                          for t in scores))
+        set_(self, "watched_rules", frozenset(rule.id for t in scores if t.dimension
+                                              for rule in self.dimension_rules.get(t.dimension, ())))
+        set_(self, "goal_programs", frozenset(p.id for p in self.file.programs if any(e.reason == "goal"
+                                                                                      for e in p.exits)))
+        spans = [t.for_ms for o in self.by_kind.get(m.InactivityTrigger, ()) if isinstance(t := trigger_of(o),
+                                                                                          m.InactivityTrigger)]
+        set_(self, "min_inactivity_ms", min(spans, default=None))
         self._check_names()
 
     def triggered(self, kind: type) -> tuple[Owner, ...]:

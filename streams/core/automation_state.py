@@ -95,6 +95,7 @@ class AutomationState:
     known_at: int | None = None  # when the prospect became a known name (the `identity: known` trigger)
     inactive_fired: dict[str, int] = field(default_factory=dict)  # inactivity automation -> activity it fired for
     journal: deque[JournalEntry] = field(default_factory=lambda: deque(maxlen=JOURNAL_LIMIT))
+    wake_at: int | None = None  # the next of the timers above (automations.stored_due), kept so most inputs skip them
 
     def email(self, action_id: str | None) -> SentEmail | None:
         return next((e for e in self.sent if e.action_id == action_id), None) if action_id else None

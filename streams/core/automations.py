@@ -22,7 +22,7 @@ from schemas.records import CrmFeedback, Interaction
 from streams.core import automation_model as m
 from streams.core import prospect as core
 from streams.core.automation_actions import Context, all_hold, allowed, measure, perform, release
-from streams.core.automation_index import Engine, Owner, trigger_of
+from streams.core.automation_index import ENGAGEMENT_TYPES, Engine, Owner, trigger_of
 from streams.core.automation_state import ACTIVE, AutomationState, SentEmail
 from streams.core.identity import is_anonymous
 from streams.core.programs import advance, check_exits, enroll
@@ -40,16 +40,20 @@ def runs_for(state: core.ProspectState) -> bool:
 
 def step(state: core.ProspectState, item: core.Input | core.Tick | core.MergeRequest, model: core.ScoringModel,
          engine: Engine | None) -> core.Outcome:
-    """The prospect's transition for one input, with what its automations do."""
+    """The prospect's transition for one input, with what its automations do. Most inputs change nothing an
+    automation watches; they cost the engine a handful of comparisons (``bench/core.py --automations``)."""
     scoring = core.absorb if isinstance(item, core.MergeRequest) else core.apply
     if engine is None or not runs_for(state):
         return scoring(state, item, model)  # type: ignore[arg-type]
     at = _time_of(item)
-    early = run_timers(state, engine, at)
-    before = _Snapshot(state, engine, at)
+    auto = state.automation
+    early = run_timers(state, engine, at) if auto is not None and _timer_due(auto, state, engine, at) else []
+    before = _Snapshot(state)
     outcome = scoring(state, item, model)  # type: ignore[arg-type]
-    state = outcome.state
     if not outcome.changed and not early:
+        return outcome
+    state = outcome.state
+    if not early and before.nothing_watched_changed(state, item, outcome.effects, engine):
         return outcome
     if state.automation is None:
         state.automation = AutomationState()
@@ -58,8 +62,15 @@ def step(state: core.ProspectState, item: core.Input | core.Tick | core.MergeReq
     ctx = Context(engine, state, state.automation, at, cause, "", event)
     if outcome.changed:
         _react(ctx, before, item, outcome.effects)
-    effects = (*early, *outcome.effects, *ctx.effects)
-    return core.Outcome(state, effects, True)
+    state.automation.wake_at = stored_due(state.automation)
+    return core.Outcome(state, (*early, *outcome.effects, *ctx.effects), True)
+
+
+def _timer_due(auto: AutomationState, state: core.ProspectState, engine: Engine, now: int) -> bool:
+    if auto.wake_at is not None and auto.wake_at <= now:
+        return True
+    last = state.last_activity_at
+    return engine.min_inactivity_ms is not None and last is not None and last + engine.min_inactivity_ms <= now
 
 
 def _react(ctx: Context, before: _Snapshot, item: object, effects: Iterable[core.Effect]) -> None:
@@ -75,7 +86,7 @@ def _react(ctx: Context, before: _Snapshot, item: object, effects: Iterable[core
     verdict = item.type if isinstance(item, CrmFeedback) else None
     for _ in range(MAX_ROUNDS):
         _changes(ctx, before, effects, verdict, entries)
-        before, emitted = _Snapshot(ctx.state, ctx.engine, ctx.at), len(ctx.effects)
+        before, emitted = _Snapshot(ctx.state), len(ctx.effects)
         fresh = []
         for entry in entries:
             if entry[0].id not in fired:
@@ -96,20 +107,49 @@ def _react(ctx: Context, before: _Snapshot, item: object, effects: Iterable[core
 # --- what changed ---------------------------------------------------------------------------------------
 
 class _Snapshot:
-    """What the triggers compare: the prospect just before the input."""
+    """What the triggers compare: the prospect just before the input. Scores are not computed here: what an
+    input changed in a score is what its ledger entries say (see ``_gained``)."""
 
-    __slots__ = ("stage", "segments", "known", "scores")
+    __slots__ = ("stage", "segments", "known", "fit", "last_entry")
 
-    def __init__(self, state: core.ProspectState, engine: Engine, at: int) -> None:
-        self.stage, self.segments, self.known = state.stage, state.segments, state.email is not None
-        self.scores: dict[tuple[str, str | None], float] = {}
-        if engine.watches_scores:
-            ctx = Context(engine, state, state.automation or AutomationState(), at, "", "")
-            for owner in engine.triggered(m.ScoreTrigger):
-                trigger = trigger_of(owner)
-                assert isinstance(trigger, m.ScoreTrigger)
-                key = (trigger.measure, trigger.dimension)
-                self.scores[key] = measure(ctx, *key)
+    def __init__(self, state: core.ProspectState) -> None:
+        self.stage, self.segments, self.known, self.fit = state.stage, state.segments, state.email is not None, \
+            state.fit
+        self.last_entry = state.ledger[-1] if state.ledger else None
+
+    def nothing_watched_changed(self, state: core.ProspectState, item: object, effects: tuple,
+                                engine: Engine) -> bool:
+        """The fast path: no effect, no new stage, segment or identity, no interaction a trigger matches, no
+        engagement with an email the engine sent, no score change a trigger or a program's goal could see."""
+        if state.stage != self.stage or state.segments is not self.segments or \
+                (state.email is not None) != self.known or type(item) is not Interaction:
+            return False
+        for effect in effects:  # a lead's activity (lead.updated) is not a trigger; a step or a stage change is
+            if type(effect) is not core.LeadChange or effect.kind != "lead.updated":
+                return False
+        for owner in engine.interactions_by_type.get(item.type, ()):
+            condition = owner.trigger.condition if isinstance(owner, m.Automation) else owner.entry.condition  # type: ignore
+            if not condition.narrows or condition.matches(item):
+                return False
+        if item.type in ENGAGEMENT_TYPES and (item.type != "email.opened" and item.type != "email.clicked" or (
+                state.automation is not None and state.automation.email(item.message_id) is not None)):
+            return False
+        if (state.ledger[-1] if state.ledger else None) is self.last_entry:
+            return True
+        if engine.scores_any_rule or (engine.goal_programs and state.automation is not None and any(
+                r.status == ACTIVE and r.program in engine.goal_programs
+                for r in state.automation.enrollments.values())):
+            return False
+        watched = engine.watched_rules
+        return not any(entry.rule_id in watched for entry in self.new_entries(state))
+
+    def new_entries(self, state: core.ProspectState) -> list[core.LedgerEntry]:
+        out = []
+        for entry in reversed(state.ledger):
+            if entry is self.last_entry:
+                break
+            out.append(entry)
+        return out
 
 
 def _interaction(ctx: Context, event: Interaction, entries: list[Fired]) -> None:
@@ -204,18 +244,37 @@ def _changes(ctx: Context, before: _Snapshot, effects: Iterable[core.Effect], ve
             was, now = trigger.segment in before.segments, trigger.segment in state.segments
             if (trigger.change == "entered" and now and not was) or (trigger.change == "left" and was and not now):
                 entries.append(Fired(owner, f"segment {trigger.segment} {trigger.change}"))
-    if before.scores:
+    new_entries = before.new_entries(state) if engine.watches_scores else []
+    if new_entries:
         ctx.changed()
         for owner in engine.triggered(m.ScoreTrigger):
             trigger = trigger_of(owner)
             assert isinstance(trigger, m.ScoreTrigger)
-            key = (trigger.measure, trigger.dimension)
-            old, new = before.scores[key], measure(ctx, *key)
+            new = measure(ctx, trigger.measure, trigger.dimension)
+            old = new - _gained(ctx, new_entries, trigger, before)
             name = trigger.dimension or trigger.measure
             if trigger.above is not None and old < trigger.above <= new:
                 entries.append(Fired(owner, f"{name} score rose to {new:.0f} (above {trigger.above:g})"))
             elif trigger.below is not None and old >= trigger.below > new:
                 entries.append(Fired(owner, f"{name} score fell to {new:.0f} (below {trigger.below:g})"))
+
+
+def _gained(ctx: Context, entries: list[core.LedgerEntry], trigger: m.ScoreTrigger, before: _Snapshot) -> float:
+    """What the new ledger entries added to the trigger's score (so the crossing is this input's, not decay's)."""
+    if trigger.measure == "fit":
+        return ctx.state.fit - before.fit
+    behaviour = [e for e in entries if not e.rule_id.startswith("fit:")]
+    if trigger.measure == "total":
+        return sum(e.points for e in entries)
+    if trigger.measure == "behaviour":
+        return sum(e.points for e in behaviour)
+    dimension = trigger.dimension or ""
+    if dimension.startswith("tag:"):
+        since = ctx.auto.tags.get(dimension[4:])
+        return 0.0 if since is None else sum(e.points for e in behaviour if e.occurred_at >= since
+                                             and not e.rule_id.startswith("recycle:"))
+    rules = {rule.id for rule in ctx.engine.dimension_rules.get(dimension, ())}
+    return sum(e.points for e in behaviour if e.rule_id in rules)
 
 
 # --- firing ---------------------------------------------------------------------------------------------
@@ -276,15 +335,21 @@ def due(state: core.ProspectState, engine: Engine) -> int | None:
     auto = state.automation
     if auto is None or not runs_for(state):
         return None
-    times = [run.due_at for run in auto.enrollments.values() if run.status == ACTIVE and run.due_at is not None]
-    times += [d.due_at for d in auto.deferred]
-    times += [w.due_at for w in auto.watches]
+    times = [] if auto.wake_at is None else [auto.wake_at]
     if state.last_activity_at is not None:
         for owner in engine.triggered(m.InactivityTrigger):
             trigger = trigger_of(owner)
             assert isinstance(trigger, m.InactivityTrigger)
             if auto.inactive_fired.get(owner.id) != state.last_activity_at:
                 times.append(state.last_activity_at + trigger.for_ms)
+    return min(times, default=None)
+
+
+def stored_due(auto: AutomationState) -> int | None:
+    """The next of the timers kept in the state (waits, deferrals, outcome windows); inactivity is derived."""
+    times = [run.due_at for run in auto.enrollments.values() if run.status == ACTIVE and run.due_at is not None]
+    times += [d.due_at for d in auto.deferred]
+    times += [w.due_at for w in auto.watches]
     return min(times, default=None)
 
 
@@ -298,10 +363,11 @@ def run_timers(state: core.ProspectState, engine: Engine, now: int) -> list[core
             return effects
         assert auto is not None
         ctx = Context(engine, state, auto, at, f"timer:{at}", "")
-        before = _Snapshot(state, engine, at)
+        before = _Snapshot(state)
         _run_one(ctx, at)
         _enter_programs(ctx, [])
         _react(ctx, before, None, list(ctx.effects))
+        auto.wake_at = stored_due(auto)
         effects.extend(ctx.effects)
     return effects
 

@@ -24,6 +24,26 @@ def as_json(state: ProspectState, model: ScoringModel) -> dict:
                       "url": e.url, "points": e.points, "event": e.event} for e in timeline(state)],
         "ledger": [{"event_id": e.event_id, "rule": e.rule_id, "points": e.points, "decayed": e.decayed,
                     "total": e.total, "occurred_at": _iso(e.occurred_at)} for e in state.ledger],
+        "automations": automations_json(state),
+    }
+
+
+def automations_json(state: ProspectState) -> dict:
+    """Programs, tags, suppression and the journal of every enrollment, step and action: why Ada got that
+    email (the action id is the one on leadflow.actions)."""
+    auto = state.automation
+    if auto is None:
+        return {"programs": [], "tags": [], "suppressed": None, "journal": []}
+    return {
+        "programs": [{"program": r.program, "status": r.status, "reason": r.reason, "entered_at": _iso(r.entered_at),
+                      "ended_at": None if r.ended_at is None else _iso(r.ended_at), "next_step": r.next_step + 1,
+                      "due_at": None if r.due_at is None else _iso(r.due_at), "emails": r.emails,
+                      "engaged": r.engaged} for r in auto.enrollments.values()],
+        "tags": sorted(auto.tags), "suppressed": auto.suppressed,
+        "deferred": [{"action_id": d.action.action_id, "type": d.action.type, "target": d.action.target,
+                      "due_at": _iso(d.due_at)} for d in auto.deferred],
+        "journal": [{"at": _iso(j.at), "kind": j.kind, "source": j.source, "detail": j.detail, "cause": j.cause,
+                     "action_id": j.action_id} for j in auto.journal],
     }
 
 
@@ -45,6 +65,16 @@ def as_table(state: ProspectState, model: ScoringModel) -> str:
     for e in state.ledger:
         lines.append(f"{_iso(e.occurred_at)[:19]:<20}  {e.event_id[:28]:<28}  {e.rule_id[:24]:<24}  "
                      f"{e.points:>8.2f}  {-e.decayed:>8.2f}  {e.total:>8.2f}")
+    auto = state.automation
+    if auto is not None and auto.journal:
+        lines += ["", "automations:"]
+        lines += [f"  {r.program}: {r.status}" + (f" ({r.reason})" if r.reason else "")
+                  + (f", next step due {_iso(r.due_at)[:16]}" if r.due_at else "") for r in auto.enrollments.values()]
+        if auto.tags or auto.suppressed:
+            lines.append(f"  tags: {', '.join(sorted(auto.tags)) or '-'}   suppressed: {auto.suppressed or 'no'}")
+        header = f"  {'when (UTC)':<20}  {'what':<18}  {'automation/program':<22}  detail"
+        lines += [header, "  " + "-" * (len(header) - 2)]
+        lines += [f"  {_iso(j.at)[:19]:<20}  {j.kind:<18}  {j.source[:22]:<22}  {j.detail}" for j in auto.journal]
     return "\n".join(lines)  # the CLI prints it through leadflow.terminal: what senders wrote is shown escaped
 
 
