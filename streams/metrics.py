@@ -10,7 +10,7 @@ from streams.core.lifecycle import VERDICTS
 EVENTS_PROCESSED = Counter("leadflow_worker_events_processed_total", "Interactions processed by the worker",
                            ["type"])
 EVENTS_UNDECODABLE = Counter("leadflow_worker_events_undecodable_total",
-                             "Records on the interactions topic no known schema wrote (skipped)")
+                             "Input records no known schema wrote (dead-lettered to leadflow.sink-dlq)")
 DUPLICATES = Counter("leadflow_worker_duplicates_total", "Redelivered interactions ignored by event_id")
 PROSPECTS_CREATED = Counter("leadflow_worker_prospects_created_total", "Prospects seen for the first time, known "
                             "(an email or id: the funnel's names) or anonymous visitors", ["identity"])

@@ -35,15 +35,15 @@ from typing import Callable, Iterable
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import CommitFailedError, KafkaError
-from aiokafka.structs import ConsumerRecord
 
 from leadflow.config import Config
 from leadflow.consumer_lag import LagGauge
 from leadflow.kafka import new_consumer, new_producer, send_batched
-from schemas.codec import Codec, DecodeError
-from schemas.records import Interaction
+from leadflow.stage import Failure, Inputs, Stage
+from schemas.codec import Codec
+from schemas.records import DeadLetter, Interaction
 from streams import metrics
-from streams.batch import TICK_TYPE, Batch, Record, Topics, to_input
+from streams.batch import TICK_TYPE, Batch, Record, Topics, WorkerInput, to_input
 from streams.core.model import ScoringModel
 from streams.core.automation_index import Engine
 from streams.core.automation_state import ProgramChange
@@ -52,6 +52,7 @@ from streams.table import ProspectTable
 from streams.web import start_web
 
 log = logging.getLogger("leadflow.worker")
+Decoded = tuple[bytes, str, WorkerInput] | None  # to_input's: (prospect key, kind, core input), None if no concern
 IDLE_POLL_MS = 500
 RETICK_MS = 10_000  # a prospect ticked but not processed since is ticked again after this
 NO_INTERACTION = 2**63  # a batch of verdicts and merges only: no scoring latency to observe
@@ -88,6 +89,14 @@ class Worker(ConsumerRebalanceListener):
         self._changelog = new_producer(config)
         self._consumer = new_consumer(config, self._lag.group, max_poll_records=config.worker_batch_size,
                                       partition_assignment_strategy=(RangePartitionAssignor,))
+        # The shared stage fetches, decodes, dead-letters what no schema wrote and hands each batch to _process;
+        # the offsets wait for the checkpoint, after the states they reflect are stored.
+        stage: Stage[Decoded] = Stage(
+            self._consumer, self._producer, self._codec, dlq_topic=config.topic("sink-dlq"), target="worker",
+            decode=lambda value: to_input(self._codec.decode(value), self._codec), handle=self._process,
+            on_dead_lettered=_undecodable, batch_size=config.worker_batch_size,
+            batch_wait_ms=config.worker_batch_wait_ms, poll_ms=IDLE_POLL_MS,
+            defer_commit=lambda offsets: self._uncommitted.update(offsets))
         await self._producer.start()
         await self._changelog.start()
         self._consumer.subscribe(inputs, listener=self)
@@ -96,15 +105,14 @@ class Worker(ConsumerRebalanceListener):
         if self._engine is not None:
             metrics.start_programs_at_zero(self._engine.programs)
         timers = [asyncio.create_task(self._every(config.timer_s, stop, self._due_now))]
+
+        async def between_batches() -> None:  # under the lock, after every fetch
+            await self._lag.refresh(self._consumer)
+            if time.monotonic() >= self._checkpoint_due:
+                await self._checkpoint()
+
         try:
-            while not stop.is_set():
-                fetched = await self._fill_batch(stop)
-                async with self._lock:
-                    if fetched:
-                        await self._process(fetched)
-                    await self._lag.refresh(self._consumer)
-                    if time.monotonic() >= self._checkpoint_due:
-                        await self._checkpoint()
+            await stage.run(stop, guard=self._lock, between=between_batches)
             async with self._lock:
                 await self._checkpoint(wait=True)
         finally:
@@ -118,49 +126,24 @@ class Worker(ConsumerRebalanceListener):
             await self._producer.stop()
             await self._changelog.stop()
 
-    async def _fill_batch(self, stop: asyncio.Event) -> dict[TopicPartition, list[ConsumerRecord]]:
-        """Up to the batch size, waiting at most the batch wait once the first record is in."""
-        size, wait_s = self._config.worker_batch_size, self._config.worker_batch_wait_ms / 1000
-        fetched = await self._consumer.getmany(timeout_ms=IDLE_POLL_MS, max_records=size)
-        count = sum(map(len, fetched.values()))
-        deadline = time.monotonic() + wait_s
-        while count and count < size and not stop.is_set() and (left := deadline - time.monotonic()) > 0:
-            more = await self._consumer.getmany(timeout_ms=int(left * 1000), max_records=size - count)
-            for tp, records in more.items():
-                fetched.setdefault(tp, []).extend(records)
-                count += len(records)
-        return fetched
-
-    async def _process(self, fetched: dict[TopicPartition, list[ConsumerRecord]]) -> None:
-        started = time.perf_counter()
-        assigned = self._consumer.assignment()
-        batch, kinds, offsets, size = self._new_batch(), Counter[str](), {}, 0
+    async def _process(self, inputs: Inputs[Decoded], stop: asyncio.Event) -> list[Failure]:
+        """Score a batch and deliver its outputs, acknowledged; the stage then releases its offsets to
+        ``_uncommitted`` (after dead-lettering what it could not decode)."""
+        batch, kinds = self._new_batch(), Counter[str]()
         oldest = NO_INTERACTION
-        for tp, records in fetched.items():
-            if tp not in assigned:  # revoked while the batch filled: the new owner reads these
-                continue
-            size += len(records)
-            for record in records:
-                try:
-                    decoded = to_input(self._codec.decode(record.value), self._codec)
-                except DecodeError as exc:
-                    metrics.EVENTS_UNDECODABLE.inc()
-                    log.warning("skipping undecodable record at %s[%s]@%s: %s", record.topic, record.partition,
-                                record.offset, exc)
-                    continue
-                if decoded is not None:
-                    key, kind, item = decoded
-                    batch.add(key, tp.partition, item)
-                    kinds[kind] += 1
-                    if type(item) is Interaction and item.received_at < oldest:
-                        oldest = item.received_at
-            offsets[tp] = records[-1].offset + 1
+        for record, decoded in inputs.decoded:
+            if decoded is not None:
+                key, kind, item = decoded
+                batch.add(key, record.partition, item)
+                kinds[kind] += 1
+                if type(item) is Interaction and item.received_at < oldest:
+                    oldest = item.received_at
         await self._complete(batch)
-        self._uncommitted.update(offsets)
         self._follow(batch, batch.changed)
         _observe(batch, kinds, oldest)
-        metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
-        metrics.BATCH_SIZE.observe(size)
+        metrics.BATCH_SECONDS.observe(time.perf_counter() - inputs.started)
+        metrics.BATCH_SIZE.observe(inputs.size)
+        return []  # the core refuses no input: only undecodable records are dead letters
 
     async def _complete(self, batch: Batch) -> None:
         """The batch's outputs, acknowledged; its changed states wait for the checkpoint."""
@@ -311,6 +294,10 @@ def _program_metrics(change: ProgramChange) -> None:
         metrics.PROGRAM_ENROLLMENTS.labels(change.program).inc()
     else:
         metrics.PROGRAM_EXITS.labels(change.program, change.kind, change.reason).inc()
+
+
+def _undecodable(letters: list[DeadLetter]) -> None:
+    metrics.EVENTS_UNDECODABLE.inc(len(letters))
 
 
 def _observe(batch: Batch, kinds: Counter[str], oldest_received_at: int) -> None:

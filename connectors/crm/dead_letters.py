@@ -1,6 +1,7 @@
-"""The sink's dead-letter topic (`leadflow.sink-dlq`): records no target could ever take, kept whole with
-the error; `leadflow dlq list` shows them and `leadflow dlq replay` puts them back on their source topic
-once the cause is fixed (a migration applied, a webhook endpoint repaired).
+"""The dead-letter topic (`leadflow.sink-dlq`): records no target could ever take and records no stage could
+decode (the sink's and the worker's), kept whole with the error; `leadflow dlq list` shows them and
+`leadflow dlq replay` puts them back on their source topic once the cause is fixed (a migration applied, a
+webhook endpoint repaired). The stage that consumes (``leadflow.stage``) writes them.
 
 Replay progress is the committed offset of the consumer group ``<prefix>-dlq-replay``: `list`
 marks what was replayed, and `replay` without ids takes only what was not.
@@ -8,28 +9,18 @@ marks what was replayed, and `replay` without ids takes only what was not.
 
 from __future__ import annotations
 
-import uuid
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import AsyncIterator
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.structs import ConsumerRecord
 
 from leadflow.config import Config
 from leadflow.kafka import new_producer
+from leadflow.stage import dead_letter  # noqa: F401  (it lived here: the old import keeps working)
 from leadflow.topic_reader import TopicReader
 from schemas.codec import Codec, DecodeError
 from schemas.records import DeadLetter
-
-_NAMESPACE = uuid.UUID("5d1e0b9a-8f77-4d0e-9b1b-0c6f2a9e4d21")
-
-
-def dead_letter(record: ConsumerRecord, error: str, target: str, attempts: int, now_ms: int) -> DeadLetter:
-    return DeadLetter(event_id=str(uuid.uuid5(_NAMESPACE, f"{record.topic}/{record.partition}/{record.offset}")),
-                      occurred_at=now_ms, received_at=now_ms, source_topic=record.topic,
-                      source_partition=record.partition, source_offset=record.offset, key=record.key,
-                      payload=record.value or b"", target=target, error=error, attempts=attempts)
 
 
 @dataclass(frozen=True, slots=True)

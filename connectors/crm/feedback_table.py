@@ -21,7 +21,7 @@ from psycopg.rows import dict_row
 
 from leadflow.clock import Clock
 from connectors.crm import metrics
-from connectors.crm.delivery import backoff_delays, pause
+from leadflow.stage import backoff_delays, pause
 from streams.core.verdicts import VerdictError, verdict_from
 from leadflow.config import Config
 from schemas.codec import Codec

@@ -11,7 +11,8 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 from connectors.crm import metrics
-from connectors.crm.delivery import Delivery, Failure, backoff_delays, pause
+from connectors.crm.delivery import Delivery
+from leadflow.stage import Failure, backoff_delays, pause
 from schemas.records import LeadEvent, SlaEvent
 
 log = logging.getLogger("leadflow.sink")

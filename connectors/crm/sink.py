@@ -1,5 +1,8 @@
 """`leadflow sink`: consume lead and SLA events, deliver them to the CRM target in batches, dead-letter what
-can never be delivered, and commit offsets only after the target (and the dead-letter topic) has them."""
+can never be delivered or decoded, and commit offsets only after the target (and the dead-letter topic) has them.
+
+The consuming, decoding, dead-lettering and committing is the shared stage's (``leadflow.stage``); this module
+is what the sink does with a batch: hand it to the target and say which records the target refused."""
 
 from __future__ import annotations
 
@@ -7,24 +10,23 @@ import asyncio
 import logging
 import time
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.errors import KafkaError
-
-from leadflow.clock import Clock, system_clock
 from connectors.crm import metrics
-from connectors.crm.dead_letters import dead_letter, waiting
-from connectors.crm.delivery import Delivery, Failure, Target, backoff_delays, pause
+from connectors.crm.dead_letters import waiting
+from connectors.crm.delivery import Delivery, Target
 from connectors.crm.feedback_table import FeedbackTable
 from connectors.crm.postgres import PostgresTarget
 from connectors.crm.webhook import WebhookTarget
+from leadflow.clock import Clock, system_clock
 from leadflow.config import Config
 from leadflow.consumer_lag import LagGauge
 from leadflow.kafka import new_consumer, new_producer
-from schemas.codec import Codec, DecodeError
-from schemas.records import LeadEvent, SlaEvent
+from leadflow.stage import Failure, Inputs, Stage, pause
+from schemas.codec import Codec
+from schemas.records import DeadLetter, LeadEvent, Record, SlaEvent
 
 log = logging.getLogger("leadflow.sink")
 MAX_BATCH = 500
+POLL_MS = 250
 DLQ_SIZE_EVERY_S = 30.0
 
 
@@ -52,17 +54,24 @@ class CrmSink:
         producer = new_producer(self._config)
         await producer.start()
         await consumer.start()
+        stage: Stage[Record] = Stage(consumer, producer, self._codec, dlq_topic=self._dlq, target=self._target.name,
+                                     decode=self._codec.decode, handle=self._deliver,
+                                     on_dead_lettered=self._dead_lettered, batch_size=MAX_BATCH, poll_ms=POLL_MS,
+                                     clock=self._clock)  # commits each batch once the target and the DLQ have it
         feedback = None
         if self._config.crm_dsn:
             table = FeedbackTable(self._config, self._codec, producer, self._clock)
             feedback = asyncio.create_task(table.run(stop), name="crm-feedback-table")
         dlq_size = asyncio.create_task(self._watch_dead_letters(stop), name="dlq-size")
+
+        async def between_batches() -> None:
+            metrics.READY.set(1 if consumer.assignment() else 0)
+            await lag.refresh(consumer)
+            if feedback is not None and feedback.done():
+                feedback.result()  # an unexpected error there stops the sink, loudly
+
         try:
-            while not stop.is_set():
-                await self._poll_once(consumer, producer, stop)
-                await lag.refresh(consumer)
-                if feedback is not None and feedback.done():
-                    feedback.result()  # an unexpected error there stops the sink, loudly
+            await stage.run(stop, between=between_batches)
         finally:
             dlq_size.cancel()
             if feedback is not None:
@@ -72,20 +81,12 @@ class CrmSink:
             await producer.stop()
             await self._target.close()
 
-    async def _poll_once(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer, stop: asyncio.Event) -> None:
-        fetched = await consumer.getmany(timeout_ms=250, max_records=MAX_BATCH)
-        metrics.READY.set(1 if consumer.assignment() else 0)
-        records = [record for batch in fetched.values() for record in batch]
-        if not records:
-            return
+    async def _deliver(self, inputs: Inputs[Record], stop: asyncio.Event) -> list[Failure] | None:
+        """The batch to the target; the records it refused (and any that is no lead or SLA event) to be
+        dead-lettered, or None when the sink stopped before the target had the batch."""
         items: list[Delivery] = []
         failures: list[Failure] = []
-        for record in records:
-            try:
-                event = self._codec.decode(record.value)
-            except DecodeError as exc:
-                failures.append(Failure(record, f"undecodable: {exc}", 0))
-                continue
+        for record, event in inputs.decoded:
             if isinstance(event, (LeadEvent, SlaEvent)):
                 items.append(Delivery(record, event))
             else:
@@ -94,17 +95,17 @@ class CrmSink:
             started = time.perf_counter()
             refused = await self._target.deliver(items, stop)
             if refused is None:
-                return  # stopping before the batch was delivered: leave its offsets uncommitted
+                return None  # stopping before the batch was delivered: leave its offsets uncommitted
             metrics.WRITES.inc()
             metrics.WRITE_SECONDS.observe(time.perf_counter() - started)
             self._observe_latency(items, {(f.record.topic, f.record.partition, f.record.offset) for f in refused})
+            metrics.RECORDS.labels("written").inc(len(items) - len(refused))
             failures += refused
-        if failures and not await self._dead_letter(producer, failures, stop):
-            return
-        await consumer.commit()
-        metrics.RECORDS.labels("written").inc(len(records) - len(failures))
-        if failures:
-            metrics.RECORDS.labels("dead_lettered").inc(len(failures))
+        return failures
+
+    def _dead_lettered(self, letters: list[DeadLetter]) -> None:
+        metrics.DEAD_LETTERS.labels(self._target.name).inc(len(letters))
+        metrics.RECORDS.labels("dead_lettered").inc(len(letters))
 
     async def _watch_dead_letters(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -119,22 +120,3 @@ class CrmSink:
         for item in items:
             if (item.record.topic, item.record.partition, item.record.offset) not in refused:
                 metrics.END_TO_END_SECONDS.observe(max(0.0, now_s - item.event.received_at / 1000))
-
-    async def _dead_letter(self, producer: AIOKafkaProducer, failures: list[Failure], stop: asyncio.Event) -> bool:
-        """Every failure on the dead-letter topic, acknowledged, before the offsets move past it."""
-        letters = [dead_letter(f.record, f.error, self._target.name, f.attempts, self._clock()) for f in failures]
-        delays = backoff_delays()
-        while not stop.is_set():
-            try:
-                for letter in letters:  # one at a time: few, and each its own batch keeps end offsets exact
-                    await producer.send_and_wait(self._dlq, key=letter.key, value=self._codec.encode(letter, self._dlq))
-                metrics.DEAD_LETTERS.labels(self._target.name).inc(len(letters))
-                for letter in letters:
-                    log.error("dead-lettered %s[%s]@%s: %s", letter.source_topic, letter.source_partition,
-                              letter.source_offset, letter.error[:300])
-                return True
-            except KafkaError as exc:
-                delay = next(delays)
-                log.warning("dead-letter topic unavailable (%s); retrying in %.1fs", exc, delay)
-                await pause(stop, delay)
-        return False

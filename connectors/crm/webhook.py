@@ -29,8 +29,9 @@ from typing import Callable
 import aiohttp
 
 from connectors.crm import metrics
-from connectors.crm.delivery import Delivery, Failure, backoff_delays, pause
+from connectors.crm.delivery import Delivery
 from leadflow.config import SinkSettings
+from leadflow.stage import Failure, backoff_delays, pause
 
 log = logging.getLogger("leadflow.sink")
 SIGNATURE_HEADER = "X-Leadflow-Signature"
