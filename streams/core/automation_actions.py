@@ -42,6 +42,7 @@ class Context:
     event: Interaction | None = None
     effects: list[Effect] = field(default_factory=list)
     enroll: list[tuple[str, str]] = field(default_factory=list)  # (program, cause) asked for by enroll actions
+    rescored: bool = False  # an action changed a score, an attribute or a tag: triggers may see it
     _scores: Scores | None = None
 
     def scores(self) -> Scores:
@@ -158,6 +159,8 @@ def perform(ctx: Context, spec: m.ActionSpec, kind: str, source: str, position: 
 def emit(ctx: Context, action: Action, spec: m.ActionSpec | None = None) -> None:
     """Apply what the engine does itself, then hand the record to the shell."""
     auto, state = ctx.auto, ctx.state
+    if isinstance(spec, (m.Tag, m.Untag, m.SetAttribute, m.Points)):
+        ctx.rescored = True
     if isinstance(spec, m.Tag):
         auto.tags.setdefault(spec.tag, ctx.at)
     elif isinstance(spec, m.Untag):

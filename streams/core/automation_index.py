@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from streams.core import automation_model as m
 from streams.core.automation_file import load_automations
+from streams.core.conditions import EventCondition
 from streams.core.model import INTERACTION_TYPES, Rule, ScoringModel
 from streams.core.yaml_lines import ModelError
 
@@ -51,6 +52,11 @@ class Engine:
     goal_programs: frozenset[str] = field(init=False, repr=False)  # programs with a goal exit (scores can meet it)
     min_inactivity_ms: int | None = field(init=False, repr=False)
     scores_any_rule: bool = field(init=False, repr=False)  # a trigger on total, fit, behaviour or a tag
+    conditions_by_type: dict[str, tuple[EventCondition, ...]] = field(init=False, repr=False)
+    watches_stage: bool = field(init=False, repr=False)
+    watches_sla: bool = field(init=False, repr=False)
+    watches_segments: bool = field(init=False, repr=False)
+    watches_known: bool = field(init=False, repr=False)
     watched_rules: frozenset[str] = field(init=False, repr=False)  # rules of the dimensions score triggers watch
 
     def __post_init__(self) -> None:
@@ -79,6 +85,13 @@ class Engine:
             if rule.dimension:
                 dimension_rules.setdefault(rule.dimension, []).append(rule)
         set_(self, "dimension_rules", {name: tuple(rules) for name, rules in dimension_rules.items()})
+        set_(self, "conditions_by_type", {type_: tuple(t.condition for o in group
+                                                       if isinstance(t := trigger_of(o), m.InteractionTrigger))
+                                          for type_, group in self.interactions_by_type.items()})
+        set_(self, "watches_stage", m.StageTrigger in self.by_kind)
+        set_(self, "watches_sla", m.SlaTrigger in self.by_kind)
+        set_(self, "watches_segments", m.SegmentTrigger in self.by_kind)
+        set_(self, "watches_known", m.KnownTrigger in self.by_kind)
         set_(self, "scores_any_rule", any(t.measure != "dimension" or (t.dimension or "").startswith("tag:")
                                           for t in scores))
         set_(self, "watched_rules", frozenset(rule.id for t in scores if t.dimension

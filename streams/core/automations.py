@@ -24,12 +24,14 @@ from streams.core import prospect as core
 from streams.core.automation_actions import Context, all_hold, allowed, measure, perform, release
 from streams.core.automation_index import ENGAGEMENT_TYPES, Engine, Owner, trigger_of
 from streams.core.automation_state import ACTIVE, AutomationState, SentEmail
-from streams.core.identity import is_anonymous
+from streams.core.identity import ANON_PREFIX, USER_PREFIX, is_anonymous
 from streams.core.programs import advance, check_exits, enroll
 from streams.core.sla import SlaStep
 
 MAX_ROUNDS = 4  # an action's effect firing another trigger, and so on
 MAX_TIMERS = 10_000  # timers run for one input (a guard: a worker down for months catches up in one tick)
+_NOT_A_PERSON = (ANON_PREFIX, USER_PREFIX)  # automations run for people (identity.is_anonymous, inlined)
+_SLA_TRIGGERS = frozenset({"sla.breached", "sla.escalated"})
 SUPPRESSING = {"email.unsubscribed": "unsubscribed", "email.complained": "complaint"}
 _STAGE_OF_LEAD_CHANGE = {"lead.promoted": "promoted", "lead.demoted": "demoted", "lead.recycled": "recycled"}
 
@@ -41,29 +43,77 @@ def runs_for(state: core.ProspectState) -> bool:
 def step(state: core.ProspectState, item: core.Input | core.Tick | core.MergeRequest, model: core.ScoringModel,
          engine: Engine | None) -> core.Outcome:
     """The prospect's transition for one input, with what its automations do. Most inputs change nothing an
-    automation watches; they cost the engine a handful of comparisons (``bench/core.py --automations``)."""
-    scoring = core.absorb if isinstance(item, core.MergeRequest) else core.apply
-    if engine is None or not runs_for(state):
-        return scoring(state, item, model)  # type: ignore[arg-type]
-    at = _time_of(item)
+    automation watches; they cost the engine a handful of comparisons (``bench/core.py --automations both``)."""
+    if engine is None or state.alias_of is not None or state.key.startswith(_NOT_A_PERSON):
+        return (core.absorb if type(item) is core.MergeRequest else core.apply)(state, item, model)  # type: ignore
+    at = item.occurred_at if type(item) is Interaction else _time_of(item)  # type: ignore[union-attr]
     auto = state.automation
-    early = run_timers(state, engine, at) if auto is not None and _timer_due(auto, state, engine, at) else []
-    before = _Snapshot(state)
-    outcome = scoring(state, item, model)  # type: ignore[arg-type]
-    if not outcome.changed and not early:
+    early = run_timers(state, engine, at) if auto is not None and _timer_due(auto, state, engine, at) else ()
+    stage, segments, email, fit = state.stage, state.segments, state.email, state.fit
+    ledger = state.ledger
+    last = ledger[-1] if ledger else None
+    outcome = (core.absorb if type(item) is core.MergeRequest else core.apply)(state, item, model)  # type: ignore
+    if not early and (not outcome.changed or (type(item) is Interaction and _unwatched(
+            engine, state, item, outcome.effects, stage, segments, email, last))):  # type: ignore[arg-type]
         return outcome
     state = outcome.state
-    if not early and before.nothing_watched_changed(state, item, outcome.effects, engine):
-        return outcome
     if state.automation is None:
         state.automation = AutomationState()
+    before = _Snapshot(stage, segments, email is not None, fit, last)
     event = item.link if isinstance(item, core.MergeRequest) else item if isinstance(item, Interaction) else None
     cause = f"tick:{at}" if isinstance(item, core.Tick) else (event or item).event_id  # type: ignore[union-attr]
     ctx = Context(engine, state, state.automation, at, cause, "", event)
     if outcome.changed:
         _react(ctx, before, item, outcome.effects)
+    if not ctx.effects and not early:
+        return outcome  # e.g. the first of "twice in a day": counted, nothing else to do
     state.automation.wake_at = stored_due(state.automation)
     return core.Outcome(state, (*early, *outcome.effects, *ctx.effects), True)
+
+
+def _unwatched(engine: Engine, state: core.ProspectState, event: Interaction, effects: tuple, stage: str,
+               segments: tuple[str, ...], email: str | None, last: object) -> bool:
+    """The fast path: this interaction changed nothing a trigger, an email's outcome or a running program's
+    exit watches (no stage, SLA, segment or identity change the file has a trigger for, no interaction a trigger
+    matches, no engagement with an email the engine sent, no score change a trigger or a goal could see)."""
+    auto = state.automation
+    running = auto is not None and auto.wake_at is not None  # a program waits (its exits watch stage and scores)
+    if state.stage != stage and (engine.watches_stage or running):
+        return False
+    for effect in effects:  # a lead's activity (lead.updated) is not a trigger; a stage change or an SLA step is
+        if type(effect) is core.LeadChange:
+            if effect.kind != "lead.updated" and (engine.watches_stage or running):
+                return False
+        elif type(effect) is SlaStep and engine.watches_sla and effect.kind in _SLA_TRIGGERS:
+            return False
+    if (state.segments is not segments and engine.watches_segments) or \
+            (email is None and state.email is not None and engine.watches_known):
+        return False
+    for condition in engine.conditions_by_type.get(event.type, ()):
+        if not condition.narrows or condition.matches(event):
+            return False
+    if event.type in ENGAGEMENT_TYPES:
+        if event.type in SUPPRESSING or (event.type == "email.bounced" and event.properties.get("bounce") == "hard"):
+            return False
+        if event.type != "email.bounced" and auto is not None and auto.email(event.message_id) is not None:
+            return False
+    ledger = state.ledger
+    if (ledger[-1] if ledger else None) is last:
+        return True
+    if running and engine.goal_programs and any(r.status == ACTIVE and r.program in engine.goal_programs
+                                                for r in auto.enrollments.values()):  # type: ignore[union-attr]
+        return False
+    if not engine.watches_scores:
+        return True
+    if engine.scores_any_rule:
+        return False
+    watched = engine.watched_rules
+    for entry in reversed(ledger):
+        if entry is last:
+            return True
+        if entry.rule_id in watched:
+            return False
+    return True
 
 
 def _timer_due(auto: AutomationState, state: core.ProspectState, engine: Engine, now: int) -> bool:
@@ -86,7 +136,7 @@ def _react(ctx: Context, before: _Snapshot, item: object, effects: Iterable[core
     verdict = item.type if isinstance(item, CrmFeedback) else None
     for _ in range(MAX_ROUNDS):
         _changes(ctx, before, effects, verdict, entries)
-        before, emitted = _Snapshot(ctx.state), len(ctx.effects)
+        before, emitted = _Snapshot.of(ctx.state), len(ctx.effects)
         fresh = []
         for entry in entries:
             if entry[0].id not in fired:
@@ -94,13 +144,16 @@ def _react(ctx: Context, before: _Snapshot, item: object, effects: Iterable[core
                 fresh.append(Fired(*entry))
         for entry in fresh:
             _fire(ctx, entry)
-        _enter_programs(ctx, [entry for entry in fresh if isinstance(entry.owner, m.Program)])
-        check_exits(ctx)
+        if fresh or ctx.enroll:
+            _enter_programs(ctx, [entry for entry in fresh if isinstance(entry.owner, m.Program)])
+        if ctx.auto.wake_at is not None or len(ctx.effects) > emitted:  # a run is waiting, or one just started
+            check_exits(ctx)
+        if len(ctx.effects) == emitted or not ctx.rescored:
+            return  # nothing, or nothing another trigger could see (the engine's own actions change no score)
+        ctx.rescored = False
         reassessed = core.reassess(ctx.state, ctx.engine.model, ctx.cause, ctx.at)
         ctx.effects.extend(reassessed)
         ctx.changed()
-        if len(ctx.effects) == emitted:
-            return
         effects, verdict, entries = reassessed, None, []
 
 
@@ -112,36 +165,13 @@ class _Snapshot:
 
     __slots__ = ("stage", "segments", "known", "fit", "last_entry")
 
-    def __init__(self, state: core.ProspectState) -> None:
-        self.stage, self.segments, self.known, self.fit = state.stage, state.segments, state.email is not None, \
-            state.fit
-        self.last_entry = state.ledger[-1] if state.ledger else None
+    def __init__(self, stage: str, segments: tuple[str, ...], known: bool, fit: float, last_entry: object) -> None:
+        self.stage, self.segments, self.known, self.fit, self.last_entry = stage, segments, known, fit, last_entry
 
-    def nothing_watched_changed(self, state: core.ProspectState, item: object, effects: tuple,
-                                engine: Engine) -> bool:
-        """The fast path: no effect, no new stage, segment or identity, no interaction a trigger matches, no
-        engagement with an email the engine sent, no score change a trigger or a program's goal could see."""
-        if state.stage != self.stage or state.segments is not self.segments or \
-                (state.email is not None) != self.known or type(item) is not Interaction:
-            return False
-        for effect in effects:  # a lead's activity (lead.updated) is not a trigger; a step or a stage change is
-            if type(effect) is not core.LeadChange or effect.kind != "lead.updated":
-                return False
-        for owner in engine.interactions_by_type.get(item.type, ()):
-            condition = owner.trigger.condition if isinstance(owner, m.Automation) else owner.entry.condition  # type: ignore
-            if not condition.narrows or condition.matches(item):
-                return False
-        if item.type in ENGAGEMENT_TYPES and (item.type != "email.opened" and item.type != "email.clicked" or (
-                state.automation is not None and state.automation.email(item.message_id) is not None)):
-            return False
-        if (state.ledger[-1] if state.ledger else None) is self.last_entry:
-            return True
-        if engine.scores_any_rule or (engine.goal_programs and state.automation is not None and any(
-                r.status == ACTIVE and r.program in engine.goal_programs
-                for r in state.automation.enrollments.values())):
-            return False
-        watched = engine.watched_rules
-        return not any(entry.rule_id in watched for entry in self.new_entries(state))
+    @classmethod
+    def of(cls, state: core.ProspectState) -> _Snapshot:
+        return cls(state.stage, state.segments, state.email is not None, state.fit,
+                   state.ledger[-1] if state.ledger else None)
 
     def new_entries(self, state: core.ProspectState) -> list[core.LedgerEntry]:
         out = []
@@ -229,14 +259,17 @@ def _changes(ctx: Context, before: _Snapshot, effects: Iterable[core.Effect], ve
     if not before.known and state.email is not None and ctx.auto.known_at is None:
         ctx.auto.known_at = ctx.at
         entries.extend(Fired(owner, "became a known name") for owner in engine.triggered(m.KnownTrigger))
-    for owner in engine.triggered(m.StageTrigger):
-        trigger = trigger_of(owner)
-        assert isinstance(trigger, m.StageTrigger)
-        entries.extend(Fired(owner, f"stage {change}") for change in sorted(trigger.changes & stages))
-    for owner in engine.triggered(m.SlaTrigger):
-        trigger = trigger_of(owner)
-        assert isinstance(trigger, m.SlaTrigger)
-        entries.extend(Fired(owner, f"SLA {change}", *slas[change]) for change in sorted(trigger.changes & set(slas)))
+    if stages:
+        for owner in engine.triggered(m.StageTrigger):
+            trigger = trigger_of(owner)
+            assert isinstance(trigger, m.StageTrigger)
+            entries.extend(Fired(owner, f"stage {change}") for change in sorted(trigger.changes & stages))
+    if slas:
+        for owner in engine.triggered(m.SlaTrigger):
+            trigger = trigger_of(owner)
+            assert isinstance(trigger, m.SlaTrigger)
+            entries.extend(Fired(owner, f"SLA {change}", *slas[change])
+                           for change in sorted(trigger.changes & set(slas)))
     if state.segments != before.segments:
         for owner in engine.triggered(m.SegmentTrigger):
             trigger = trigger_of(owner)
@@ -244,7 +277,8 @@ def _changes(ctx: Context, before: _Snapshot, effects: Iterable[core.Effect], ve
             was, now = trigger.segment in before.segments, trigger.segment in state.segments
             if (trigger.change == "entered" and now and not was) or (trigger.change == "left" and was and not now):
                 entries.append(Fired(owner, f"segment {trigger.segment} {trigger.change}"))
-    new_entries = before.new_entries(state) if engine.watches_scores else []
+    new_entries = before.new_entries(state) if engine.watches_scores and \
+        (state.ledger[-1] if state.ledger else None) is not before.last_entry else []
     if new_entries:
         ctx.changed()
         for owner in engine.triggered(m.ScoreTrigger):
@@ -363,7 +397,7 @@ def run_timers(state: core.ProspectState, engine: Engine, now: int) -> list[core
             return effects
         assert auto is not None
         ctx = Context(engine, state, auto, at, f"timer:{at}", "")
-        before = _Snapshot(state)
+        before = _Snapshot.of(state)
         _run_one(ctx, at)
         _enter_programs(ctx, [])
         _react(ctx, before, None, list(ctx.effects))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from streams.core import automation_model as m
 from streams.core import lifecycle
-from streams.core.automation_actions import SUPPRESSED, Context, all_hold, iso, perform
+from streams.core.automation_actions import SUPPRESSED, Context, all_hold, perform
 from streams.core.automation_state import ACTIVE, COMPLETED, EXHAUSTED, EXITED, Enrollment, ProgramChange
 
 MAX_STEPS_PER_RUN = 1000  # steps without a wait between them; a program has far fewer (a guard, not a limit)
@@ -60,7 +60,7 @@ def advance(ctx: Context, program: m.Program, run: Enrollment) -> None:
         if isinstance(do, m.Wait):
             calendar = ctx.engine.file.defaults.business_hours
             run.due_at = calendar.add(ctx.at, do.span.ms) if do.span.business else ctx.at + do.span.ms
-            ctx.log("program.step", program.id, f"{step.label}: wait until {iso(run.due_at)}")
+            ctx.log("program.step", program.id, f"{step.label}: wait {_span(do.span)}")
             return
         if isinstance(do, m.Branch):
             taken = engaged(ctx, run, do.engagement)
@@ -125,3 +125,13 @@ def check_exits(ctx: Context) -> None:
             end(ctx, run, EXITED, "program_removed")
         elif (reason := exit_reason(ctx, program)) is not None:
             end(ctx, run, EXITED, reason)
+
+
+def _span(span: m.Span) -> str:
+    for unit, ms in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if span.ms % ms == 0:
+            text = f"{span.ms // ms}{unit}"
+            break
+    else:
+        text = f"{span.ms}ms"
+    return f"{text} of business time" if span.business else text
