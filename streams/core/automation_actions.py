@@ -79,24 +79,25 @@ def measure(ctx: Context, name: str, dimension: str | None) -> float:
 
 
 def holds(ctx: Context, condition: m.Condition) -> bool:
-    state, auto = ctx.state, ctx.auto
-    if isinstance(condition, m.AttributeTest):
-        return condition.condition.matches(state.profile)
-    if isinstance(condition, m.StageIn):
-        return state.stage in condition.stages
-    if isinstance(condition, m.SegmentTest):
-        return (condition.segment in state.segments) == condition.present
-    if isinstance(condition, m.TagTest):
-        return (condition.tag in auto.tags) == condition.present
-    if isinstance(condition, m.ScoreRange):
-        value = measure(ctx, condition.measure, condition.dimension)
-        return (condition.at_least is None or value >= condition.at_least) and \
-            (condition.below is None or value < condition.below)
-    if isinstance(condition, m.Consent):
-        return consented(state, condition.purpose)
-    if isinstance(condition, m.Known):
-        return state.email is not None
-    return auto.suppressed is None  # NotSuppressed
+    return _TESTS[type(condition)](ctx, condition)
+
+
+def _score_in(ctx: Context, condition: m.ScoreRange) -> bool:
+    value = measure(ctx, condition.measure, condition.dimension)
+    return (condition.at_least is None or value >= condition.at_least) and \
+        (condition.below is None or value < condition.below)
+
+
+_TESTS: dict[type, Any] = {  # one test per kind of condition
+    m.AttributeTest: lambda ctx, c: c.condition.matches(ctx.state.profile),
+    m.StageIn: lambda ctx, c: ctx.state.stage in c.stages,
+    m.SegmentTest: lambda ctx, c: (c.segment in ctx.state.segments) == c.present,
+    m.TagTest: lambda ctx, c: (c.tag in ctx.auto.tags) == c.present,
+    m.ScoreRange: _score_in,
+    m.Consent: lambda ctx, c: consented(ctx.state, c.purpose),
+    m.Known: lambda ctx, c: ctx.state.email is not None,
+    m.NotSuppressed: lambda ctx, c: ctx.auto.suppressed is None,
+}
 
 
 def all_hold(ctx: Context, conditions: tuple[m.Condition, ...]) -> bool:
@@ -138,9 +139,10 @@ def perform(ctx: Context, spec: m.ActionSpec, kind: str, source: str, position: 
                             else enrollment, position)
     type_ = m.ACTION_TYPE_OF[type(spec)]
     target, payload = _describe(ctx, spec, source)
-    action = Action(action_id=action_id, prospect_id=prospect, type=type_, source=source, source_kind=kind,
-                    file_version=engine.file.version, due_at=ctx.at, occurred_at=ctx.at, cause_event_id=ctx.cause,
-                    step=step, target=target, payload=payload, email=state.email)
+    action = Action.from_avro({  # every field given: the frozen dataclass __init__ costs three times as much
+        "action_id": action_id, "prospect_id": prospect, "type": type_, "source": source, "source_kind": kind,
+        "file_version": engine.file.version, "due_at": ctx.at, "occurred_at": ctx.at, "cause_event_id": ctx.cause,
+        "step": step, "target": target, "payload": payload, "email": state.email})
     if isinstance(spec, m.SendEmail):
         if (reason := _refused(ctx, spec.transactional)) is not None:
             _suppress(ctx, action, reason)

@@ -8,6 +8,7 @@ milliseconds, like every duration in leadflow; nothing here reads a clock.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -349,6 +350,8 @@ class AutomationFile:
 # --- action ids -------------------------------------------------------------------------------------
 
 ACTION_NAMESPACE = uuid.UUID("5b0c7f5e-1d1e-4c43-9a59-6c6561646677")
+_NAMESPACE_BYTES = ACTION_NAMESPACE.bytes
+_json_string = json.encoder.encode_basestring  # what json.dumps(..., ensure_ascii=False) writes for a string
 
 
 def action_id(source_kind: str, source: str, file_version: str, prospect_id: str, cause: str,
@@ -361,5 +364,11 @@ def action_id(source_kind: str, source: str, file_version: str, prospect_id: str
     label), so two actions of one cause never share an id. The parts are JSON-encoded before hashing, so no
     choice of text in one part can imitate another part (``"a|b", "c"`` vs ``"a", "b|c"``).
     """
-    parts = [source_kind, source, file_version, prospect_id, cause, position]
-    return str(uuid.uuid5(ACTION_NAMESPACE, json.dumps(parts, ensure_ascii=False)))
+    # json.dumps([...], ensure_ascii=False) and uuid.uuid5, spelled out: the same id at a third of the cost
+    text = "[" + ", ".join([_json_string(p) for p in (source_kind, source, file_version, prospect_id, cause,
+                                                       position)]) + "]"
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + text.encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

@@ -15,8 +15,8 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 LIBRARIES = {"embedded_stack", "histogram", "hostile_inputs", "smoke"}
 # The figure lines each script must print (regexes, each matched against some line of its output).
 FIGURES = {
-    "core": [r"^core apply: 2,000 events over \d+ prospects at .* events/s$", r"^state per prospect .*KiB",
-             r"^core with automations: 2,000 events over \d+ prospects at .* events/s$",
+    "core": [r"^core apply: 2,000 events over \d+ prospects at .* events/s \(CPU time\)$", r"^state per prospect .*KiB",
+             r"^core with automations: 2,000 events over \d+ prospects at .* events/s \(CPU time\)$",
              r"^automations cost: 1 alternating pairs, with/without [\d.]+-[\d.]+"],
     "consumer_ceiling": [r"^aiokafka +2,000 records decoded in .*/s$", r"^faust-take +(skipped|\d)"],
     "worker": [r"^worker: [\d,]+ events over \d+ prospects in .* events/s", r"^lead events emitted: \d",

@@ -27,3 +27,12 @@ def test_the_id_is_pinned():
     """The ids are in consumers' de-duplication tables: a change to the derivation would fire everything again."""
     assert action_id("automation", "promoted-to-sales", "automations-1", "p_1", "e1", "0") == \
         "0f12e0b7-19dd-57ee-88ef-f74616f43c46"
+
+
+@given(st.lists(st.text(), min_size=6, max_size=6))
+def test_the_fast_derivation_is_uuid5_of_the_json_parts(parts):
+    import json
+    import uuid
+
+    from streams.core.automation_model import ACTION_NAMESPACE
+    assert action_id(*parts) == str(uuid.uuid5(ACTION_NAMESPACE, json.dumps(parts, ensure_ascii=False)))

@@ -176,3 +176,29 @@ def test_a_send_email_naming_a_missing_template_fails_on_load_with_file_line_and
     with pytest.raises(ModelError, match=r"test.yaml:\d+: automation 'resend': send_email: unknown template "
                                          r"'resend'; the templates directory next to the file has: one, three, two"):
         parse_automations(FILE, "test.yaml", frozenset({"one", "two", "three"}))
+
+
+def test_every_kind_of_condition_has_its_test():
+    from typing import get_args
+
+    from streams.core import automation_model as m
+    from streams.core.automation_actions import _TESTS
+    assert set(_TESTS) == set(get_args(m.Condition))
+
+
+def test_automations_counts_what_ran_and_a_dry_run_replays_a_candidate_file():
+    from streams.core.automation_report import counts, dry_run
+
+    state = new_state()
+    feed(state, [view(1, T0), *[view(n, T0 + n * HOUR, "https://a.io/pricing") for n in range(2, 5)]])
+    tally = counts([state])
+    assert tally.enrolled["nurture"] == 1 and tally.ended[("nurture", "exited", "promoted")] == 1
+    assert tally.actions[("to-sales", "notify")] == 1 and tally.actions[("nurture", "send_email")] == 1
+    text = tally.render(ENGINE, "automations")
+    assert "to-sales" in text and "promoted 1" in text
+    candidate = Engine(parse_automations(FILE.replace("frequency: every_time", "frequency: every_time\n"
+                                                      "    conditions: [{stage: [won]}]"),
+                                         "c.yaml", frozenset({"one", "two", "three", "resend"})), MODEL)
+    replayed = dry_run([state], candidate, T0 + 40 * DAY)
+    assert replayed.actions[("to-sales", "notify")] == 0 and replayed.enrolled["nurture"] == 1
+    assert replayed.actions[("quiet", "tag")] == 0  # promoted: a lead, not a name, when 30 days pass
