@@ -138,3 +138,62 @@ def test_a_bad_event_name_file_stops_up_and_the_collector_naming_the_line(infra,
         assert result.returncode == 2, result.stderr
         assert result.stderr.startswith("leadflow: names.yaml:3: event 'Email Opened': unknown interaction type "
                                         "'email.open'"), result.stderr
+
+
+def test_a_bad_automation_file_stops_up_and_the_worker_naming_the_line_and_the_automation(infra, tmp_path):
+    automations = tmp_path / "automations.yaml"
+    automations.write_text("version: a1\nautomations:\n  - id: hello\n    trigger: {stage: promoted}\n"
+                           "    actions: [{send_email: welcome}]\n")  # no templates/ next to it
+    env = {"LEADFLOW_AUTOMATIONS": str(automations), "LEADFLOW_DATA_DIR": str(tmp_path / "data")}
+    for command in (["up"], ["worker"]):
+        extra = {"LEADFLOW_KAFKA_BOOTSTRAP": infra.bootstrap} if command == ["worker"] else {}
+        result = run(command, {**env, **extra})
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith(f"leadflow: {automations}:5: automation 'hello': send_email: unknown "
+                                        "template 'welcome'"), result.stderr
+
+
+def test_automations_reports_what_ran_and_dry_runs_a_candidate_file(config, tmp_path):
+    """The counts come from the prospect states on the changelog; a dry run replays their histories."""
+    import asyncio
+    import shutil
+
+    from leadflow.config import DEFAULT_AUTOMATIONS, DEFAULT_MODEL
+    from leadflow.kafka import new_producer
+    from schemas.records import Interaction
+    from streams.core.automation_index import load_engine
+    from streams.core.automations import step
+    from streams.core.model import load_model
+    from streams.core.prospect import ProspectState
+    from streams.state_codec import dump_state
+
+    model = load_model(DEFAULT_MODEL)
+    engine = load_engine(DEFAULT_AUTOMATIONS, model)
+    state = ProspectState("p_ada")
+    for n, url in enumerate(["https://a.io/", "https://a.io/pricing", "https://a.io/pricing"]):
+        at = 1_767_600_000_000 + n * 60_000
+        step(state, Interaction(event_id=f"e{n}", prospect_key="p_ada", prospect_id="p_ada", email="ada@a.io",
+                                type="page.viewed", occurred_at=at, received_at=at, source="test", url=url),
+             model, engine)
+
+    async def store():
+        producer = new_producer(config)
+        await producer.start()
+        await producer.send_and_wait(config.topic("prospect-state"), key=b"p_ada", value=dump_state(state))
+        await producer.stop()
+
+    asyncio.run(store())
+    env = {k: v for k, v in config.as_env().items()}
+    listed = run(["automations"], env)
+    assert listed.returncode == 0, listed.stderr
+    assert "1 prospects; file automations-1" in listed.stdout and "pricing-twice" in listed.stdout
+    assert any(line.startswith("welcome ") and line.split()[1] == "1" for line in listed.stdout.splitlines())
+    candidate = tmp_path / "candidate.yaml"
+    candidate.write_text(DEFAULT_AUTOMATIONS.read_text().replace("automations-1", "automations-2")
+                         .replace("count: 2", "count: 3"))
+    shutil.copytree(DEFAULT_AUTOMATIONS.parent / "templates", tmp_path / "templates")
+    dry = run(["automations", "--dry-run", str(candidate)], env)
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.startswith(f"dry run: {candidate}") and "file automations-2" in dry.stdout
+    row = next(line for line in dry.stdout.splitlines() if line.startswith("pricing-twice"))
+    assert row.split()[-1] == "-"  # twice is not three times: the candidate would not have notified
