@@ -11,9 +11,11 @@ import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 import psycopg
+
+T = TypeVar("T")
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -70,18 +72,29 @@ def post_json(url: str, payload: object, write_key: str | None = None) -> tuple[
         return exc.code, json.loads(exc.read())
 
 
-def wait_for_row(dsn: str, sql: str, params: tuple, timeout_s: float) -> tuple | None:
+def wait_until(probe: Callable[[], T | None], timeout_s: float, interval_s: float = 0.1) -> T | None:
+    """The first answer of ``probe`` that is not None (or False), asked every ``interval_s``; None if none came
+    within ``timeout_s``. The one polling loop for what a process makes true eventually: the caller asserts on
+    the answer, so a timeout fails with what was (not) there rather than hanging."""
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    while True:
+        answer = probe()
+        if answer is not None and answer is not False:
+            return answer
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(interval_s)
+
+
+def wait_for_row(dsn: str, sql: str, params: tuple, timeout_s: float) -> tuple | None:
+    def row() -> tuple | None:
         try:
             with psycopg.connect(dsn, connect_timeout=2) as conn:
-                row = conn.execute(sql, params).fetchone()
-            if row is not None:
-                return row
+                return conn.execute(sql, params).fetchone()
         except psycopg.Error:
-            pass
-        time.sleep(0.1)
-    return None
+            return None
+
+    return wait_until(row, timeout_s)
 
 
 def read_prospect(port: int, who: str, token: str) -> dict | None:

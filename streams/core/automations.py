@@ -98,11 +98,14 @@ def _unwatched(engine: Engine, state: core.ProspectState, event: Interaction, ef
         if event.type != "email.bounced" and auto is not None and auto.email(event.message_id) is not None:
             return False
     ledger = state.ledger
-    if (ledger[-1] if ledger else None) is last:
-        return True
-    if running and engine.goal_programs and any(r.status == ACTIVE and r.program in engine.goal_programs
-                                                for r in auto.enrollments.values()):  # type: ignore[union-attr]
+    unscored = (ledger[-1] if ledger else None) is last
+    # A goal may name a score, a profile attribute (traits) or a segment: checked after every input that changes one.
+    if running and engine.goal_programs and (not unscored or event.traits or state.segments is not segments) and \
+            any(r.status == ACTIVE and r.program in engine.goal_programs
+                for r in auto.enrollments.values()):  # type: ignore[union-attr]
         return False
+    if unscored:
+        return True
     if not engine.watches_scores:
         return True
     if engine.scores_any_rule:

@@ -2,17 +2,22 @@
 
 import asyncio
 import os
+import re
+import signal
+import subprocess
 import time
 import urllib.request
 from dataclasses import replace
+from typing import Callable
 
 import pytest
 
+from leadflow.config import Config
 from leadflow.kafka import new_producer
 from schemas.codec import Codec
 from schemas.records import CrmFeedback, Interaction
-from tests.processes import leadflow
-from tests.topic_reader import read_topic
+from tests.processes import leadflow, wait_until
+from tests.topic_reader import Pairs, read_topic
 
 pytestmark = pytest.mark.integration
 MODEL = """\
@@ -36,6 +41,27 @@ async def produce(config, records):
             await producer.send_and_wait(topic, key=key.encode(), value=codec.encode(record, topic))
     finally:
         await producer.stop()
+
+
+def events_processed(config: Config, type_: str = "page.viewed") -> float:
+    """The worker's count of processed inputs of one type, from its metrics (0 until it serves them)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{config.worker_metrics_port}/metrics", timeout=5) as page:
+            text = page.read().decode()
+    except OSError:
+        return 0.0
+    return sum(float(v) for v in re.findall(rf'leadflow_worker_events_processed_total\{{type="{re.escape(type_)}"\}} '
+                                            r'(\S+)', text))
+
+
+def kill_mid_stream(worker: subprocess.Popen, config: Config, after: int) -> float:
+    """``kill -9`` the worker once it has processed ``after`` inputs (the input count then): no chance to
+    checkpoint, commit or flush, so its successor replays from the last committed checkpoint."""
+    wait_until(lambda: events_processed(config) >= after, 60, interval_s=0.05)
+    at_kill = events_processed(config)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(10)
+    return at_kill
 
 
 def view(n: int, pid: str, path: str, now: int) -> Interaction:
@@ -168,10 +194,6 @@ def test_the_prospect_api_serves_profile_scores_timeline_and_ledger(config, tmp_
 
 
 def test_a_worker_killed_mid_stream_resumes_to_the_same_scores(config, tmp_path):
-    import re
-    import signal
-    import urllib.request
-
     from streams.core.model import parse_model
     from streams.core.prospect import ProspectState, apply, scores
     from streams.state_reader import read_states
@@ -189,21 +211,8 @@ def test_a_worker_killed_mid_stream_resumes_to_the_same_scores(config, tmp_path)
                for i in range(60) for pid in prospects]
     asyncio.run(produce(config, records))
 
-    def processed() -> float:
-        try:
-            text = urllib.request.urlopen(f"http://127.0.0.1:{config.worker_metrics_port}/metrics").read().decode()
-        except OSError:
-            return 0.0
-        return sum(float(v) for v in re.findall(r'leadflow_worker_events_processed_total\{type="page.viewed"\} (\S+)',
-                                                text))
-
     with leadflow(["worker"], env, tmp_path / "worker-1.log") as first:
-        deadline = time.monotonic() + 60
-        while processed() < 300 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        at_kill = processed()
-        first.send_signal(signal.SIGKILL)  # mid-stream, no chance to commit or flush
-        first.wait(10)
+        at_kill = kill_mid_stream(first, config, after=300)
     assert 0 < at_kill < len(records), at_kill
     with leadflow(["worker"], env, tmp_path / "worker-2.log"):
         deadline = time.monotonic() + 90
@@ -266,3 +275,101 @@ sla:
     assert breach.occurred_at == breach.due_at == breach.started_at + 6000
     assert escalation.occurred_at == breach.due_at + 2000 and escalation.owner == "queue:second"
     assert noticed - escalation.occurred_at < 10_000  # seen within seconds, not at the next decay tick
+
+
+WAIT_S = 8  # long enough to kill the worker inside the wait on a loaded machine, short enough to wait out
+DRIP = f"""\
+version: worker-drip
+programs:
+  - id: drip
+    entry: {{identity: known}}
+    steps:
+      - {{id: first, send_email: one}}
+      - wait: {WAIT_S}s
+      - {{id: second, send_email: two}}
+"""
+
+
+def waiting_in_changelog(config: Config, keys: list[str]) -> bool:
+    """Every one of these prospects is in the changelog with its program waiting: a worker started now recovers
+    the wait from the stored state, not by replaying inputs."""
+    from streams.state_reader import read_states
+
+    states = asyncio.run(read_states(config))
+    return all(key in states and states[key].automation is not None and
+               states[key].automation.enrollments["drip"].due_at is not None for key in keys)
+
+
+def test_programs_mid_wait_survive_kill_9_and_restart_with_the_same_action_ids(config, tmp_path):
+    """Program waits are dates in the prospect state: a worker killed mid-stream (replaying inputs since its last
+    checkpoint) or mid-wait (recovering the wait from the changelog, and down across its end) must still emit
+    every prospect's two emails, no other action, each email dated by the schedule (the second exactly the wait
+    after the first, not at the restart), with the ids the pure core gives for the same inputs. Repeats of an id
+    are allowed (at-least-once, delivery de-duplicates on it); a missing or an extra distinct id is not."""
+    from streams.core.automation_index import load_engine
+    from streams.core.model import parse_model
+    from tests.automation_files import actions_by_prospect, core_actions, write_automations
+    from tests.topic_reader import read_topic_until
+
+    model_file = tmp_path / "model.yaml"
+    model_file.write_text(MODEL)
+    automations = write_automations(tmp_path / "automations", DRIP, ["one", "two"])
+    model = parse_model(MODEL)
+    engine = load_engine(automations, model)
+    env = {**config.as_env(), "LEADFLOW_MODEL": str(model_file), "LEADFLOW_AUTOMATIONS": str(automations),
+           "LEADFLOW_TIMER_SECONDS": "0.2", "LEADFLOW_WORKER_BATCH_SIZE": "10",
+           "LEADFLOW_WORKER_CHECKPOINT_MS": "200"}
+    # /docs earns no points: nobody is promoted, the program alone decides the actions.
+    now = time.time_ns() // 1_000_000
+    streamed = [f"a_{n:02d}" for n in range(40)]  # in the stream when the first worker is killed
+    stream = [view(i, pid, "/docs", now + i) for i in range(60) for pid in streamed]  # small batches: killed midway
+    asyncio.run(produce(config, stream))
+
+    def firsts(keys: list[str], records: list[Interaction]) -> Callable[[Pairs], bool]:
+        until = max(r.occurred_at for r in records)  # before any wait ends: the first emails
+        expected = {(key, a) for key, by_id in core_actions(records, model, engine, until).items() if key in keys
+                    for a in by_id}
+        return lambda pairs: expected <= {(a.prospect_id, a.action_id) for _, a in pairs}
+
+    with leadflow(["worker"], env, tmp_path / "worker-1.log") as first:
+        at_kill = kill_mid_stream(first, config, after=200)
+    assert 0 < at_kill < len(stream), at_kill
+
+    waiting = [f"b_{n:02d}" for n in range(10)]  # in a wait when the second worker is killed
+    with leadflow(["worker"], env, tmp_path / "worker-2.log") as second:
+        asyncio.run(read_topic_until(config, "actions", firsts(streamed, stream), timeout_s=60))
+        entered = time.time_ns() // 1_000_000
+        later = [view(i, pid, "/docs", entered + i) for i in range(3) for pid in waiting]
+        asyncio.run(produce(config, later))
+        asyncio.run(read_topic_until(config, "actions", firsts(waiting, later), timeout_s=30))
+        assert wait_until(lambda: waiting_in_changelog(config, waiting), 20, interval_s=0.3)
+        second.send_signal(signal.SIGKILL)
+        second.wait(10)
+    killed = time.time_ns() // 1_000_000
+    assert killed < entered + WAIT_S * 1000, "the second worker was to be killed inside the waits"
+    time.sleep((entered + WAIT_S * 1000 - killed) / 1000 + 0.5)  # no worker runs when the waits end
+    restarted = time.time_ns() // 1_000_000
+
+    records = stream + later
+    expected = core_actions(records, model, engine, until=restarted)
+    assert sorted(expected) == sorted(streamed + waiting)
+    with leadflow(["worker"], env, tmp_path / "worker-3.log"):
+        pairs = asyncio.run(read_topic_until(
+            config, "actions", lambda got: all(set(expected[k]) <= set(actions_by_prospect(got).get(k, {}))
+                                               for k in expected), timeout_s=60))
+    emitted = actions_by_prospect(pairs)
+    for key, want in expected.items():
+        got = emitted.get(key, {})
+        assert set(got) == set(want), (key, sorted(set(want) - set(got)), sorted(set(got) - set(want)))
+        for action_id, copies in got.items():
+            assert all(copy == want[action_id] for copy in copies), (key, copies, want[action_id])
+        email_one, email_two = sorted(want.values(), key=lambda a: a.occurred_at)
+        assert (email_one.step, email_two.step) == ("first", "second")
+        assert email_one.occurred_at == email_one.due_at == min(r.occurred_at for r in records if r.prospect_key == key)
+        assert email_two.occurred_at == email_two.due_at == email_one.occurred_at + WAIT_S * 1000
+    for key in waiting:  # dated by the schedule, while no worker ran: not by the restart that emitted them
+        second_email = next(a for a in expected[key].values() if a.step == "second")
+        assert second_email.occurred_at < restarted
+    repeated = sum(len(copies) - 1 for by_id in emitted.values() for copies in by_id.values())
+    print(f"killed after {at_kill:.0f} of {len(stream)} inputs, then {killed - entered} ms into the waits; "
+          f"{repeated} actions redelivered with their ids")

@@ -202,3 +202,31 @@ def test_automations_counts_what_ran_and_a_dry_run_replays_a_candidate_file():
     replayed = dry_run([state], candidate, T0 + 40 * DAY)
     assert replayed.actions[("to-sales", "notify")] == 0 and replayed.enrolled["nurture"] == 1
     assert replayed.actions[("quiet", "tag")] == 0  # promoted: a lead, not a name, when 30 days pass
+
+
+
+@pytest.mark.parametrize("goal, input_type, traits", [
+    ('{attribute: customer, equals: "yes"}', "profile.updated", {"customer": "yes"}),  # an identify, no points
+    ("{segment: attendees}", "webinar.attended", {}),  # a segment no rule scores
+])
+def test_a_goal_met_by_an_input_that_scores_nothing_exits_the_program_then_not_at_the_next_step(goal, input_type,
+                                                                                                 traits):
+    """Exit criteria are checked after every input: an input that makes Ada a customer, or puts her in a segment,
+    without a point (nothing a trigger watches) must still end the run then, dated by that input."""
+    from schemas.records import Interaction
+    from streams.core.model import parse_model
+    from tests.streams.core.prospects import BASE, PID
+
+    model = parse_model(BASE.replace("RECYCLE", "reset") + "  - {id: attendees, when: {type: webinar.attended}}\n")
+    text = FILE.replace("exit: [promoted, unsubscribed, hard_bounce, complaint]",
+                        f"exit: [promoted, {{goal: [{goal}]}}]")
+    engine = Engine(parse_automations(text, "t.yaml", frozenset({"one", "two", "three", "resend"})), model)
+    state = new_state()
+    step(state, view(1, T0), model, engine)
+    meets = Interaction(event_id="u1", prospect_key=PID, prospect_id=PID, email="ada@b.io", type=input_type,
+                        occurred_at=T0 + HOUR, received_at=T0 + HOUR, source="test", traits=traits)
+    outcome = step(state, meets, model, engine)
+    assert ProgramChange("nurture", "exited", "goal") in outcome.effects
+    run = state.automation.enrollments["nurture"]
+    assert (run.status, run.reason, run.ended_at) == ("exited", "goal", T0 + HOUR)
+    assert not [e for e in step(state, Tick(T0 + 3 * DAY), model, engine).effects if type(e).__name__ == "ActionEffect"]
