@@ -21,7 +21,7 @@ from streams.core.model import BUSINESS_HOURS_KEYS, TIME_RANGE
 from streams.core.yaml_lines import ModelError, load_with_lines
 
 _TOP_KEYS = {"version", "defaults", "automations", "programs"}
-_DEFAULTS_KEYS = {"timezone", "quiet_hours", "marketing_emails_per_week", "business_hours"}
+_DEFAULTS_KEYS = {"timezone", "quiet_hours", "marketing_emails_per_week", "business_hours", "stale_after"}
 _AUTOMATION_KEYS = {"id", "trigger", "conditions", "actions", "frequency"}
 _PROGRAM_KEYS = {"id", "entry", "conditions", "steps", "exit", "reenroll", "priority"}
 _STEPS: dict[str, set[str]] = {"wait": set(), "branch": set(), **ACTIONS}
@@ -91,7 +91,8 @@ class _FileParser(VocabularyChecks):
             cap = self.positive_int(cap, line, "defaults.marketing_emails_per_week")
         hours = self.section(raw, "business_hours", BUSINESS_HOURS_KEYS) if raw else {}
         calendar = self.model_checks.calendar({"timezone": timezone, **hours}, line, "defaults.business_hours")
-        return m.Defaults(timezone, quiet, cap, calendar)
+        stale = self.duration(raw, "stale_after", "defaults.stale_after") if raw else None
+        return m.Defaults(timezone, quiet, cap, calendar, *(() if stale is None else (stale,)))
 
     def quiet_hours(self, value: Any, line: int) -> m.QuietHours:
         match = TIME_RANGE.match(value) if isinstance(value, str) else None

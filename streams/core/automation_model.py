@@ -79,6 +79,9 @@ class Defaults:
     quiet_hours: QuietHours | None = None
     marketing_emails_per_week: int | None = None  # across every automation and program; None: no cap
     business_hours: BusinessCalendar = field(default_factory=BusinessCalendar)  # for {business: ...} spans
+    # an input that reaches the worker longer than this after it happened (a backfill, an import, a sender's
+    # retry days later) still scores and can suppress, but fires no trigger: nobody wants last year's welcome
+    stale_after_ms: int = 86_400_000  # a day: defaults.stale_after
 
 
 # --- triggers ---------------------------------------------------------------------------------------

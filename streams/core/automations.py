@@ -136,6 +136,10 @@ def _react(ctx: Context, before: _Snapshot, item: object, effects: Iterable[core
         _interaction(ctx, item, entries)
     elif isinstance(item, core.MergeRequest):
         _interaction(ctx, item.link, entries)
+    if isinstance(item, (Interaction, CrmFeedback)) and \
+            item.received_at - item.occurred_at > ctx.engine.file.defaults.stale_after_ms:
+        check_exits(ctx)  # a stale input fires nothing, but an old unsubscribe still ends a program
+        return
     verdict = item.type if isinstance(item, CrmFeedback) else None
     for _ in range(MAX_ROUNDS):
         _changes(ctx, before, effects, verdict, entries)

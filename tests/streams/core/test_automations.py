@@ -230,3 +230,17 @@ def test_a_goal_met_by_an_input_that_scores_nothing_exits_the_program_then_not_a
     run = state.automation.enrollments["nurture"]
     assert (run.status, run.reason, run.ended_at) == ("exited", "goal", T0 + HOUR)
     assert not [e for e in step(state, Tick(T0 + 3 * DAY), model, engine).effects if type(e).__name__ == "ActionEffect"]
+
+
+def test_a_backfilled_input_scores_but_fires_nothing_and_an_old_unsubscribe_still_counts():
+    from dataclasses import replace
+
+    state = new_state()
+    old = replace(view(1, T0 - 30 * DAY), received_at=T0)  # an import of last month's activity
+    assert feed(state, [old]) == [] and state.automation.enrollments == {}
+    assert state.clock == T0 - 30 * DAY and state.history  # scored and kept like any input
+    state = new_state()
+    feed(state, [view(1, T0)])
+    late = replace(email_event(1, "email.unsubscribed", T0 - 3 * DAY, "x"), received_at=T0 + HOUR)
+    outcome = step(state, late, MODEL, ENGINE)
+    assert ProgramChange("nurture", "exited", "unsubscribed") in outcome.effects
