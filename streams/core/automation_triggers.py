@@ -33,10 +33,8 @@ class Fired(NamedTuple):
     cause: str | None = None
 
 
-
-
 def unwatched(engine: Engine, state: core.ProspectState, event: Interaction, effects: tuple, stage: str,
-               segments: tuple[str, ...], email: str | None, last: object) -> bool:
+              segments: tuple[str, ...], email: str | None, last: object) -> bool:
     """The fast path: this interaction changed nothing a trigger, an email's outcome or a running program's
     exit watches (no stage, SLA, segment or identity change the file has a trigger for, no interaction a trigger
     matches, no engagement with an email the engine sent, no score change a trigger or a goal could see)."""
