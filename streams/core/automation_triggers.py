@@ -162,7 +162,7 @@ def _within(owner: Owner, email: SentEmail, at: int) -> bool:
 
 
 def changes(ctx: Context, before: Snapshot, effects: Iterable[core.Effect], verdict: str | None,
-             entries: list[Fired]) -> None:
+            entries: list[Fired]) -> None:
     state, engine = ctx.state, ctx.engine
     stages: set[str] = set()
     slas: dict[str, tuple[int, str]] = {}
