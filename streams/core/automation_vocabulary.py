@@ -10,6 +10,7 @@ attribute tests and business-hour calendars, so a filter means the same in both 
 
 from __future__ import annotations
 
+import re
 from string import Formatter
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,6 +33,7 @@ BARE_CONDITIONS = {"known": m.Known(), "not_suppressed": m.NotSuppressed()}
 ACTIONS: dict[str, set[str]] = {"notify": {"message"}, "crm_task": {"due", "to"}, "webhook": set(),
                                 "send_email": {"data", "transactional"}, "tag": set(), "untag": set(),
                                 "set_attribute": {"value"}, "points": set(), "enroll": set(), "unenroll": set()}
+_PROFILE_FIELD = re.compile(r"profile\.[A-Za-z][A-Za-z0-9_]*")
 # what a notify message or a task title may name: {email}, {profile.first_name}, ...
 PLACEHOLDERS = ("email", "prospect_id", "stage", "score", "owner", "queue", "source", "trigger", "event", "url",
                 "profile")
@@ -93,14 +95,18 @@ class VocabularyChecks(LineChecks):
     def template(self, text: str, line: int, what: str) -> str:
         """A message or title: placeholders must be known, so a typo fails on load, not in a salesperson's inbox."""
         try:
-            fields = [name for _, name, _, _ in Formatter().parse(text) if name is not None]
+            fields = [(name, spec, conversion) for _, name, spec, conversion in Formatter().parse(text)
+                      if name is not None]
         except ValueError as exc:
             raise self.fail(line, f"{what}: bad template {text!r}: {exc} (write {{{{ for a literal brace)") from None
-        for name in fields:
-            root = name.split(".")[0].split("[")[0]
-            if root not in PLACEHOLDERS:
-                raise self.fail(line, f"{what}: unknown placeholder {{{name}}}; known: "
-                                f"{', '.join(PLACEHOLDERS)} (profile.<attribute> for the profile)")
+        for name, spec, conversion in fields:
+            # only {name} and {profile.<attribute>}: attribute or index access beyond that would let a template
+            # read the engine's own objects ({profile.__init__.__globals__}), and format specs or conversions
+            # could fail at run time on a value that is not what they expect
+            if name not in PLACEHOLDERS[:-1] and not _PROFILE_FIELD.fullmatch(name) or spec or conversion:
+                raise self.fail(line, f"{what}: unknown placeholder {{{name}{'!' + conversion if conversion else ''}"
+                                f"{':' + spec if spec else ''}}}; known: {', '.join(PLACEHOLDERS[:-1])} and "
+                                "profile.<attribute>, without format specs")
         return text
 
     def measure(self, value: Any, line: int, what: str) -> tuple[str, str | None]:
