@@ -29,6 +29,8 @@ class Totals:
     sla_met: float = 0.0
     crm_written: float = 0.0  # lead and SLA events the sink wrote to the CRM
     dead_letters: float = 0.0
+    actions: float = 0.0  # actions the automations emitted (notify, crm_task, send_email, ...)
+    enrolled: float = 0.0  # prospects entered into nurture programs
 
 
 # field -> (sample name, label, value); a label of None sums every sample of the name
@@ -47,6 +49,8 @@ _SAMPLES: dict[str, tuple[str, str | None, str | None]] = {
     "sla_met": ("leadflow_sla_steps_total", "type", "sla.met"),
     "crm_written": ("leadflow_sink_records_total", "outcome", "written"),
     "dead_letters": ("leadflow_sink_dead_letters_total", None, None),
+    "actions": ("leadflow_automation_actions_total", None, None),
+    "enrolled": ("leadflow_automation_enrollments_total", None, None),
 }
 
 
@@ -86,6 +90,7 @@ def panel(before: Totals, after: Totals, seconds: float) -> list[str]:
         f"leads    promoted {n(after.promoted)}   demoted {n(after.demoted)}   recycled {n(after.recycled)}   "
         f"CRM writes {n(after.crm_written)}   dead letters {n(after.dead_letters)}",
         f"SLA      open {n(after.sla_open)}   breached {n(after.sla_breached)}   met {n(after.sla_met)}",
+        f"automate actions {n(after.actions)}   enrolled in programs {n(after.enrolled)}",
     ]
 
 
@@ -95,7 +100,8 @@ def line(before: Totals, after: Totals, seconds: float) -> str:
     return (f"status: inputs {_rate(before, after, 'accepted', seconds):.1f}/s, scored "
             f"{_rate(before, after, 'scored', seconds):.1f}/s, lag {n(after.worker_lag)}/{n(after.sink_lag)}, "
             f"promoted {n(after.promoted)}, recycled {n(after.recycled)}, SLA open {n(after.sla_open)} "
-            f"breached {n(after.sla_breached)} met {n(after.sla_met)}, CRM writes {n(after.crm_written)}")
+            f"breached {n(after.sla_breached)} met {n(after.sla_met)}, CRM writes {n(after.crm_written)}, "
+            f"actions {n(after.actions)}")
 
 
 def _number(value: float) -> str:

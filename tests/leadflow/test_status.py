@@ -57,4 +57,5 @@ def test_rates_come_from_two_readings_and_never_go_negative() -> None:
     assert text.startswith("status: inputs 100.0/s, scored 0.0/s,") and "promoted 5" in text
     assert "SLA open 3 breached 0 met 0" in text
     rows = status.panel(before, after, 2.0)
-    assert len(rows) == 4 and "100.0/s" in rows[0] and rows[3].startswith("SLA      open 3")
+    assert len(rows) == 5 and "100.0/s" in rows[0] and rows[3].startswith("SLA      open 3")
+    assert rows[4].startswith("automate actions 0")

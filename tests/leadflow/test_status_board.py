@@ -19,9 +19,9 @@ def test_a_terminal_gets_a_panel_redrawn_over_itself_below_other_messages(monkey
     board = StatusBoard([f"http://127.0.0.1:{port}/metrics"], 30, out, note=lambda: "demo     sending")
     board.tick()
     first = out.getvalue()
-    assert first.startswith("\x1b[2Kinputs") and first.count("\n") == 5 and "demo     sending" in first
+    assert first.startswith("\x1b[2Kinputs") and first.count("\n") == 6 and "demo     sending" in first
     board.tick()
-    assert out.getvalue()[len(first):].startswith("\x1b[5F")  # back up over the 5 lines just drawn
+    assert out.getvalue()[len(first):].startswith("\x1b[6F")  # back up over the 6 lines just drawn
     board.message_printed()
     drawn = len(out.getvalue())
     board.tick()
