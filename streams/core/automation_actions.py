@@ -101,7 +101,10 @@ _TESTS: dict[type, Any] = {  # one test per kind of condition
 
 
 def all_hold(ctx: Context, conditions: tuple[m.Condition, ...]) -> bool:
-    return all(holds(ctx, c) for c in conditions)
+    for condition in conditions:
+        if not _TESTS[type(condition)](ctx, condition):
+            return False
+    return True
 
 
 def consented(state: ProspectState, purpose: str) -> bool:

@@ -15,8 +15,7 @@ nobody to email or to hand to sales, and its history joins the person's when it 
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Iterable, Iterator
+from typing import Iterable
 
 from schemas.records import CrmFeedback, Interaction
 from streams.core import automation_model as m
@@ -115,15 +114,24 @@ def _react(ctx: Context, before: Snapshot, item: object, effects: Iterable[core.
 
 # --- firing ---------------------------------------------------------------------------------------------
 
-@contextmanager
-def _moment(ctx: Context, entry: Fired) -> Iterator[None]:
-    saved = ctx.at, ctx.cause, ctx.why
-    ctx.at, ctx.cause, ctx.why = entry.at or ctx.at, entry.cause or ctx.cause, entry.why
-    try:
-        yield
-    finally:
-        ctx.at, ctx.cause, ctx.why = saved
-        ctx.changed()
+class _Moment:
+    """Runs a fired trigger at its own time and cause (a scheduled SLA step), then restores the context's."""
+
+    __slots__ = ("ctx", "entry", "saved")
+
+    def __init__(self, ctx: Context, entry: Fired) -> None:
+        self.ctx, self.entry = ctx, entry
+
+    def __enter__(self) -> None:
+        ctx, entry = self.ctx, self.entry
+        self.saved = ctx.at, ctx.cause, ctx.why
+        ctx.at, ctx.cause, ctx.why = entry.at or ctx.at, entry.cause or ctx.cause, entry.why
+
+    def __exit__(self, *exc: object) -> None:
+        ctx = self.ctx
+        ctx.at, ctx.cause, ctx.why = self.saved
+        if self.entry.at is not None:
+            ctx.changed()
 
 
 def _fire(ctx: Context, entry: Fired) -> None:
@@ -131,7 +139,7 @@ def _fire(ctx: Context, entry: Fired) -> None:
     owner = entry.owner
     if not isinstance(owner, m.Automation):
         return
-    with _moment(ctx, entry):
+    with _Moment(ctx, entry):
         if not all_hold(ctx, owner.conditions) or not allowed(ctx.auto, owner, ctx.at):
             return
         ctx.log("automation.fired", owner.id, entry.why)
@@ -144,7 +152,7 @@ def _enter_programs(ctx: Context, candidates: list[Fired]) -> None:
     ties); then every program an ``enroll`` action named."""
     ranked = sorted((c for c in candidates if isinstance(c.owner, m.Program)), key=lambda c: -c.owner.priority)
     for entry in ranked:
-        with _moment(ctx, entry):
+        with _Moment(ctx, entry):
             if enroll(ctx, entry.owner, ctx.cause):  # type: ignore[arg-type]
                 break
     requested, ctx.enroll = ctx.enroll, []
