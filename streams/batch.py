@@ -89,6 +89,7 @@ class Batch:
     on_action: Callable[[str], None] = lambda type_: None
     on_program: Callable[[ProgramChange], None] = lambda change: None
     on_suppressed: Callable[[str], None] = lambda reason: None
+    before_change: Callable[[bytes], None] | None = None  # called with a key before its state changes in place
     outputs: list[Record] = field(default_factory=list)
     changed: dict[bytes, int] = field(default_factory=dict)  # key -> partition
     duplicates: int = 0
@@ -104,6 +105,8 @@ class Batch:
         return state
 
     def add(self, key: bytes, partition: int, item: WorkerInput) -> None:
+        if self.before_change is not None:
+            self.before_change(key)
         state = self.state(key)
         unanswered = state.sla is not None and state.sla.responded_at is None
         outcome = automations.step(state, item, self.model, self.engine)
@@ -125,6 +128,8 @@ class Batch:
         state = self.state(key)
         if state.model_version in (None, self.model.version):
             return False
+        if self.before_change is not None:
+            self.before_change(key)
         self._take(key, partition, rescore(state, self.model))
         return True
 

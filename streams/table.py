@@ -53,11 +53,15 @@ class ProspectTable:
         self.partitions -= partitions
 
     def records(self, changed: dict[bytes, int]) -> list[list[Record]]:
-        """The changed states as changelog records, in the groups to send one after the other. On a broker
-        that reports a partition's end as its last batch's base offset + 1 (the embedded one), each
-        partition's last record goes alone, so recovery reads to the real end."""
-        records = [Record(self.topic, key, dump_state(self.states[key]), partition)  # type: ignore[arg-type]
-                   for key, partition in changed.items()]
+        """The changed states as changelog records, in the groups to send one after the other."""
+        return self.groups({key: (partition, dump_state(self.states[key]))  # type: ignore[arg-type]
+                            for key, partition in changed.items()})
+
+    def groups(self, dumped: dict[bytes, tuple[int, bytes]]) -> list[list[Record]]:
+        """Serialized states (key -> (partition, state)) as changelog records, in the groups to send one after
+        the other. On a broker that reports a partition's end as its last batch's base offset + 1 (the embedded
+        one), each partition's last record goes alone, so recovery reads to the real end."""
+        records = [Record(self.topic, key, value, partition) for key, (partition, value) in dumped.items()]
         if not self._config.kafka.seal_changelog:
             return [records]
         sealed = {r.partition: r for r in records}

@@ -27,6 +27,7 @@ timer and the HTTP side are each a few dozen lines here.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections import Counter
@@ -48,6 +49,7 @@ from streams.core.model import ScoringModel
 from streams.core.automation_index import Engine
 from streams.core.automation_state import ProgramChange
 from streams.gc_policy import settle_long_lived_objects
+from streams.state_codec import dump_state
 from streams.table import ProspectTable
 from streams.web import start_web
 
@@ -56,6 +58,7 @@ Decoded = tuple[bytes, str, WorkerInput] | None  # to_input's: (prospect key, ki
 IDLE_POLL_MS = 500
 RETICK_MS = 10_000  # a prospect ticked but not processed since is ticked again after this
 NO_INTERACTION = 2**63  # a batch of verdicts and merges only: no scoring latency to observe
+SNAPSHOT_SLICE = 64  # states a checkpoint serializes before letting a batch in (~5 ms of the reference machine's)
 
 
 class Worker(ConsumerRebalanceListener):
@@ -78,6 +81,11 @@ class Worker(ConsumerRebalanceListener):
         self._uncommitted: dict[TopicPartition, int] = {}
         self._checkpoint_due = 0.0
         self._storing: asyncio.Task | None = None  # the last checkpoint's store and commit
+        # The states the checkpoint in flight has still to serialize (key -> partition), and those it has: its
+        # store serializes them a slice at a time while batches go on, and a batch about to change one of them
+        # serializes it first (_keep), so the checkpoint holds every state as of its offsets.
+        self._unsnapped: dict[bytes, int] = {}
+        self._snapped: dict[bytes, tuple[int, bytes]] = {}
         self._lag = LagGauge(f"{config.topic_prefix}-worker")
         self.ready = False  # partitions held, their states recovered
 
@@ -154,28 +162,43 @@ class Worker(ConsumerRebalanceListener):
         """Snapshot the changed states and the offsets of the inputs they reflect; store the states, acknowledged,
         then commit the offsets: the order at-least-once rests on. The store runs in the background unless
         ``wait``; a checkpoint first waits for the previous one, so a prospect's states reach the changelog in
-        order, and a failed store stops the worker here."""
+        order, and a failed store stops the worker here.
+
+        The snapshot is copy-on-write: the checkpoint only notes which states it holds; its store serializes
+        them a slice at a time while the next batches are scored, and a batch serializes a state it is about to
+        change first. Serializing ~2,000 states at once paused scoring for 80-150 ms every second."""
         await self._stored()
         started = time.perf_counter()
-        groups = self.table.records(self._dirty)
+        self._unsnapped, self._snapped = self._dirty, {}
         metrics.STATES_WRITTEN.inc(len(self._dirty))
-        self._dirty.clear()
+        self._dirty = {}
         assigned = self._consumer.assignment()
         offsets = {tp: offset for tp, offset in self._uncommitted.items() if tp in assigned}
         self._uncommitted.clear()
         self._checkpoint_due = time.monotonic() + self._config.worker_checkpoint_ms / 1000
         metrics.CHECKPOINT_PAUSE_SECONDS.observe(time.perf_counter() - started)
-        self._storing = asyncio.create_task(self._store(groups, offsets, started), name="checkpoint")
+        self._storing = asyncio.create_task(self._store(offsets, started), name="checkpoint")
         if wait:
             await self._stored()
+
+    def _keep(self, key: bytes) -> None:
+        """A batch is about to change this prospect's state: if the checkpoint in flight has not serialized it
+        yet, it does now."""
+        if key in self._unsnapped:
+            self._snapped[key] = (self._unsnapped.pop(key), dump_state(self.table.states[key]))  # type: ignore
 
     async def _stored(self) -> None:
         if self._storing is not None:
             storing, self._storing = self._storing, None
             await storing
 
-    async def _store(self, groups: list[list[Record]], offsets: dict[TopicPartition, int], started: float) -> None:
-        for group in groups:
+    async def _store(self, offsets: dict[TopicPartition, int], started: float) -> None:
+        unsnapped, snapped, states = self._unsnapped, self._snapped, self.table.states
+        while unsnapped:
+            for key in list(itertools.islice(unsnapped, SNAPSHOT_SLICE)):
+                snapped[key] = (unsnapped.pop(key), dump_state(states[key]))  # type: ignore[arg-type]
+            await asyncio.sleep(0)  # a batch scored meanwhile serializes what it changes first (_keep)
+        for group in self.table.groups(snapped):
             await send_batched(self._changelog, group)
         if offsets:
             try:
@@ -195,7 +218,8 @@ class Worker(ConsumerRebalanceListener):
                      on_first_response=metrics.SLA_FIRST_RESPONSE_SECONDS.observe, engine=self._engine,
                      on_action=lambda type_: metrics.AUTOMATION_ACTIONS.labels(type_).inc(),
                      on_program=_program_metrics,
-                     on_suppressed=lambda reason: metrics.AUTOMATION_SUPPRESSED.labels(reason).inc())
+                     on_suppressed=lambda reason: metrics.AUTOMATION_SUPPRESSED.labels(reason).inc(),
+                     before_change=self._keep)
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         """Stores what the worker holds before another worker recovers it."""

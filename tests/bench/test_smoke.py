@@ -23,7 +23,11 @@ FIGURES = {
                r"^memory: worker RSS grew .* per prospect$"],
     "pixel": [r"^requests/s +[\d,]+$", r"^latency p50/p99 +\S+ / \S+$", r"^accepted hits +[1-9][\d,]*$",
               r"^records in Kafka +[1-9]", r"^lost +-?[\d,]+$"],
-    "end_to_end": [r"^  sent 600, accepted 600, in the CRM \d", r"^  p50 [\d,]+ ms, p95 [\d,]+ ms, p99 [\d,]+ ms",
+    "end_to_end": [r"^  sent 600, accepted 600, of them leads' events [1-9][\d,]*, in the CRM [\d,]+, missing 0 ",
+                   r"^  p50 [\d,]+ ms, p95 [\d,]+ ms, p99 [\d,]+ ms",
+                   r"^actions: [1-9][\d,]* actions, p50 [\d,]+ ms, p99 [\d,]+ ms, max [\d,]+ ms "
+                   r"\(target p99 < 1000 ms\)$",
+                   r"^  from the event's send time .* caused by the events sent: (?=.*notify [1-9])(?=.*send_email [1-9])",
                    r"^  histogram: "],
     "hostile": [r"^hostile inputs tried +[1-9][\d,]* ", r"^2xx +[\d,]+$", r"^4xx +[1-9][\d,]*$", r"^5xx +0$",
                 r"^slowest response +[\d,.]+ ms: "],
