@@ -17,7 +17,6 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from leadflow.config import Config
 from leadflow.kafka import new_producer
-from leadflow.stage import dead_letter  # noqa: F401  (it lived here: the old import keeps working)
 from leadflow.topic_reader import TopicReader
 from schemas.codec import Codec, DecodeError
 from schemas.records import DeadLetter

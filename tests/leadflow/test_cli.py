@@ -109,7 +109,7 @@ def test_dlq_list_and_replay_show_what_the_sink_dead_lettered(config):
     def dead_letter_bytes(config):
         from aiokafka.structs import ConsumerRecord
 
-        from connectors.crm.dead_letters import dead_letter
+        from leadflow.stage import dead_letter
         from schemas.codec import Codec
 
         record = ConsumerRecord(config.topic("leads"), 2, 41, 0, 0, b"p_1", b"\x00junk", None, 5, 0, ())
