@@ -20,12 +20,25 @@ def as_json(state: ProspectState, model: ScoringModel) -> dict:
         "scores": {"total": current.total, "fit": current.fit, "behaviour": current.behaviour,
                    "dimensions": dict(current.dimensions)},
         "segments": list(state.segments), "counts": type_counts(state),
-        "timeline": [{"event_id": e.event_id, "type": e.type, "occurred_at": _iso(e.occurred_at), "source": e.source,
-                      "url": e.url, "points": e.points, "event": e.event} for e in timeline(state)],
+        "timeline": full_timeline(state),
         "ledger": [{"event_id": e.event_id, "rule": e.rule_id, "points": e.points, "decayed": e.decayed,
                     "total": e.total, "occurred_at": _iso(e.occurred_at)} for e in state.ledger],
         "automations": automations_json(state),
     }
+
+
+def full_timeline(state: ProspectState) -> list[dict]:
+    """Inputs and verdicts with their points, and what the automations did (enrollments, steps, actions,
+    suppressions: ``type`` is the journal's kind, ``source`` the automation or program, ``event`` the detail),
+    in time order."""
+    entries = [(e.occurred_at, 0, {"event_id": e.event_id, "type": e.type, "occurred_at": _iso(e.occurred_at),
+                                   "source": e.source, "url": e.url, "points": e.points, "event": e.event})
+               for e in timeline(state)]
+    if state.automation is not None:
+        entries += [(j.at, 1, {"event_id": j.action_id or j.cause, "type": j.kind, "occurred_at": _iso(j.at),
+                               "source": j.source, "url": None, "points": 0, "event": j.detail})
+                    for j in state.automation.journal]
+    return [entry for _, _, entry in sorted(entries, key=lambda e: (e[0], e[1]))]
 
 
 def automations_json(state: ProspectState) -> dict:

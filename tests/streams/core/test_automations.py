@@ -244,3 +244,15 @@ def test_a_backfilled_input_scores_but_fires_nothing_and_an_old_unsubscribe_stil
     late = replace(email_event(1, "email.unsubscribed", T0 - 3 * DAY, "x"), received_at=T0 + HOUR)
     outcome = step(state, late, MODEL, ENGINE)
     assert ProgramChange("nurture", "exited", "unsubscribed") in outcome.effects
+
+
+def test_the_timeline_shows_what_the_automations_did_after_the_input_that_caused_it():
+    from streams.core.explain import as_json
+
+    state = new_state()
+    feed(state, [view(1, T0)])
+    entries = [(e["type"], e["source"], e["event_id"]) for e in as_json(state, MODEL)["timeline"]]
+    action_id = state.automation.sent[0].action_id
+    assert entries == [("page.viewed", "test", "e1"), ("program.enrolled", "nurture", "e1"),
+                       ("program.step", "nurture", "e1"), ("action", "nurture", action_id),
+                       ("program.step", "nurture", "e1")]
