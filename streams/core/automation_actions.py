@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from schemas.records import Action, Interaction
 from streams.core import automation_model as m
 from streams.core import lifecycle, scoring
-from streams.core.automation_index import Engine, trigger_of
+from streams.core.automation_index import Engine
 from streams.core.automation_state import (WEEK_MS, ActionEffect, AutomationState, Deferred, JournalEntry, OutcomeWatch,
                                            SentEmail, Suppressed)
 from streams.core.prospect import LedgerEntry, ProspectState, Scores, scores, tag_dimensions
@@ -154,8 +154,7 @@ def perform(ctx: Context, spec: m.ActionSpec, kind: str, source: str, position: 
         if wait_until is not None:
             deferred = replace(action, due_at=wait_until)
             ctx.auto.deferred.append(Deferred(wait_until, deferred, enrollment))
-            ctx.log("action.deferred", source, f"send_email {target} until {iso(wait_until)} (quiet hours)",
-                    action_id)
+            ctx.log("action.deferred", source, f"{_what(action)} until {iso(wait_until)} (quiet hours)", action_id)
             return action_id, DEFERRED
     emit(ctx, action, spec)
     return action_id, EMITTED
@@ -177,7 +176,7 @@ def emit(ctx: Context, action: Action, spec: m.ActionSpec | None = None) -> None
         _points(ctx, action.action_id, action.source, spec.points)
     elif isinstance(spec, m.Enroll):
         ctx.enroll.append((spec.program, action.action_id))
-    ctx.log("action", action.source, f"{action.type} {action.target or ''}".rstrip(), action.action_id)
+    ctx.log("action", action.source, _what(action), action.action_id)
     if isinstance(spec, m.Unenroll):
         from streams.core.programs import leave  # the one cycle between the two: programs perform actions
         leave(ctx, spec.program, "exited", "unenrolled")
@@ -188,16 +187,19 @@ def emit(ctx: Context, action: Action, spec: m.ActionSpec | None = None) -> None
     ctx.effects.append(ActionEffect(action))
 
 
+def _what(action: Action) -> str:
+    """An action in the journal: its type (the first word, which `leadflow automations` counts by), its target,
+    and a program's step."""
+    what = f"{action.type} {action.target}" if action.target else action.type
+    return f"{what} (step {action.step})" if action.step else what
+
+
 def _watch_outcomes(ctx: Context, email: Action) -> None:
     """A program email whose negative outcome ("opened but not clicked within 3d") some trigger waits for."""
     if email.source_kind != m.PROGRAM:
         return
-    for owner in ctx.engine.triggered(m.EmailOutcomeTrigger):
-        trigger = trigger_of(owner)
-        assert isinstance(trigger, m.EmailOutcomeTrigger)
-        if trigger.outcome in m.NEGATIVE_OUTCOMES and trigger.program == email.source and \
-                trigger.step in (None, email.step) and trigger.within_ms is not None:
-            ctx.auto.watches.append(OutcomeWatch(ctx.at + trigger.within_ms, email.action_id, owner.id))
+    for owner_id, within_ms in ctx.engine.outcome_windows.get((email.source, email.step), ()):
+        ctx.auto.watches.append(OutcomeWatch(ctx.at + within_ms, email.action_id, owner_id))
 
 
 def release(ctx: Context, deferred: Deferred) -> None:
@@ -239,7 +241,7 @@ def _refused(ctx: Context, transactional: bool) -> str | None:
 
 
 def _suppress(ctx: Context, action: Action, reason: str) -> None:
-    ctx.log("action.suppressed", action.source, f"{action.type} {action.target or ''}: {reason}", action.action_id)
+    ctx.log("action.suppressed", action.source, f"{_what(action)}: {reason}", action.action_id)
     ctx.effects.append(Suppressed(action.type, reason))
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Union
+from typing import Any, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from streams.core import automation_model as m
@@ -43,7 +43,8 @@ class Engine:
     model: ScoringModel
     source: str = "<automations>"
     by_kind: dict[type, tuple[Owner, ...]] = field(init=False, repr=False)
-    interactions_by_type: dict[str, tuple[Owner, ...]] = field(init=False, repr=False)
+    pairs_by_kind: dict[type, tuple[tuple[Owner, Any], ...]] = field(init=False, repr=False)
+    interactions_by_type: dict[str, tuple[tuple[Owner, m.InteractionTrigger], ...]] = field(init=False, repr=False)
     programs: dict[str, m.Program] = field(init=False, repr=False)
     owners: dict[str, Owner] = field(init=False, repr=False)
     score_dimensions: frozenset[str] = field(init=False, repr=False)  # dimensions a trigger watches
@@ -52,6 +53,8 @@ class Engine:
     goal_programs: frozenset[str] = field(init=False, repr=False)  # programs with a goal exit (scores can meet it)
     min_inactivity_ms: int | None = field(init=False, repr=False)
     scores_any_rule: bool = field(init=False, repr=False)  # a trigger on total, fit, behaviour or a tag
+    # (program, its send_email step) -> (whose trigger, window) of every negative outcome a trigger waits for
+    outcome_windows: dict[tuple[str, str | None], tuple[tuple[str, int], ...]] = field(init=False, repr=False)
     conditions_by_type: dict[str, tuple[EventCondition, ...]] = field(init=False, repr=False)
     watches_stage: bool = field(init=False, repr=False)
     watches_sla: bool = field(init=False, repr=False)
@@ -74,7 +77,9 @@ class Engine:
                     by_type.setdefault(type_, []).append(owner)
         set_ = object.__setattr__
         set_(self, "by_kind", {kind: tuple(group) for kind, group in by_kind.items()})
-        set_(self, "interactions_by_type", {kind: tuple(group) for kind, group in by_type.items()})
+        set_(self, "pairs_by_kind", {kind: tuple((o, trigger_of(o)) for o in group) for kind, group in by_kind.items()})
+        set_(self, "interactions_by_type", {kind: tuple((o, trigger_of(o)) for o in group)  # type: ignore[misc]
+                                            for kind, group in by_type.items()})
         set_(self, "programs", {p.id: p for p in self.file.programs})
         set_(self, "owners", {o.id: o for o in owners})
         scores = [t for o in self.by_kind.get(m.ScoreTrigger, ()) if isinstance(t := trigger_of(o), m.ScoreTrigger)]
@@ -85,9 +90,20 @@ class Engine:
             if rule.dimension:
                 dimension_rules.setdefault(rule.dimension, []).append(rule)
         set_(self, "dimension_rules", {name: tuple(rules) for name, rules in dimension_rules.items()})
-        set_(self, "conditions_by_type", {type_: tuple(t.condition for o in group
-                                                       if isinstance(t := trigger_of(o), m.InteractionTrigger))
-                                          for type_, group in self.interactions_by_type.items()})
+        set_(self, "conditions_by_type", {type_: tuple(t.condition for _, t in pairs)
+                                          for type_, pairs in self.interactions_by_type.items()})
+        windows: dict[tuple[str, str | None], list[tuple[str, int]]] = {}
+        for program in self.file.programs:
+            for step in program.steps:
+                if not isinstance(step.do, m.SendEmail):
+                    continue
+                for owner in self.by_kind.get(m.EmailOutcomeTrigger, ()):
+                    trigger = trigger_of(owner)
+                    if isinstance(trigger, m.EmailOutcomeTrigger) and trigger.outcome in m.NEGATIVE_OUTCOMES and \
+                            trigger.program == program.id and trigger.step in (None, step.label) and \
+                            trigger.within_ms is not None:
+                        windows.setdefault((program.id, step.label), []).append((owner.id, trigger.within_ms))
+        set_(self, "outcome_windows", {key: tuple(value) for key, value in windows.items()})
         set_(self, "watches_stage", m.StageTrigger in self.by_kind)
         set_(self, "watches_sla", m.SlaTrigger in self.by_kind)
         set_(self, "watches_segments", m.SegmentTrigger in self.by_kind)
@@ -103,8 +119,9 @@ class Engine:
         set_(self, "min_inactivity_ms", min(spans, default=None))
         self._check_names()
 
-    def triggered(self, kind: type) -> tuple[Owner, ...]:
-        return self.by_kind.get(kind, ())
+    def triggered(self, kind: type) -> tuple[tuple[Owner, Any], ...]:
+        """(owner, its trigger) for every automation or program entry with a trigger of this kind."""
+        return self.pairs_by_kind.get(kind, ())
 
     def zone(self, name: str | None) -> ZoneInfo:
         """The prospect's own time zone (its ``timezone`` attribute) when it is a real one, else the file's."""

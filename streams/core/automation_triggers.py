@@ -110,9 +110,7 @@ def interaction(ctx: Context, event: Interaction, entries: list[Fired]) -> None:
         auto.suppressed = auto.suppressed or SUPPRESSING.get(event.type, "hard_bounce")
     if event.type in ("email.opened", "email.clicked") and event.message_id:
         _engagement(ctx, event, entries)
-    for owner in ctx.engine.interactions_by_type.get(event.type, ()):
-        trigger = trigger_of(owner)
-        assert isinstance(trigger, m.InteractionTrigger)
+    for owner, trigger in ctx.engine.interactions_by_type.get(event.type, ()):
         if trigger.condition.narrows and not trigger.condition.matches(event):
             continue
         if trigger.count > 1:
@@ -148,9 +146,7 @@ def _engagement(ctx: Context, event: Interaction, entries: list[Fired]) -> None:
 
 def _outcome_owners(ctx: Context, email: SentEmail, outcome: str) -> list[Owner]:
     out = []
-    for owner in ctx.engine.triggered(m.EmailOutcomeTrigger):
-        trigger = trigger_of(owner)
-        assert isinstance(trigger, m.EmailOutcomeTrigger)
+    for owner, trigger in ctx.engine.triggered(m.EmailOutcomeTrigger):
         if trigger.outcome == outcome and trigger.program == email.source and trigger.step in (None, email.step):
             out.append(owner)
     return out
@@ -180,22 +176,16 @@ def changes(ctx: Context, before: Snapshot, effects: Iterable[core.Effect], verd
         stages.add(state.stage)
     if not before.known and state.email is not None and ctx.auto.known_at is None:
         ctx.auto.known_at = ctx.at
-        entries.extend(Fired(owner, "became a known name") for owner in engine.triggered(m.KnownTrigger))
+        entries.extend(Fired(owner, "became a known name") for owner, _ in engine.triggered(m.KnownTrigger))
     if stages:
-        for owner in engine.triggered(m.StageTrigger):
-            trigger = trigger_of(owner)
-            assert isinstance(trigger, m.StageTrigger)
+        for owner, trigger in engine.triggered(m.StageTrigger):
             entries.extend(Fired(owner, f"stage {change}") for change in sorted(trigger.changes & stages))
     if slas:
-        for owner in engine.triggered(m.SlaTrigger):
-            trigger = trigger_of(owner)
-            assert isinstance(trigger, m.SlaTrigger)
+        for owner, trigger in engine.triggered(m.SlaTrigger):
             entries.extend(Fired(owner, f"SLA {change}", *slas[change])
                            for change in sorted(trigger.changes & set(slas)))
     if state.segments != before.segments:
-        for owner in engine.triggered(m.SegmentTrigger):
-            trigger = trigger_of(owner)
-            assert isinstance(trigger, m.SegmentTrigger)
+        for owner, trigger in engine.triggered(m.SegmentTrigger):
             was, now = trigger.segment in before.segments, trigger.segment in state.segments
             if (trigger.change == "entered" and now and not was) or (trigger.change == "left" and was and not now):
                 entries.append(Fired(owner, f"segment {trigger.segment} {trigger.change}"))
@@ -203,9 +193,7 @@ def changes(ctx: Context, before: Snapshot, effects: Iterable[core.Effect], verd
         (state.ledger[-1] if state.ledger else None) is not before.last_entry else []
     if new_entries:
         ctx.changed()
-        for owner in engine.triggered(m.ScoreTrigger):
-            trigger = trigger_of(owner)
-            assert isinstance(trigger, m.ScoreTrigger)
+        for owner, trigger in engine.triggered(m.ScoreTrigger):
             new = measure(ctx, trigger.measure, trigger.dimension)
             old = new - _gained(ctx, new_entries, trigger, before)
             name = trigger.dimension or trigger.measure

@@ -172,9 +172,7 @@ def due(state: core.ProspectState, engine: Engine) -> int | None:
         return None
     times = [] if auto.wake_at is None else [auto.wake_at]
     if state.last_activity_at is not None:
-        for owner in engine.triggered(m.InactivityTrigger):
-            trigger = trigger_of(owner)
-            assert isinstance(trigger, m.InactivityTrigger)
+        for owner, trigger in engine.triggered(m.InactivityTrigger):
             if auto.inactive_fired.get(owner.id) != state.last_activity_at:
                 times.append(state.last_activity_at + trigger.for_ms)
     return min(times, default=None)
@@ -239,9 +237,8 @@ def _run_one(ctx: Context, at: int) -> None:
                 _fire(ctx, Fired(owner, why))  # type: ignore[arg-type]
                 _enter_programs(ctx, [Fired(owner, why)])  # type: ignore[arg-type]
             return
-    for owner in engine.triggered(m.InactivityTrigger):
-        trigger = trigger_of(owner)
-        assert isinstance(trigger, m.InactivityTrigger) and state.last_activity_at is not None
+    for owner, trigger in engine.triggered(m.InactivityTrigger):
+        assert state.last_activity_at is not None
         if auto.inactive_fired.get(owner.id) != state.last_activity_at and \
                 state.last_activity_at + trigger.for_ms == at:
             auto.inactive_fired[owner.id] = state.last_activity_at

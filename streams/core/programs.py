@@ -71,7 +71,7 @@ def advance(ctx: Context, program: m.Program, run: Enrollment) -> None:
                     return end(ctx, run, COMPLETED, "")
                 run.next_step = next(i for i, s in enumerate(program.steps) if s.label == do.then)
             continue
-        ctx.log("program.step", program.id, f"{step.label}: {m.ACTION_TYPE_OF[type(do)]}")
+        # the action's own journal entry names the step: one entry per action step, not two
         action_id, outcome = perform(ctx, do, m.PROGRAM, program.id, step.label, step=step.label,
                                      enrollment=run.enrollment_id)
         if isinstance(do, m.SendEmail):

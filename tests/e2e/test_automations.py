@@ -174,8 +174,7 @@ def test_a_known_name_is_nurtured_opens_clicks_is_promoted_leaves_the_program_an
     journal = [(j["kind"], j["source"], j["action_id"]) for j in left["automations"]["journal"]]
     assert journal == [
         ("program.enrolled", "nurture", None),
-        ("program.step", "nurture", None),  # welcome: send_email
-        ("action", "nurture", welcome.action_id),
+        ("action", "nurture", welcome.action_id),  # the welcome step: its send_email
         ("program.step", "nurture", None),  # wait: until 3 days later
         ("automation.fired", "to-sales", None),
         ("action", "to-sales", notify.action_id),

@@ -29,8 +29,9 @@ def test_a_new_known_name_enters_the_program_and_gets_its_first_email_at_once():
     assert action.prospect_id == PID and action.email == "ada@b.io" and action.due_at == action.occurred_at == T0
     assert action.cause_event_id == "e1" and action.file_version == "test-1"
     assert next_due(state, MODEL, ENGINE) == T0 + 3 * DAY  # the wait
-    assert [j.kind for j in state.automation.journal] == ["program.enrolled", "program.step", "action",
-                                                          "program.step"]
+    assert [(j.kind, j.detail) for j in state.automation.journal] == [
+        ("program.enrolled", "entered (became a known name)"), ("action", "send_email one (step first)"),
+        ("program.step", "2: wait 3d")]
 
 
 def test_a_wait_runs_its_next_steps_when_its_time_comes_dated_by_the_schedule_not_the_tick():
@@ -254,5 +255,4 @@ def test_the_timeline_shows_what_the_automations_did_after_the_input_that_caused
     entries = [(e["type"], e["source"], e["event_id"]) for e in as_json(state, MODEL)["timeline"]]
     action_id = state.automation.sent[0].action_id
     assert entries == [("page.viewed", "test", "e1"), ("program.enrolled", "nurture", "e1"),
-                       ("program.step", "nurture", "e1"), ("action", "nurture", action_id),
-                       ("program.step", "nurture", "e1")]
+                       ("action", "nurture", action_id), ("program.step", "nurture", "e1")]
