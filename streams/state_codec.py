@@ -87,6 +87,7 @@ def _dump_automation(auto: AutomationState) -> dict:
         "watches": [dataclasses.astuple(w) for w in auto.watches],
         "tags": auto.tags, "suppressed": auto.suppressed, "known_at": auto.known_at,
         "inactive_fired": auto.inactive_fired, "journal": [tuple(e) for e in auto.journal], "wake_at": auto.wake_at,
+        "crossed": auto.crossed,
     }
 
 
@@ -94,7 +95,8 @@ def _load_automation(raw: dict) -> AutomationState:
     auto = AutomationState(fired=raw["fired"], counts=raw["counts"], tags=raw["tags"], suppressed=raw["suppressed"],
                            known_at=raw["known_at"], inactive_fired=raw["inactive_fired"],
                            deferred=[Deferred(due, Action(*fields), run) for due, fields, run in raw["deferred"]],
-                           watches=[OutcomeWatch(*w) for w in raw["watches"]], wake_at=raw["wake_at"])
+                           watches=[OutcomeWatch(*w) for w in raw["watches"]], wake_at=raw["wake_at"],
+                           crossed=raw.get("crossed", {}))
     auto.enrollments = {run[0]: Enrollment(*run) for run in raw["enrollments"]}
     auto.sent.extend(SentEmail(*email) for email in raw["sent"])
     auto.journal.extend(JournalEntry(*entry) for entry in raw["journal"])

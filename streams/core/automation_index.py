@@ -53,6 +53,8 @@ class Engine:
     goal_programs: frozenset[str] = field(init=False, repr=False)  # programs with a goal exit (scores can meet it)
     min_inactivity_ms: int | None = field(init=False, repr=False)
     scores_any_rule: bool = field(init=False, repr=False)  # a trigger on total, fit, behaviour or a tag
+    # score triggers that decay alone can fire (``below`` on a decaying score): each is a timer too
+    decay_crossings: tuple[tuple[Owner, m.ScoreTrigger], ...] = field(init=False, repr=False)
     # (program, its send_email step) -> (whose trigger, window) of every negative outcome a trigger waits for
     outcome_windows: dict[tuple[str, str | None], tuple[tuple[str, int], ...]] = field(init=False, repr=False)
     conditions_by_type: dict[str, tuple[EventCondition, ...]] = field(init=False, repr=False)
@@ -104,6 +106,9 @@ class Engine:
                             trigger.within_ms is not None:
                         windows.setdefault((program.id, step.label), []).append((owner.id, trigger.within_ms))
         set_(self, "outcome_windows", {key: tuple(value) for key, value in windows.items()})
+        set_(self, "decay_crossings", tuple(
+            (o, t) for o, t in self.triggered(m.ScoreTrigger)
+            if t.below is not None and t.measure != "fit" and not (t.dimension or "").startswith("tag:")))
         set_(self, "watches_stage", m.StageTrigger in self.by_kind)
         set_(self, "watches_sla", m.SlaTrigger in self.by_kind)
         set_(self, "watches_segments", m.SegmentTrigger in self.by_kind)

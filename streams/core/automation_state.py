@@ -94,6 +94,7 @@ class AutomationState:
     suppressed: str | None = None  # unsubscribed, hard_bounce or complaint: no marketing email any more
     known_at: int | None = None  # when the prospect became a known name (the `identity: known` trigger)
     inactive_fired: dict[str, int] = field(default_factory=dict)  # inactivity automation -> activity it fired for
+    crossed: dict[str, int] = field(default_factory=dict)  # score trigger -> when decay last took it under its value
     journal: deque[JournalEntry] = field(default_factory=lambda: deque(maxlen=JOURNAL_LIMIT))
     wake_at: int | None = None  # the next of the timers above (automations.stored_due), kept so most inputs skip them
 

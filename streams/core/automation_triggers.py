@@ -3,8 +3,9 @@
 ``unwatched`` is the fast path most inputs take (nothing a trigger, an email's outcome or a
 running program's exit watches has changed); ``interaction`` and ``changes`` list the
 triggers the input fired (``Fired``), each with why in words, for ``automations`` to run.
-A score crossing is read from the ledger entries the input added, so it is the input's
-points that cross a value, not decay since the last one.
+A score crossing here is read from the ledger entries the input added, so it is the input's
+points that cross a value; decay alone taking a score under a ``below`` value is a timer
+(``automations.stored_due``), fired at the moment it happens.
 """
 
 from __future__ import annotations

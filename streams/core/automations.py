@@ -20,14 +20,16 @@ from typing import Iterable
 from schemas.records import CrmFeedback, Interaction
 from streams.core import automation_model as m
 from streams.core import prospect as core
-from streams.core.automation_actions import Context, all_hold, allowed, perform, release
+from streams.core.automation_actions import Context, all_hold, allowed, measure, perform, release
 from streams.core.automation_index import Engine, trigger_of
 from streams.core.automation_state import ACTIVE, AutomationState
 from streams.core.automation_triggers import Fired, Snapshot, changes, interaction, unwatched
+from streams.core.decay import first_below
 from streams.core.identity import ANON_PREFIX, USER_PREFIX, is_anonymous
 from streams.core.programs import advance, check_exits, enroll
 
 MAX_ROUNDS = 4  # an action's effect firing another trigger, and so on
+DECAY_HORIZON_MS = 5 * 365 * 86_400_000  # a score that stays above a trigger's value this long has no timer for it
 MAX_TIMERS = 10_000  # timers run for one input (a guard: a worker down for months catches up in one tick)
 _NOT_A_PERSON = (ANON_PREFIX, USER_PREFIX)  # automations run for people (identity.is_anonymous, inlined)
 
@@ -61,9 +63,9 @@ def step(state: core.ProspectState, item: core.Input | core.Tick | core.MergeReq
     ctx = Context(engine, state, state.automation, at, cause, "", event)
     if outcome.changed:
         _react(ctx, before, item, outcome.effects)
-    if not ctx.effects and not early:
+    if not ctx.effects and not early and not engine.decay_crossings:
         return outcome  # e.g. the first of "twice in a day": counted, nothing else to do
-    state.automation.wake_at = stored_due(state.automation)
+    state.automation.wake_at = stored_due(state, engine)
     return core.Outcome(state, (*early, *outcome.effects, *ctx.effects), True)
 
 
@@ -178,12 +180,37 @@ def due(state: core.ProspectState, engine: Engine) -> int | None:
     return min(times, default=None)
 
 
-def stored_due(auto: AutomationState) -> int | None:
-    """The next of the timers kept in the state (waits, deferrals, outcome windows); inactivity is derived."""
+def stored_due(state: core.ProspectState, engine: Engine) -> int | None:
+    """The next of the timers kept in the state (waits, deferrals, outcome windows) and of the moments decay
+    takes a watched score under a trigger's value; kept as ``wake_at``, so most inputs skip the timers at the
+    cost of one comparison. Inactivity is derived from the last activity instead."""
+    auto = state.automation
+    assert auto is not None
     times = [run.due_at for run in auto.enrollments.values() if run.status == ACTIVE and run.due_at is not None]
     times += [d.due_at for d in auto.deferred]
     times += [w.due_at for w in auto.watches]
+    for owner, trigger in engine.decay_crossings:
+        at = _decay_crossing(state, engine, owner.id, trigger)
+        if at is not None:
+            times.append(at)
     return min(times, default=None)
+
+
+def _decay_crossing(state: core.ProspectState, engine: Engine, owner_id: str, trigger: m.ScoreTrigger) -> int | None:
+    """When decay alone takes the trigger's score under its ``below`` value; None if it is under already (it
+    fired, or points took it there: an input's crossing fires with the input) or will not be within the horizon."""
+    auto = state.automation
+    assert auto is not None and trigger.below is not None
+    start = max(state.clock, auto.crossed.get(owner_id, state.clock))
+    ctx = Context(engine, state, auto, start, "", "")
+
+    def value_at(at: int) -> float:
+        ctx.at = at
+        return measure(ctx, trigger.measure, trigger.dimension)
+
+    if value_at(start) < trigger.below:
+        return None
+    return first_below(value_at, start, trigger.below, DECAY_HORIZON_MS)
 
 
 def run_timers(state: core.ProspectState, engine: Engine, now: int) -> list[core.Effect]:
@@ -200,7 +227,7 @@ def run_timers(state: core.ProspectState, engine: Engine, now: int) -> list[core
         _run_one(ctx, at)
         _enter_programs(ctx, [])
         _react(ctx, before, None, list(ctx.effects))
-        auto.wake_at = stored_due(auto)
+        auto.wake_at = stored_due(state, engine)
         effects.extend(ctx.effects)
     return effects
 
@@ -237,14 +264,21 @@ def _run_one(ctx: Context, at: int) -> None:
                 _fire(ctx, Fired(owner, why))  # type: ignore[arg-type]
                 _enter_programs(ctx, [Fired(owner, why)])  # type: ignore[arg-type]
             return
-    for owner, trigger in engine.triggered(m.InactivityTrigger):
-        assert state.last_activity_at is not None
+    for owner, trigger in engine.triggered(m.InactivityTrigger) if state.last_activity_at is not None else ():
         if auto.inactive_fired.get(owner.id) != state.last_activity_at and \
                 state.last_activity_at + trigger.for_ms == at:
             auto.inactive_fired[owner.id] = state.last_activity_at
             ctx.cause = f"inactive:{owner.id}/{state.last_activity_at}"
             why = f"no interaction for {trigger.for_ms // 86_400_000}d" if trigger.for_ms % 86_400_000 == 0 \
                 else f"no interaction for {trigger.for_ms // 1000}s"
+            _fire(ctx, Fired(owner, why))
+            _enter_programs(ctx, [Fired(owner, why)])
+            return
+    for owner, trigger in engine.decay_crossings:
+        if _decay_crossing(state, engine, owner.id, trigger) == at:
+            auto.crossed[owner.id] = at
+            ctx.cause = f"decay:{owner.id}/{at}"
+            why = f"{trigger.dimension or trigger.measure} score decayed below {trigger.below:g}"
             _fire(ctx, Fired(owner, why))
             _enter_programs(ctx, [Fired(owner, why)])
             return

@@ -11,12 +11,12 @@ not by the tick, so a late or repeated tick changes nothing but the latency.
 from __future__ import annotations
 
 from streams.core import automations, lifecycle, scoring, sla
+from streams.core.decay import first_below
 from streams.core.automation_index import Engine
 from streams.core.model import ScoringModel
 from streams.core.prospect import ProspectState
 
 HORIZON_MS = 5 * 365 * 86_400_000  # a lead that stays above the demotion threshold this long has no decay timer
-_PRECISION_MS = 1000
 
 
 def next_due(state: ProspectState, model: ScoringModel, engine: Engine | None) -> int | None:
@@ -32,22 +32,10 @@ def sla_due(state: ProspectState, model: ScoringModel) -> int | None:
 
 
 def demotion_due(state: ProspectState, model: ScoringModel) -> int | None:
-    """When decay alone takes a lead's total under the demotion threshold (to the second), found by bisection
-    over the decaying sums; None when it is not a lead nobody accepted, or not within the horizon."""
+    """When decay alone takes a lead's total under the demotion threshold (to the millisecond), found by bisection
+    over the decaying sums, to the millisecond; None when it is not a lead nobody accepted, or not within the horizon."""
     threshold = model.demote_threshold
     if threshold is None or state.stage != lifecycle.LEAD:
         return None
     sums = state.behaviour_by_half_life
-
-    def below(at: int) -> bool:
-        return state.fit + scoring.behaviour(sums, at) < threshold
-
-    low, high = state.clock, state.clock + HORIZON_MS
-    if below(low):
-        return low
-    if not below(high):
-        return None
-    while high - low > _PRECISION_MS:
-        middle = (low + high) // 2
-        low, high = (low, middle) if below(middle) else (middle, high)
-    return high
+    return first_below(lambda at: state.fit + scoring.behaviour(sums, at), state.clock, threshold, HORIZON_MS)

@@ -256,3 +256,30 @@ def test_the_timeline_shows_what_the_automations_did_after_the_input_that_caused
     action_id = state.automation.sent[0].action_id
     assert entries == [("page.viewed", "test", "e1"), ("program.enrolled", "nurture", "e1"),
                        ("action", "nurture", action_id), ("program.step", "nurture", "e1")]
+
+
+def test_decay_alone_crossing_a_value_fires_at_that_moment_once_however_the_worker_ticks():
+    from streams.core.prospect import scores
+
+    text = FILE.replace("automations:\n", "automations:\n  - id: cooling\n    trigger: {score: behaviour, below: 30}\n"
+                        "    actions: [{tag: cooling}]\n    frequency: every_time\n", 1)
+    engine = Engine(parse_automations(text, "t.yaml", frozenset({"one", "two", "three", "resend"})), MODEL)
+    pricing = [view(n, T0 + n * 60_000, "https://a.io/pricing") for n in range(1, 4)]  # 63 points, 60 decaying
+
+    def run(ticks):
+        state = new_state()
+        fired = [a for a in feed(state, [*pricing, *map(Tick, ticks)], engine) if a.source == "cooling"]
+        return state, [(a.action_id, a.occurred_at) for a in fired]
+
+    state, fired = run([T0 + 40 * DAY])
+    [(_, crossed_at)] = fired
+    before, _ = run([])  # the scores as of the last view, evaluated later
+    assert scores(before, MODEL, crossed_at - 1000).behaviour >= 30 > scores(before, MODEL, crossed_at).behaviour
+    assert 11 * DAY < crossed_at - T0 < 12 * DAY  # 60 * 0.5 ** (t / 10d) + 3 < 30
+    assert run([T0 + n * DAY for n in range(1, 41)])[1] == fired  # a tick a day: the same, once
+    assert feed(state, [Tick(T0 + 80 * DAY)], engine) == []  # under it stays: no second crossing
+    # new points lift it again; the next descent is a new crossing
+    again = [a for a in feed(state, [view(9, T0 + 81 * DAY, "https://a.io/pricing"),
+                                     view(10, T0 + 81 * DAY + 1, "https://a.io/pricing"),
+                                     Tick(T0 + 120 * DAY)], engine) if a.source == "cooling"]
+    assert len(again) == 1 and again[0].occurred_at > T0 + 81 * DAY
