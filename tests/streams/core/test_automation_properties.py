@@ -9,7 +9,9 @@ from streams.core.automation_state import WEEK_MS, ActionEffect
 from streams.core.automations import step
 from streams.core.prospect import Tick
 from streams.state_codec import dump_state, load_state
-from tests.streams.core.automation_cases import DAY, ENGINE, HOUR, T0, email_event, new_state, view
+from streams.core.automation_file import parse_automations
+from streams.core.automation_index import Engine
+from tests.streams.core.automation_cases import DAY, ENGINE, FILE, HOUR, T0, email_event, new_state, view
 from tests.streams.core.prospects import MODEL
 
 URLS = ("https://a.io/docs", "https://a.io/pricing", "https://a.io/blog")
@@ -111,3 +113,30 @@ def test_a_timer_fires_once_whenever_and_however_often_the_worker_ticks(journey,
     key = lambda actions: sorted((a.action_id, a.occurred_at) for a in actions if a.source_kind == "program")  # noqa
     assert key(ticked) == key(plain)
     assert len({a.action_id for a in ticked}) == len(ticked)
+
+
+COOLING = Engine(parse_automations(
+    FILE.replace("automations:\n", "automations:\n  - id: cooling\n    trigger: {score: behaviour, below: 30}\n"
+                 "    actions: [{tag: cooling}]\n    frequency: every_time\n", 1),
+    "t.yaml", frozenset({"one", "two", "three", "resend"})), MODEL)
+
+
+@settings(max_examples=40, deadline=None)
+@given(journeys(), st.lists(st.integers(0, 50 * DAY), max_size=8))
+def test_a_decay_crossing_fires_at_the_same_moment_with_the_same_id_however_the_worker_ticks(journey, ticks):
+    bare = [(o, k) for o, k in journey if k != "tick"]
+    end = [(60 * DAY, "tick")]
+
+    def cooling(entries):
+        state, out = new_state(), []
+        numbered = 0
+        for offset, kind in sorted(entries):
+            item = input_for(numbered, offset, kind, state)
+            numbered += kind != "tick"
+            out += [(e.action.action_id, e.action.occurred_at) for e in step(state, item, MODEL, COOLING).effects
+                    if isinstance(e, ActionEffect) and e.action.source == "cooling"]
+        return out
+
+    plain = cooling([*bare, *end])
+    assert cooling([*bare, *((t, "tick") for t in ticks), *end]) == plain
+    assert len(set(plain)) == len(plain)
