@@ -5,6 +5,7 @@ from typing import Iterable
 from prometheus_client import Counter, Gauge, Histogram
 
 from streams.core.automation_model import ACTION_TYPES, SUPPRESSION_REASONS
+from streams.core.automation_state import COMPLETED, EXHAUSTED
 from streams.core.lifecycle import VERDICTS
 
 EVENTS_PROCESSED = Counter("leadflow_worker_events_processed_total", "Interactions processed by the worker",
@@ -89,5 +90,5 @@ def start_programs_at_zero(programs: Iterable[str]) -> None:
     by completion and exhaustion, which carry no reason (an exit's reasons appear with the first one)."""
     for program in programs:
         PROGRAM_ENROLLMENTS.labels(program)
-        for outcome in ("completed", "exhausted"):
+        for outcome in (COMPLETED, EXHAUSTED):
             PROGRAM_EXITS.labels(program, outcome, "")

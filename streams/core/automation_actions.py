@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from schemas.records import Action, Interaction
 from streams.core import automation_model as m
-from streams.core import lifecycle, scoring
+from streams.core import scoring
 from streams.core.automation_index import Engine
-from streams.core.automation_state import (WEEK_MS, ActionEffect, AutomationState, Deferred, JournalEntry, OutcomeWatch,
-                                           SentEmail, Suppressed)
-from streams.core.prospect import LedgerEntry, ProspectState, Scores, scores, tag_dimensions
+from streams.core.automation_state import (EXITED, WEEK_MS, ActionEffect, AutomationState, Deferred, JournalEntry,
+                                           OutcomeWatch, SentEmail, Suppressed)
+from streams.core.prospect import LedgerEntry, ProspectState, Scores, refit, scores, tag_dimensions
 
 if TYPE_CHECKING:
     from streams.core.prospect import Effect
@@ -76,10 +76,6 @@ def measure(ctx: Context, name: str, dimension: str | None) -> float:
     tallies = state.tallies
     return sum(tallies[rule.id].at(at, rule.half_life_ms) for rule in ctx.engine.dimension_rules.get(dimension, ())
                if rule.id in tallies)
-
-
-def holds(ctx: Context, condition: m.Condition) -> bool:
-    return _TESTS[type(condition)](ctx, condition)
 
 
 def _score_in(ctx: Context, condition: m.ScoreRange) -> bool:
@@ -171,7 +167,8 @@ def emit(ctx: Context, action: Action, spec: m.ActionSpec | None = None) -> None
         auto.tags.pop(spec.tag, None)
     elif isinstance(spec, m.SetAttribute):
         state.profile[spec.name] = spec.value
-        _refit(ctx, action.action_id)
+        refit(state, ctx.engine.model, action.action_id, ctx.at, 0.0, state.fit + state.behaviour)
+        ctx.changed()
     elif isinstance(spec, m.Points):
         _points(ctx, action.action_id, action.source, spec.points)
     elif isinstance(spec, m.Enroll):
@@ -179,7 +176,7 @@ def emit(ctx: Context, action: Action, spec: m.ActionSpec | None = None) -> None
     ctx.log("action", action.source, _what(action), action.action_id)
     if isinstance(spec, m.Unenroll):
         from streams.core.programs import leave  # the one cycle between the two: programs perform actions
-        leave(ctx, spec.program, "exited", "unenrolled")
+        leave(ctx, spec.program, EXITED, "unenrolled")
     if action.type == "send_email":
         auto.sent.append(SentEmail(action.action_id, action.source, action.step, ctx.at,
                                    action.payload.get("transactional") != "true"))
@@ -243,16 +240,6 @@ def _refused(ctx: Context, transactional: bool) -> str | None:
 def _suppress(ctx: Context, action: Action, reason: str) -> None:
     ctx.log("action.suppressed", action.source, f"{_what(action)}: {reason}", action.action_id)
     ctx.effects.append(Suppressed(action.type, reason))
-
-
-def _refit(ctx: Context, cause: str) -> None:
-    state = ctx.state
-    fit, state.fit_rules = scoring.fit(state.profile, ctx.engine.model)
-    if fit != state.fit:
-        state.ledger.append(LedgerEntry(cause, "fit:" + "+".join(state.fit_rules), fit - state.fit, 0.0,
-                                        state.behaviour + fit, ctx.at))
-        state.fit = fit
-    ctx.changed()
 
 
 def _points(ctx: Context, cause: str, source: str, points: float) -> None:
@@ -319,9 +306,6 @@ def _who(state: ProspectState) -> str:
     name = " ".join(v for v in (state.profile.get("first_name"), state.profile.get("last_name")) if v)
     return f"{name} <{state.email}>" if name and state.email else (state.email or state.prospect_id or state.key)
 
-
-def in_sales(state: ProspectState) -> bool:
-    return state.stage in lifecycle.IN_SALES
 
 
 def iso(ms: int) -> str:

@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from schemas.records import Action
+from streams.core.automation_model import EXIT_OUTCOMES
 
 JOURNAL_LIMIT = 200  # enrollments, steps and actions kept for the timeline and `leadflow explain`
 SENT_LIMIT = 50  # emails remembered for engagement branches, outcome triggers and the weekly cap
 WEEK_MS = 7 * 86_400_000
-ACTIVE, COMPLETED, EXITED, EXHAUSTED = "active", "completed", "exited", "exhausted"
+ACTIVE = "active"
+COMPLETED, EXITED, EXHAUSTED = EXIT_OUTCOMES
 
 
 class JournalEntry(NamedTuple):

@@ -10,7 +10,7 @@ points that cross a value; decay alone taking a score under a ``below`` value is
 
 from __future__ import annotations
 
-from typing import Iterable, NamedTuple
+from typing import Iterable, Iterator, NamedTuple
 
 from schemas.records import Interaction
 from streams.core import automation_model as m
@@ -56,7 +56,7 @@ def unwatched(engine: Engine, state: core.ProspectState, event: Interaction, eff
         if not condition.narrows or condition.matches(event):
             return False
     if event.type in ENGAGEMENT_TYPES:
-        if event.type in SUPPRESSING or (event.type == "email.bounced" and event.properties.get("bounce") == "hard"):
+        if suppression(event) is not None:
             return False
         if event.type != "email.bounced" and auto is not None and auto.email(event.message_id) is not None:
             return False
@@ -74,12 +74,15 @@ def unwatched(engine: Engine, state: core.ProspectState, event: Interaction, eff
     if engine.scores_any_rule:
         return False
     watched = engine.watched_rules
-    for entry in reversed(ledger):
+    return not any(entry.rule_id in watched for entry in added(ledger, last))
+
+
+def added(ledger: Iterable[core.LedgerEntry], last: object) -> Iterator[core.LedgerEntry]:
+    """The ledger entries after ``last`` (the newest entry before the input), newest first."""
+    for entry in reversed(ledger):  # type: ignore[call-overload]
         if entry is last:
-            return True
-        if entry.rule_id in watched:
-            return False
-    return True
+            return
+        yield entry
 
 
 class Snapshot:
@@ -97,18 +100,21 @@ class Snapshot:
                    state.ledger[-1] if state.ledger else None)
 
     def new_entries(self, state: core.ProspectState) -> list[core.LedgerEntry]:
-        out = []
-        for entry in reversed(state.ledger):
-            if entry is self.last_entry:
-                break
-            out.append(entry)
-        return out
+        return list(added(state.ledger, self.last_entry))
+
+
+def suppression(event: Interaction) -> str | None:
+    """Why this event ends marketing email to the prospect (unsubscribed, complaint, hard_bounce), or None."""
+    if event.type == "email.bounced":
+        return "hard_bounce" if event.properties.get("bounce") == "hard" else None
+    return SUPPRESSING.get(event.type)
 
 
 def interaction(ctx: Context, event: Interaction, entries: list[Fired]) -> None:
     auto = ctx.auto
-    if event.type in SUPPRESSING or (event.type == "email.bounced" and event.properties.get("bounce") == "hard"):
-        auto.suppressed = auto.suppressed or SUPPRESSING.get(event.type, "hard_bounce")
+    reason = suppression(event)
+    if reason is not None:
+        auto.suppressed = auto.suppressed or reason
     if event.type in ("email.opened", "email.clicked") and event.message_id:
         _engagement(ctx, event, entries)
     for owner, trigger in ctx.engine.interactions_by_type.get(event.type, ()):

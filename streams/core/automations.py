@@ -21,17 +21,17 @@ from schemas.records import CrmFeedback, Interaction
 from streams.core import automation_model as m
 from streams.core import prospect as core
 from streams.core.automation_actions import Context, all_hold, allowed, measure, perform, release
-from streams.core.automation_index import Engine, trigger_of
+from streams.core.automation_index import Engine, Owner, trigger_of
 from streams.core.automation_state import ACTIVE, AutomationState
 from streams.core.automation_triggers import Fired, Snapshot, changes, interaction, unwatched
 from streams.core.decay import first_below
-from streams.core.identity import ANON_PREFIX, USER_PREFIX, is_anonymous
+from streams.core.durations import format_duration_ms
+from streams.core.identity import NOT_A_PERSON, is_anonymous
 from streams.core.programs import advance, check_exits, enroll
 
 MAX_ROUNDS = 4  # an action's effect firing another trigger, and so on
 DECAY_HORIZON_MS = 5 * 365 * 86_400_000  # a score that stays above a trigger's value this long has no timer for it
 MAX_TIMERS = 10_000  # timers run for one input (a guard: a worker down for months catches up in one tick)
-_NOT_A_PERSON = (ANON_PREFIX, USER_PREFIX)  # automations run for people (identity.is_anonymous, inlined)
 
 
 def runs_for(state: core.ProspectState) -> bool:
@@ -42,7 +42,8 @@ def step(state: core.ProspectState, item: core.Input | core.Tick | core.MergeReq
          engine: Engine | None) -> core.Outcome:
     """The prospect's transition for one input, with what its automations do. Most inputs change nothing an
     automation watches; they cost the engine a handful of comparisons (``bench/core.py --automations both``)."""
-    if engine is None or state.alias_of is not None or state.key.startswith(_NOT_A_PERSON):
+    # runs_for, inlined: this is the core's path for every input
+    if engine is None or state.alias_of is not None or state.key.startswith(NOT_A_PERSON):
         return (core.absorb if type(item) is core.MergeRequest else core.apply)(state, item, model)  # type: ignore
     at = item.occurred_at if type(item) is Interaction else _time_of(item)  # type: ignore[union-attr]
     auto = state.automation
@@ -260,28 +261,29 @@ def _run_one(ctx: Context, at: int) -> None:
             holds = {"not_opened": not opened, "not_clicked": not clicked,
                      "opened_not_clicked": opened and not clicked}.get(trigger.outcome, False)
             if holds:
-                ctx.cause, why = f"{email.action_id}/{trigger.outcome}", f"{trigger.outcome} {email.source} email"
-                _fire(ctx, Fired(owner, why))  # type: ignore[arg-type]
-                _enter_programs(ctx, [Fired(owner, why)])  # type: ignore[arg-type]
+                ctx.cause = f"{email.action_id}/{trigger.outcome}"
+                _timer_fired(ctx, owner, f"{trigger.outcome} {email.source} email")  # type: ignore[arg-type]
             return
     for owner, trigger in engine.triggered(m.InactivityTrigger) if state.last_activity_at is not None else ():
         if auto.inactive_fired.get(owner.id) != state.last_activity_at and \
                 state.last_activity_at + trigger.for_ms == at:
             auto.inactive_fired[owner.id] = state.last_activity_at
             ctx.cause = f"inactive:{owner.id}/{state.last_activity_at}"
-            why = f"no interaction for {trigger.for_ms // 86_400_000}d" if trigger.for_ms % 86_400_000 == 0 \
-                else f"no interaction for {trigger.for_ms // 1000}s"
-            _fire(ctx, Fired(owner, why))
-            _enter_programs(ctx, [Fired(owner, why)])
+            _timer_fired(ctx, owner, f"no interaction for {format_duration_ms(trigger.for_ms)}")
             return
     for owner, trigger in engine.decay_crossings:
         if _decay_crossing(state, engine, owner.id, trigger) == at:
             auto.crossed[owner.id] = at
             ctx.cause = f"decay:{owner.id}/{at}"
-            why = f"{trigger.dimension or trigger.measure} score decayed below {trigger.below:g}"
-            _fire(ctx, Fired(owner, why))
-            _enter_programs(ctx, [Fired(owner, why)])
+            _timer_fired(ctx, owner, f"{trigger.dimension or trigger.measure} score decayed below {trigger.below:g}")
             return
+
+
+def _timer_fired(ctx: Context, owner: Owner, why: str) -> None:
+    """A trigger a timer fired (an email's outcome, inactivity, a decay crossing): an automation runs its actions,
+    a program's entry enrolls the prospect."""
+    _fire(ctx, Fired(owner, why))
+    _enter_programs(ctx, [Fired(owner, why)])
 
 
 def _time_of(item: object) -> int:

@@ -14,3 +14,11 @@ def parse_duration_ms(text: object) -> int:
     if not match or float(match.group(1)) <= 0:
         raise ValueError(f"{text!r} is not a duration; use e.g. 45s, 30m, 12h, 90d or 2w")
     return int(float(match.group(1)) * _UNITS_MS[match.group(2)])
+
+
+def format_duration_ms(ms: int) -> str:
+    """The largest unit up to days that divides it exactly, as marketing ops write it: ``3d``, ``36h``, ``1500ms``."""
+    for unit in ("d", "h", "m", "s"):
+        if ms % _UNITS_MS[unit] == 0:
+            return f"{ms // _UNITS_MS[unit]}{unit}"
+    return f"{ms}ms"

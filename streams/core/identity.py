@@ -14,6 +14,7 @@ import re
 
 ANON_PREFIX = "anon:"
 USER_PREFIX = "user:"
+NOT_A_PERSON = (ANON_PREFIX, USER_PREFIX)  # the prefixes of keys that name no known person
 MAX_ID = 200  # longest anonymous or user id accepted
 # local part: no whitespace, no control characters (C0, DEL, C1), no surrogates and none of the characters that
 # quote or delimit addresses in mail headers and markup (<, >, ", parentheses, brackets, \\, comma, ; and :)
@@ -48,7 +49,7 @@ def user_key(user_id: str) -> str:
 
 def is_anonymous(prospect_key: str) -> bool:
     """Not (yet) a known person: an anonymous visitor or a user id not linked to an email."""
-    return prospect_key.startswith(ANON_PREFIX) or prospect_key.startswith(USER_PREFIX)
+    return prospect_key.startswith(NOT_A_PERSON)
 
 
 def resolution(prospect_key: str) -> int:

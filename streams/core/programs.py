@@ -16,6 +16,7 @@ from streams.core import automation_model as m
 from streams.core import lifecycle
 from streams.core.automation_actions import SUPPRESSED, Context, all_hold, perform
 from streams.core.automation_state import ACTIVE, COMPLETED, EXHAUSTED, EXITED, Enrollment, ProgramChange
+from streams.core.durations import format_duration_ms
 
 MAX_STEPS_PER_RUN = 1000  # steps without a wait between them; a program has far fewer (a guard, not a limit)
 
@@ -127,11 +128,7 @@ def check_exits(ctx: Context) -> None:
             end(ctx, run, EXITED, reason)
 
 
+
 def _span(span: m.Span) -> str:
-    for unit, ms in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
-        if span.ms % ms == 0:
-            text = f"{span.ms // ms}{unit}"
-            break
-    else:
-        text = f"{span.ms}ms"
+    text = format_duration_ms(span.ms)
     return f"{text} of business time" if span.business else text

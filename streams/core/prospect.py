@@ -285,11 +285,7 @@ def _interaction(state: ProspectState, event: Interaction, model: ScoringModel) 
             decayed = 0.0
         if event.traits:
             state.profile.update(event.traits)
-            fit, state.fit_rules = scoring.fit(state.profile, model)
-            if fit != state.fit:
-                state.ledger.append(LedgerEntry(event.event_id, "fit:" + "+".join(state.fit_rules),
-                                                fit - state.fit, decayed, running + fit - state.fit, at))
-                state.fit = fit
+            refit(state, model, event.event_id, at, decayed, running)
     state.behaviour = after
     for segment in model.segments_by_type.get(event.type, ()):  # a loop, not a comprehension: no frame per event
         if segment.id not in state.segments and segment.condition.matches(event):
@@ -305,6 +301,16 @@ def _interaction(state: ProspectState, event: Interaction, model: ScoringModel) 
     retain(state.history, event, model)
     state.seen.add(event.event_id)
     return _transition(state, model, event.event_id, at, event.received_at, activity=True)
+
+
+def refit(state: ProspectState, model: ScoringModel, cause: str, at: int, decayed: float, total: float) -> None:
+    """Fit recomputed from the whole profile after it changed (traits, an automation's attribute); a change is a
+    ledger entry. ``total``: the score before the change, ``decayed``: behaviour lost since the previous entry."""
+    fit, state.fit_rules = scoring.fit(state.profile, model)
+    if fit != state.fit:
+        state.ledger.append(LedgerEntry(cause, "fit:" + "+".join(state.fit_rules), fit - state.fit, decayed,
+                                        total + fit - state.fit, at))
+        state.fit = fit
 
 
 def _verdict(state: ProspectState, verdict: CrmFeedback, model: ScoringModel) -> Outcome:
