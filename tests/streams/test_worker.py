@@ -277,7 +277,8 @@ sla:
     assert noticed - escalation.occurred_at < 10_000  # seen within seconds, not at the next decay tick
 
 
-WAIT_S = 8  # long enough to kill the worker inside the wait on a loaded machine, short enough to wait out
+WAIT_S = 15  # long enough to see the waits stored and kill the worker inside them on a loaded machine (8 s was not:
+#   in a full CI run the states reached the changelog after the waits had ended), short enough to wait out
 DRIP = f"""\
 version: worker-drip
 programs:
@@ -342,7 +343,7 @@ def test_programs_mid_wait_survive_kill_9_and_restart_with_the_same_action_ids(c
         later = [view(i, pid, "/docs", entered + i) for i in range(3) for pid in waiting]
         asyncio.run(produce(config, later))
         asyncio.run(read_topic_until(config, "actions", firsts(waiting, later), timeout_s=30))
-        assert wait_until(lambda: waiting_in_changelog(config, waiting), 20, interval_s=0.3)
+        assert wait_until(lambda: waiting_in_changelog(config, waiting), WAIT_S, interval_s=0.3)
         second.send_signal(signal.SIGKILL)
         second.wait(10)
     killed = time.time_ns() // 1_000_000
