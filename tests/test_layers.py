@@ -8,7 +8,7 @@ violation fails here naming the file and line instead of surfacing as a cycle la
 - shells (``streams`` outside the core, ``connectors``) use the core, and from ``leadflow``
   only the shared runtime pieces (configuration, Kafka clients, clock, HTTP auth, ...),
   never the CLI, the supervisor or the demo;
-- the collector and the CRM side do not import each other;
+- the collector and the CRM side do not import each other, nor the action delivery (which uses both);
 - the worker's shell imports no connector.
 """
 
@@ -25,7 +25,7 @@ PACKAGES = ("schemas", "streams", "connectors", "leadflow")
 SHARED = {"leadflow.config", "leadflow.settings", "leadflow.parsers", "leadflow.clock", "leadflow.kafka",
           "leadflow.partitioner",
           "leadflow.topics", "leadflow.topic_reader", "leadflow.consumer_lag", "leadflow.http_auth",
-          "leadflow.process", "leadflow.private_files", "leadflow.stage"}
+          "leadflow.process", "leadflow.private_files", "leadflow.stage", "leadflow.outbound", "leadflow.webhooks"}
 IO_LIBRARIES = ("aiohttp", "aiokafka", "kafka", "psycopg", "urllib.request", "socket", "requests", "asyncio")
 
 
@@ -65,6 +65,8 @@ def violation(importer: str, imported: str) -> str | None:
         return "the collector and the CRM side do not import each other"
     if within(importer, "connectors.crm") and within(imported, "connectors.collector"):
         return "the collector and the CRM side do not import each other"
+    if within(importer, "connectors.collector", "connectors.crm") and within(imported, "connectors.actions"):
+        return "the action delivery uses the collector's link signing and the CRM's tables, not the reverse"
     if within(importer, "streams") and within(imported, "connectors"):
         return "the worker's shell imports no connector"
     return None

@@ -29,6 +29,8 @@ CLICK_SIGNED = ("u", "p", "m", "x")
 PIXEL_SIGNED = ("e", "p", "m", "c")
 LEGACY_PIXEL_SIGNED = ("p", "m")  # pixels signed before the type was bound: opens only
 OPENED = "email.opened"
+UNSUBSCRIBED = "email.unsubscribed"
+UNSUBSCRIBE_SIGNED = ("e", "p", "m")  # "e" is not in the link: always UNSUBSCRIBED, so no other link's signature fits
 
 
 class LinkError(ValueError):
@@ -76,6 +78,21 @@ def click_url(base_url: str, secret: str, email: str, url: str, message_id: str 
         params["m"] = message_id
     params[SIGNATURE_PARAM] = signature(secret, params, CLICK_SIGNED)
     return f"{base_url.rstrip('/')}/t/c?{urlencode(params)}"
+
+
+def unsubscribe_url(base_url: str, secret: str, email: str, message_id: str) -> str:
+    """The signed one-click unsubscribe link of one message (RFC 8058): it never expires, as the law asks of
+    unsubscribe links, and names the prospect by ``prospect_id`` only."""
+    params = {"p": prospect_id_for(email), "m": message_id}
+    params[SIGNATURE_PARAM] = signature(secret, {**params, "e": UNSUBSCRIBED}, UNSUBSCRIBE_SIGNED)
+    return f"{base_url.rstrip('/')}/t/u?{urlencode(params)}"
+
+
+def verify_unsubscribe(secret: str, params: Mapping[str, str]) -> VerifiedLink:
+    _check_signature(secret, {**params, "e": UNSUBSCRIBED}, UNSUBSCRIBE_SIGNED)
+    if not params.get("p") or not params.get("m"):
+        raise LinkError("prospect or message missing")
+    return VerifiedLink(params["p"], params["m"], type=UNSUBSCRIBED)
 
 
 def verify_click(secret: str, params: Mapping[str, str], now_s: float) -> VerifiedLink:
