@@ -31,6 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("collector", parents=[settings_parent("collector")], help="run the HTTP collector (one process)")
     commands.add_parser("worker", parents=[settings_parent("worker")], help="run the stream processor (one process)")
     commands.add_parser("sink", parents=[settings_parent("sink")], help="run the CRM sink (one process)")
+    commands.add_parser("actions", parents=[settings_parent("actions")],
+                        help="run the action delivery (one process): emails, notifications, CRM tasks, webhooks")
+    outbox = commands.add_parser("outbox", parents=[settings_parent("outbox")],
+                                 help="list what the embedded default wrote instead of sending (newest first)")
+    outbox.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    outbox.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     topics = commands.add_parser("topics", help="create or describe the Kafka topics")
     topics_commands = topics.add_subparsers(dest="topics_command", required=True, metavar="ACTION")
     topics_commands.add_parser("create", parents=[settings_parent("topics create")], help="create missing topics (idempotent)")
@@ -91,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_rescore(config, args.new_model)
         if command == "automations":
             return cmd_automations(config, args.dry_run)
+        if command == "outbox":
+            return cmd_outbox(config, args.limit, args.json)
         if command == "dlq list":
             return cmd_dlq_list(config, args.json)
         if command == "dlq replay":
@@ -289,6 +297,14 @@ def cmd_sink(config: Config) -> int:
     return _run_until_signal(sink.run)
 
 
+def cmd_actions(config: Config) -> int:
+    raise UsageError("`leadflow actions` is being built (issue 16)")
+
+
+def cmd_outbox(config: Config, limit: int, as_json: bool) -> int:
+    raise UsageError("`leadflow outbox` is being built (issue 16)")
+
+
 def cmd_dlq_list(config: Config, as_json: bool) -> int:
     import json
     from datetime import datetime, timezone
@@ -386,6 +402,7 @@ COMMANDS: dict[str, Callable[[Config], int]] = {
     "collector": cmd_collector,
     "worker": cmd_worker,
     "sink": cmd_sink,
+    "actions": cmd_actions,
     "topics create": cmd_topics_create,
     "topics describe": cmd_topics_describe,
     "migrate": cmd_migrate,

@@ -35,6 +35,11 @@ _COLLECTOR_ONLY = tuple(s.env for s in SETTINGS if s.attr in {
     "webhook_max_age_s", "write_key", "crm_feedback_token",
     "sendgrid_public_key", "mailgun_signing_key", "postmark_basic_auth", "ses_topic_arns"})
 
+_ACTIONS_ONLY = {"email_provider", "email_from", "email_reply_to", "email_api_url", "mailgun_domain", "postmark_stream",
+                 "ses_region", "ses_configuration_set", "chat_webhook_url", "chat_webhooks", "chat_format",
+                 "actions_timeout_s", "actions_max_attempts", "actions_concurrency", "sendgrid_api_key",
+                 "mailgun_api_key", "postmark_server_token", "ses_access_key_id", "ses_secret_access_key"}
+
 USES: dict[str, tuple[str, ...]] = {
     "up": ALL,
     "demo": ALL,
@@ -49,6 +54,11 @@ USES: dict[str, tuple[str, ...]] = {
              "LEADFLOW_HTTP_HOST", "LEADFLOW_METRICS_HOST", "LEADFLOW_SINK_METRICS_PORT", "LEADFLOW_SINK_TARGET", "LEADFLOW_WEBHOOK_URL",
              "LEADFLOW_WEBHOOK_TIMEOUT", "LEADFLOW_WEBHOOK_MAX_ATTEMPTS", "LEADFLOW_WEBHOOK_CONCURRENCY",
              "LEADFLOW_WEBHOOK_SECRET", *COMMON),
+    "actions": (*KAFKA, *GROUPS, "LEADFLOW_KAFKA_IDEMPOTENCE", "LEADFLOW_SCHEMA_REGISTRY_URL", "LEADFLOW_CRM_DSN",
+                "LEADFLOW_MODEL", "LEADFLOW_AUTOMATIONS", *LINKS, "LEADFLOW_TRACKING_CONSENT", "LEADFLOW_METRICS_HOST",
+                "LEADFLOW_ACTIONS_METRICS_PORT", "LEADFLOW_WEBHOOK_SECRET",
+                *(s.env for s in SETTINGS if s.attr in _ACTIONS_ONLY), *COMMON),
+    "outbox": COMMON,
     "topics create": (*KAFKA, *TOPICS, *COMMON),
     "topics describe": (*KAFKA, *COMMON),
     "migrate": ("LEADFLOW_CRM_DSN", *COMMON),

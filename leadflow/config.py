@@ -93,6 +93,11 @@ class Secrets:
     mailgun_signing_key: str | None = None
     postmark_basic_auth: str | None = None
     form_captcha_secret: str | None = None
+    sendgrid_api_key: str | None = None
+    mailgun_api_key: str | None = None
+    postmark_server_token: str | None = None
+    ses_access_key_id: str | None = None
+    ses_secret_access_key: str | None = None
     ses_topic_arns: tuple[str, ...] = ()
     embedded_pg_password: str | None = None
 
@@ -135,10 +140,31 @@ class SinkSettings:
 
 
 @dataclass(frozen=True)
+class ActionSettings:
+    """The action delivery (``leadflow actions``): email provider, chat webhooks, retries."""
+
+    email_provider: str = "outbox"  # outbox: .eml files under <data dir>/outbox, nothing sent
+    email_from: str = "Example <hello@example.com>"
+    email_reply_to: str | None = None
+    email_api_url: str | None = None  # the provider's API base URL; None: the provider's public one
+    mailgun_domain: str | None = None
+    postmark_stream: str = "broadcast"  # Postmark's message stream for marketing email ("outbound": transactional)
+    ses_region: str | None = None
+    ses_configuration_set: str | None = None
+    chat_webhook_url: str | None = None
+    chat_webhooks: tuple[str, ...] = ()  # "name=url": a channel ("#sales") or a queue with its own webhook
+    chat_format: str = "slack"
+    actions_timeout_s: float = 10.0
+    actions_max_attempts: int = 8
+    actions_concurrency: int = 8
+
+
+@dataclass(frozen=True)
 class Config:
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     collector: CollectorSettings = field(default_factory=CollectorSettings)
     sink: SinkSettings = field(default_factory=SinkSettings)
+    actions: ActionSettings = field(default_factory=ActionSettings)
     secrets: Secrets = field(default_factory=Secrets)
     topic_prefix: str = "leadflow"
     partitions: int = 6
@@ -154,6 +180,7 @@ class Config:
     collector_metrics_port: int = 0  # 0: the collector serves /metrics on its own port
     worker_metrics_port: int = 9101
     sink_metrics_port: int = 9102
+    actions_metrics_port: int = 9103
     data_dir: Path = Path(".leadflow")
     log_level: str = "info"
     timer_s: float = 1.0
@@ -203,6 +230,7 @@ _GROUP_FIELDS = {
     "kafka": {f.name for f in dataclasses.fields(KafkaSettings)},
     "collector": {f.name for f in dataclasses.fields(CollectorSettings)},
     "sink": {f.name for f in dataclasses.fields(SinkSettings)},
+    "actions": {f.name for f in dataclasses.fields(ActionSettings)},
     "secrets": {f.name for f in dataclasses.fields(Secrets)},
 }
 

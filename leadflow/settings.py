@@ -16,6 +16,8 @@ SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 SINK_TARGETS = ("postgres", "webhook")
+EMAIL_PROVIDERS = ("outbox", "sendgrid", "mailgun", "postmark", "ses")
+CHAT_FORMATS = ("slack", "teams")
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,7 @@ class Setting:
 
     def get(self, config: Any) -> Any:
         """The value in a Config: in its group (kafka, collector, sink, secrets) or at the top."""
-        for group in (config.kafka, config.collector, config.sink, config.secrets):
+        for group in (config.kafka, config.collector, config.sink, config.actions, config.secrets):
             if hasattr(group, self.attr):
                 return getattr(group, self.attr)
         return getattr(config, self.attr)
@@ -122,6 +124,34 @@ SETTINGS: tuple[Setting, ...] = (
             "attempts per event (5xx, 429, timeouts, connection errors) before it goes to the dead-letter topic"),
     Setting("LEADFLOW_WEBHOOK_CONCURRENCY", "webhook_concurrency", parsers.positive_int,
             "prospects delivered at once (each prospect's events stay in order)"),
+    Setting("LEADFLOW_ACTIONS_METRICS_PORT", "actions_metrics_port", parsers.port,
+            "action delivery (`leadflow actions`) Prometheus port"),
+    Setting("LEADFLOW_EMAIL_PROVIDER", "email_provider", parsers.choice(EMAIL_PROVIDERS, str.lower),
+            "where emails go: outbox (.eml files under <data dir>/outbox, nothing sent), sendgrid, mailgun, "
+            "postmark or ses"),
+    Setting("LEADFLOW_EMAIL_FROM", "email_from", str, "sender of nurture emails and notifications, "
+            "e.g. 'Example <hello@example.com>' (a domain verified with the provider)"),
+    Setting("LEADFLOW_EMAIL_REPLY_TO", "email_reply_to", str, "Reply-To of the emails sent"),
+    Setting("LEADFLOW_EMAIL_API_URL", "email_api_url", parsers.url,
+            "the email provider's API base URL (an EU region, a proxy); unset = the provider's public API"),
+    Setting("LEADFLOW_MAILGUN_DOMAIN", "mailgun_domain", str, "the Mailgun sending domain"),
+    Setting("LEADFLOW_POSTMARK_STREAM", "postmark_stream", str,
+            "Postmark message stream of marketing email (transactional email goes to 'outbound')"),
+    Setting("LEADFLOW_SES_REGION", "ses_region", str, "AWS region of Amazon SES, e.g. eu-west-1"),
+    Setting("LEADFLOW_SES_CONFIGURATION_SET", "ses_configuration_set", str,
+            "SES configuration set (its event destination sends opens, bounces and complaints back)"),
+    Setting("LEADFLOW_CHAT_WEBHOOK_URL", "chat_webhook_url", parsers.url,
+            "incoming webhook (Slack or Teams) that sales notifications go to"),
+    Setting("LEADFLOW_CHAT_WEBHOOKS", "chat_webhooks", parsers.comma_list,
+            "channels and queues with webhooks of their own: #sales=https://...,inbound-sdr=https://..."),
+    Setting("LEADFLOW_CHAT_FORMAT", "chat_format", parsers.choice(CHAT_FORMATS, str.lower),
+            "slack (Slack, Mattermost, Rocket.Chat: text + blocks) or teams (Teams workflows: an Adaptive Card)"),
+    Setting("LEADFLOW_ACTIONS_TIMEOUT", "actions_timeout_s", parsers.positive_float,
+            "seconds one call to a provider, chat or webhook may take before it counts as failed"),
+    Setting("LEADFLOW_ACTIONS_MAX_ATTEMPTS", "actions_max_attempts", parsers.positive_int,
+            "attempts per action (5xx, 429, timeouts) before it goes to the dead-letter topic"),
+    Setting("LEADFLOW_ACTIONS_CONCURRENCY", "actions_concurrency", parsers.positive_int,
+            "prospects whose actions are delivered at once (each prospect's actions stay in order)"),
     Setting("LEADFLOW_PUBLIC_URL", "public_url", parsers.url,
             "collector base URL as browsers and email clients reach it (used in signed links)"),
     Setting("LEADFLOW_COLLECTOR_PROCESSES", "processes", parsers.positive_int,
@@ -188,6 +218,17 @@ SETTINGS: tuple[Setting, ...] = (
             "user:password Postmark sends with its webhooks", secret=True),
     Setting("LEADFLOW_FORM_CAPTCHA_SECRET", "form_captcha_secret", parsers.secret,
             "secret key of the CAPTCHA's siteverify API", secret=True),
+    Setting("LEADFLOW_SENDGRID_API_KEY", "sendgrid_api_key", parsers.secret, "SendGrid API key (mail send)",
+            secret=True),
+    Setting("LEADFLOW_MAILGUN_API_KEY", "mailgun_api_key", parsers.secret, "Mailgun API key (messages)",
+            secret=True),
+    Setting("LEADFLOW_POSTMARK_SERVER_TOKEN", "postmark_server_token", parsers.secret, "Postmark server token",
+            secret=True),
+    Setting("LEADFLOW_SES_ACCESS_KEY_ID", "ses_access_key_id", str,
+            "AWS access key id for SES; unset = botocore's usual chain (environment, profile, instance role)",
+            secret=True),
+    Setting("LEADFLOW_SES_SECRET_ACCESS_KEY", "ses_secret_access_key", str, "AWS secret access key for SES",
+            secret=True),
     Setting("LEADFLOW_SES_TOPIC_ARNS", "ses_topic_arns", parsers.arns, "SNS topic ARNs accepted for SES events"),
     Setting("LEADFLOW_EMBEDDED_PG_PASSWORD", "embedded_pg_password", parsers.secret,
             "password of the embedded PostgreSQL's superuser (`leadflow up` generates it into secrets.env)",
