@@ -21,7 +21,7 @@ from streams.core import automations, timers
 from streams.core.automation_index import Engine
 from streams.core.automation_state import ActionEffect, ProgramChange, Suppressed
 from streams.core.identity import is_anonymous
-from streams.core.leads import lead_event, sla_event
+from streams.core.leads import lead_event, sla_event, sla_notification
 from streams.core.model import ScoringModel
 from streams.core.prospect import Forward, LeadChange, MergeRequest, Outcome, ProspectState, Tick, rescore
 from streams.core.sla import BREACHED, OPEN, SlaStep
@@ -156,6 +156,10 @@ class Batch:
         self.on_sla_step(effect.kind)
         event = sla_event(state, effect)
         self._emit(self.topics.sla, event.prospect_id.encode(), event)
+        notification = sla_notification(state, effect, self.model)
+        if notification is not None:  # an escalation that notifies: a real notification, by the action delivery
+            self.on_action(notification.type)
+            self._emit(self.topics.actions, notification.prospect_id.encode(), notification)
 
     def _lead_change(self, key: bytes, state: ProspectState, effect: LeadChange) -> None:
         if effect.kind == "lead.updated":  # coalesced: one per prospect per batch, built in finish()

@@ -258,18 +258,24 @@ def _points(ctx: Context, cause: str, source: str, points: float) -> None:
 
 def _describe(ctx: Context, spec: m.ActionSpec, source: str) -> tuple[str | None, dict[str, str]]:
     """(target, payload) of an action: who or what it addresses and its parameters, messages rendered."""
+    state = ctx.state
     if isinstance(spec, m.Notify):
         message = spec.message or "{email} ({stage}, score {score}): {trigger}"
-        return spec.to.target, {"message": render(ctx, message, source), "why": ctx.why, "who": _who(ctx.state)}
+        return spec.to.target, {"message": render(ctx, message, source), "why": ctx.why, "who": _who(state),
+                                **_assignee(state)}
     if isinstance(spec, m.CrmTask):
         calendar = ctx.engine.file.defaults.business_hours
         due = calendar.add(ctx.at, spec.due.ms) if spec.due.business else ctx.at + spec.due.ms
         return spec.to.target, {"title": render(ctx, spec.title, source), "task_due_at": str(due),
-                                "why": ctx.why, "who": _who(ctx.state)}
+                                "why": ctx.why, "who": _who(state), **_assignee(state)}
     if isinstance(spec, m.Webhook):
-        return spec.url, {"why": ctx.why, "stage": ctx.state.stage, "score": f"{ctx.scores().total:.2f}"}
+        return spec.url, {"why": ctx.why, "stage": state.stage, "score": f"{ctx.scores().total:.2f}"}
     if isinstance(spec, m.SendEmail):
-        return spec.template, {**dict(spec.data), "transactional": str(spec.transactional).lower()}
+        # what the delivery needs at send time without the prospect's state: merge fields, the consent it
+        # checks under LEADFLOW_TRACKING_CONSENT=required, the time zone of the quiet hours
+        return spec.template, {**{f"profile.{k}": v for k, v in state.profile.items()}, **dict(spec.data),
+                               "transactional": str(spec.transactional).lower(),
+                               "consent": "true" if consented(state, "email") else "false"}
     if isinstance(spec, (m.Tag, m.Untag)):
         return spec.tag, {}
     if isinstance(spec, m.SetAttribute):
@@ -300,6 +306,11 @@ class _Profile:
 
     def __getitem__(self, name: str) -> str:
         return self._profile.get(name, "")
+
+
+def _assignee(state: ProspectState) -> dict[str, str]:
+    """Whom ``owner`` means when the action is delivered: the lead's owner and queue as the engine knew them."""
+    return {"owner": state.owner or "", "queue": state.queue or ""}
 
 
 def _who(state: ProspectState) -> str:

@@ -6,7 +6,9 @@ import uuid
 from collections import Counter
 from typing import Collection
 
-from schemas.records import Interaction, LeadEvent, Score, SlaEvent, TimelineEntry
+from schemas.records import Action, Interaction, LeadEvent, Score, SlaEvent, TimelineEntry
+from streams.core.automation_model import action_id
+from streams.core.durations import format_duration_ms
 from streams.core.model import ScoringModel
 from streams.core.prospect import LeadChange, ProspectState, scores
 from streams.core.sla import SlaStep
@@ -81,3 +83,27 @@ def sla_event(state: ProspectState, step: SlaStep) -> SlaEvent:
         received_at=step.at, started_at=clock.started_at, due_at=clock.due_at, escalation_level=step.level,
         owner=step.to or clock.owner,
     )
+
+
+def sla_notification(state: ProspectState, step: SlaStep, model: ScoringModel) -> Action | None:
+    """The notification an SLA escalation step with ``action: notify`` sends (to the manager it names), on
+    ``leadflow.actions`` like an automation's ``notify``, so the action delivery makes it reach somebody. Its id
+    derives from the clock and the step (and the model's version), so a replayed step repeats it."""
+    clock = state.sla
+    if step.kind != "sla.escalated" or step.action != "notify" or clock is None:
+        return None
+    prospect = state.prospect_id or state.key
+    cause = f"sla:{clock.sla_id}/{clock.started_at}/{step.kind}/{step.level}"
+    target = step.to if step.to and ":" in step.to else f"person:{step.to}" if step.to and "@" in step.to \
+        else f"queue:{step.to}" if step.to else "owner"
+    waited = format_duration_ms(max(0, step.at - clock.due_at))
+    who = state.email or prospect
+    message = (f"{who} has waited {waited} past the response deadline of SLA {clock.sla_id} "
+               f"(owner: {clock.owner or state.owner or 'none'}, queue: {state.queue or 'none'}): "
+               f"escalation step {step.level}")
+    return Action(action_id=action_id("sla", clock.sla_id, model.version, prospect, cause, "notify"),
+                  prospect_id=prospect, type="notify", source=clock.sla_id, source_kind="sla",
+                  file_version=model.version, due_at=step.at, occurred_at=step.at, cause_event_id=cause,
+                  target=target, email=state.email,
+                  payload={"message": message, "why": f"SLA {clock.sla_id} escalated (step {step.level})",
+                           "who": who, "owner": clock.owner or state.owner or "", "queue": state.queue or ""})

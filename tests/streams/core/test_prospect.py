@@ -349,3 +349,20 @@ def test_decay_alone_takes_a_lead_out_at_the_moment_its_score_falls_under_the_de
     assert apply(copy_of(state), Tick(due - 1000), MODEL).state.stage == "lead"
     assert apply(copy_of(state), Tick(due), MODEL).state.stage == "name"  # what the tick it earns does
     assert demotion_due(apply(copy_of(state), Tick(due), MODEL).state, MODEL) is None
+
+
+def test_an_escalation_that_notifies_becomes_a_notify_action_with_a_replayable_id():
+    from streams.core.leads import sla_notification
+
+    model = parse_model(BASE.replace("RECYCLE", "reset") + SLA_MODEL_TEXT_TAIL +
+                        '    - {after: 2h, action: notify, to: "boss@example.com"}\n')
+    lead, _ = run([event(n, at=n) for n in range(1, 3)], model=model)
+    state = apply(lead, event(3, at=3), model).state
+    steps = [s for s in apply(state, Tick(3 + 7 * HOUR), model).effects if getattr(s, "kind", "") == "sla.escalated"]
+    assert [(s.level, s.action) for s in steps] == [(1, "reroute"), (2, "notify")]
+    assert sla_notification(state, steps[0], model) is None  # a reroute notifies nobody
+    action = sla_notification(state, steps[1], model)
+    assert (action.type, action.target, action.source_kind, action.due_at) == (
+        "notify", "person:boss@example.com", "sla", 3 + 6 * HOUR)
+    assert "past the response deadline" in action.payload["message"] and action.payload["why"].startswith("SLA")
+    assert sla_notification(state, steps[1], model).action_id == action.action_id  # a replay repeats the id
