@@ -210,10 +210,15 @@ def release(ctx: Context, deferred: Deferred) -> None:
 
 def quiet_until(engine: Engine, state: ProspectState, at: int) -> int | None:
     """The end of the quiet hours ``at`` falls in (epoch ms), in the prospect's time zone; None outside them."""
+    return quiet_end(engine, state.profile.get("timezone"), at)
+
+
+def quiet_end(engine: Engine, timezone_name: str | None, at: int) -> int | None:
+    """``quiet_until`` for a time zone name (the action delivery checks again at send time, from the action)."""
     quiet = engine.file.defaults.quiet_hours
     if quiet is None:
         return None
-    zone = engine.zone(state.profile.get("timezone"))
+    zone = engine.zone(timezone_name)
     local = datetime.fromtimestamp(at / 1000, zone)
     if not quiet.covers(local.time()):
         return None

@@ -22,13 +22,14 @@ from streams.core import automation_model as m
 from streams.core import prospect as core
 from streams.core.automation_actions import Context, all_hold, allowed, measure, perform, release
 from streams.core.automation_index import Engine, Owner, trigger_of
-from streams.core.automation_state import ACTIVE, AutomationState
+from streams.core.automation_state import ACTIVE, AutomationState, JournalEntry
 from streams.core.automation_triggers import Fired, Snapshot, changes, interaction, unwatched
 from streams.core.decay import first_below
 from streams.core.durations import format_duration_ms
 from streams.core.identity import NOT_A_PERSON, is_anonymous
 from streams.core.programs import advance, check_exits, enroll
 
+DELIVERY_REPORT = "action.suppressed"  # the action delivery's word that it did not send an action at send time
 MAX_ROUNDS = 4  # an action's effect firing another trigger, and so on
 DECAY_HORIZON_MS = 5 * 365 * 86_400_000  # a score that stays above a trigger's value this long has no timer for it
 MAX_TIMERS = 10_000  # timers run for one input (a guard: a worker down for months catches up in one tick)
@@ -45,7 +46,12 @@ def step(state: core.ProspectState, item: core.Input | core.Tick | core.MergeReq
     # runs_for, inlined: this is the core's path for every input
     if engine is None or state.alias_of is not None or state.key.startswith(NOT_A_PERSON):
         return (core.absorb if type(item) is core.MergeRequest else core.apply)(state, item, model)  # type: ignore
-    at = item.occurred_at if type(item) is Interaction else _time_of(item)  # type: ignore[union-attr]
+    if type(item) is Interaction:
+        if item.type == DELIVERY_REPORT:  # type: ignore[union-attr]
+            return delivery_report(state, item)  # type: ignore[arg-type]
+        at = item.occurred_at  # type: ignore[union-attr]
+    else:
+        at = _time_of(item)
     auto = state.automation
     early = run_timers(state, engine, at) if auto is not None and _timer_due(auto, state, engine, at) else ()
     stage, segments, email, fit = state.stage, state.segments, state.email, state.fit
@@ -68,6 +74,23 @@ def step(state: core.ProspectState, item: core.Input | core.Tick | core.MergeReq
         return outcome  # e.g. the first of "twice in a day": counted, nothing else to do
     state.automation.wake_at = stored_due(state, engine)
     return core.Outcome(state, (*early, *outcome.effects, *ctx.effects), True)
+
+
+def delivery_report(state: core.ProspectState, report: Interaction) -> core.Outcome:
+    """The action delivery refused an action at send time (an unsubscribe that arrived after it was emitted,
+    the weekly cap, no consent): a journal line like the engine's own suppressions, so ``explain`` and the
+    prospect API show it. Not an interaction of the prospect's: no score, no activity, no trigger."""
+    if report.event_id in state.seen:
+        return core.Outcome(state, (), False)
+    state.seen.add(report.event_id)
+    if state.automation is None:
+        state.automation = AutomationState()
+    props = report.properties
+    what = f"{props.get('type', 'action')} {props.get('target', '')}".strip()
+    state.automation.journal.append(JournalEntry(report.occurred_at, DELIVERY_REPORT, props.get("source", ""),
+                                                 f"{what}: {props.get('reason', '')} (at send time)",
+                                                 report.event_id, report.message_id))
+    return core.Outcome(state, (), True)
 
 
 def _timer_due(auto: AutomationState, state: core.ProspectState, engine: Engine, now: int) -> bool:

@@ -283,3 +283,19 @@ def test_decay_alone_crossing_a_value_fires_at_that_moment_once_however_the_work
                                      view(10, T0 + 81 * DAY + 1, "https://a.io/pricing"),
                                      Tick(T0 + 120 * DAY)], engine) if a.source == "cooling"]
     assert len(again) == 1 and again[0].occurred_at > T0 + 81 * DAY
+
+
+def test_a_send_time_refusal_from_the_delivery_is_a_journal_line_not_an_interaction():
+    state = new_state()
+    action = feed(state, [view(1, T0)])[0]
+    activity, version, total = state.last_activity_at, state.version, len(state.ledger)
+    report = email_event(9, "action.suppressed", T0 + HOUR, action.action_id,
+                         properties={"type": "send_email", "target": "one", "source": "nurture",
+                                     "reason": "unsubscribed"})
+    outcome = step(state, report, MODEL, ENGINE)
+    assert outcome.changed and outcome.effects == ()
+    assert (state.last_activity_at, len(state.ledger)) == (activity, total) and state.version == version
+    last = state.automation.journal[-1]
+    assert (last.kind, last.source, last.detail, last.action_id) == (
+        "action.suppressed", "nurture", "send_email one: unsubscribed (at send time)", action.action_id)
+    assert step(state, report, MODEL, ENGINE).changed is False  # a redelivered report is seen once
