@@ -298,7 +298,19 @@ def cmd_sink(config: Config) -> int:
 
 
 def cmd_actions(config: Config) -> int:
-    raise UsageError("`leadflow actions` is being built (issue 16)")
+    from prometheus_client import start_http_server
+
+    from connectors.actions.delivery import ActionDelivery
+    from schemas.codec import Codec
+    from streams.core.automation_index import load_engine
+    from streams.core.model import load_model
+
+    _require(config, "actions", kafka=True, crm=True)  # its log of what it delivered is in the CRM database
+    engine = load_engine(config.automations_path, load_model(config.model_path))  # quiet hours, cap, templates
+    delivery = ActionDelivery(config, Codec.for_config(config), engine)  # a bad provider setting stops it here
+    if config.actions_metrics_port:
+        start_http_server(config.actions_metrics_port, addr=config.internal_host)
+    return _run_until_signal(delivery.run)
 
 
 def cmd_outbox(config: Config, limit: int, as_json: bool) -> int:

@@ -55,7 +55,8 @@ def demo_config(config: Config) -> Config:
         data_dir=directory, model_path=demo_model(config.model_path, directory / "model.yaml"),
         http_port=free_port("127.0.0.1", config.http_port),
         worker_metrics_port=free_port("127.0.0.1", config.worker_metrics_port or 0),
-        sink_metrics_port=free_port("127.0.0.1", config.sink_metrics_port or 0))
+        sink_metrics_port=free_port("127.0.0.1", config.sink_metrics_port or 0),
+        actions_metrics_port=free_port("127.0.0.1", config.actions_metrics_port or 0))
 
 
 @dataclass

@@ -98,9 +98,12 @@ async def pause(stop: asyncio.Event, seconds: float) -> bool:
 
 class Stage(Generic[T]):
     """``decode`` turns a record's value into what ``handle`` takes (raising ``DecodeError`` for what no schema
-    wrote); ``target`` names the stage in its dead letters (``DeadLetter.target``)."""
+    wrote); ``target`` names the stage in its dead letters (``DeadLetter.target``). A reader that does not own
+    the records (the action delivery's look at the interactions for suppressions) passes no ``dlq_topic`` and
+    no producer: it skips what it cannot decode, and refuses nothing; the records' owner dead-letters them."""
 
-    def __init__(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer, codec: Codec, *, dlq_topic: str,
+    def __init__(self, consumer: AIOKafkaConsumer, producer: AIOKafkaProducer | None, codec: Codec, *,
+                 dlq_topic: str | None,
                  target: str, decode: Callable[[bytes], T], handle: Handler[T],
                  on_dead_lettered: Callable[[list[DeadLetter]], None], batch_size: int, batch_wait_ms: int = 0,
                  poll_ms: int = 500, defer_commit: Callable[[Offsets], None] | None = None,
@@ -171,6 +174,9 @@ class Stage(Generic[T]):
         refused = await self._handle(Inputs(decoded, size, started), stop)
         if refused is None:
             return None
+        if self._dlq is None:
+            assert not refused, "a reader without a dead-letter topic refuses nothing"
+            undecodable = []
         failures = sorted([*undecodable, *refused], key=lambda f: (f.record.topic, f.record.partition,
                                                                     f.record.offset))
         if failures and not await self.dead_letter(failures, stop):
@@ -191,6 +197,7 @@ class Stage(Generic[T]):
     async def dead_letter(self, failures: list[Failure], stop: asyncio.Event) -> bool:
         """Every failure on the dead-letter topic, acknowledged, retried with backoff while the topic is away;
         False if the process stops first."""
+        assert self._dlq is not None and self._producer is not None
         now = self._clock()
         letters = [dead_letter(f.record, f.error, self.target, f.attempts, now) for f in failures]
         delays = backoff_delays()

@@ -29,7 +29,7 @@ from leadflow.process import StartupError, die_with_parent, free_port, last_line
 from leadflow.stack_file import remove_stack, write_stack
 from leadflow.status_board import StatusBoard
 
-CHILDREN = ("collector", "worker", "sink")
+CHILDREN = ("collector", "worker", "sink", "actions")
 MAX_RESTARTS = 5
 RESTART_WINDOW_S = 120.0
 BROKER_PORT = 19092
@@ -169,7 +169,8 @@ class Stack:
             if config.collector_metrics_port else f"{base}/metrics"
         self.say(f"collector: {base}  (pixel {base}/t/px.gif, events API {base}/v1/events)")
         self.say(f"metrics: {collector_metrics} http://{internal}:{config.worker_metrics_port}/metrics "
-                 f"http://{internal}:{config.sink_metrics_port}/metrics")
+                 f"http://{internal}:{config.sink_metrics_port}/metrics "
+                 f"http://{internal}:{config.actions_metrics_port}/metrics")
         self.say(f"crm: {_without_password(config.crm_dsn)}  (with its password in {config.data_dir}/stack.env)")
         self.say(f"write key: {config.secrets.write_key}  (events API: HTTP Basic username or Bearer token)")
         self.say(f"logs: {self.logs}/")
@@ -180,6 +181,9 @@ class Stack:
         if config.sink_metrics_port:
             probes.append(Probe("sink", f"http://{internal}:{config.sink_metrics_port}/metrics",
                                 "leadflow_sink_ready 1.0"))
+        if config.actions_metrics_port:
+            probes.append(Probe("actions", f"http://{internal}:{config.actions_metrics_port}/metrics",
+                                "leadflow_actions_ready 1.0"))
         started = time.monotonic()
         if self._wait_ready(probes, 90):
             try:  # where commands in another terminal find this stack (leadflow/stack_file.py)

@@ -61,11 +61,11 @@ def crm_dsn(infra: Backend) -> Iterator[str]:
 @pytest.fixture
 def config(infra: Backend, crm_dsn: str, tmp_path: Path) -> Config:
     """A config isolated to this test: own topics, own database, own ports and data dir."""
-    http_port, worker_port, sink_port = free_ports(3)
+    http_port, worker_port, sink_port, actions_port = free_ports(4)
     cfg = Config().with_changes(
         bootstrap=infra.bootstrap, topic_prefix=f"t{uuid.uuid4().hex[:10]}", partitions=3, crm_dsn=crm_dsn,
         http_port=http_port, worker_metrics_port=worker_port, sink_metrics_port=sink_port,
-        data_dir=tmp_path / "data", write_key=WRITE_KEY, link_secret=LINK_SECRET, api_token=API_TOKEN,
+        actions_metrics_port=actions_port, data_dir=tmp_path / "data", write_key=WRITE_KEY, link_secret=LINK_SECRET, api_token=API_TOKEN,
         crm_feedback_token=CRM_TOKEN, **infra.kafka_settings,
     )
     create_topics(cfg)

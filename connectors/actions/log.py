@@ -38,7 +38,7 @@ ON CONFLICT (action_id) DO UPDATE SET
     status = EXCLUDED.status, channel = EXCLUDED.channel, marketing = EXCLUDED.marketing,
     due_at = EXCLUDED.due_at, detail = EXCLUDED.detail, attempts = action_deliveries.attempts + EXCLUDED.attempts,
     action = EXCLUDED.action, done_at = EXCLUDED.done_at
-WHERE action_deliveries.status = 'scheduled'
+WHERE action_deliveries.status IN ('scheduled', 'failed')
 """
 
 

@@ -5,11 +5,12 @@ CREATE TABLE action_deliveries (
     prospect_id text NOT NULL,
     type text NOT NULL,                  -- send_email, notify, crm_task, webhook
     source text NOT NULL,                -- the automation, program or SLA that made it
-    status text NOT NULL CHECK (status IN ('scheduled', 'sent', 'written', 'suppressed')),
+    status text NOT NULL CHECK (status IN ('scheduled', 'sent', 'written', 'suppressed', 'failed')),
     channel text,                        -- sendgrid, mailgun, postmark, ses, outbox, chat, email, crm_tasks, webhook
     marketing boolean NOT NULL DEFAULT false,  -- a marketing email (counted against the weekly cap)
     due_at timestamptz NOT NULL,
-    detail text,                         -- the provider's message id, the suppression reason
+    detail text,                         -- the provider's message id, the suppression reason, the error
+                                         -- ('failed': a scheduled action dead-lettered; a replay sends it)
     attempts integer NOT NULL DEFAULT 0,
     action bytea,                        -- the encoded Action while it is scheduled
     created_at timestamptz NOT NULL DEFAULT now(),
