@@ -7,9 +7,11 @@ ACTIONS = Counter("leadflow_actions_total", "Actions taken by the delivery, by t
                   "by the engine itself, dead_lettered)", ["type", "outcome"])
 SUPPRESSED = Counter("leadflow_actions_suppressed_total", "Emails not sent at send time, by reason (unsubscribed, "
                      "hard_bounce, complaint, no_consent, weekly_cap)", ["reason"])
-REQUESTS = Counter("leadflow_actions_requests_total", "Calls to providers, chat and webhooks, by channel and HTTP "
-                   "status (or error)", ["channel", "status"])
-REQUEST_SECONDS = Histogram("leadflow_actions_request_seconds", "Duration of one call to a provider, chat or webhook",
+ATTEMPTS = Counter("leadflow_actions_attempts_total", "Calls to a provider, chat webhook or webhook target, by "
+                   "channel (sendgrid, mailgun, postmark, ses, outbox, chat, webhook)", ["channel"])
+WEBHOOK_REQUESTS = Counter("leadflow_actions_webhook_requests_total", "Webhook action requests by HTTP status (or "
+                           "error)", ["status"])
+WEBHOOK_SECONDS = Histogram("leadflow_actions_webhook_request_seconds", "Duration of one webhook action request",
                             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 RETRIES = Counter("leadflow_actions_retries_total", "Calls retried after a transient failure (5xx, 429, timeouts)")
 LATENCY_SECONDS = Histogram("leadflow_actions_latency_seconds", "From an action's due time to its delivery",
