@@ -44,14 +44,15 @@ def test_the_image_copies_every_package_and_installs_its_data_files(tmp_path) ->
 
 def test_kafka_runs_in_kraft_mode_and_the_services_wait_for_the_setup() -> None:
     services = compose()["services"]
-    assert set(services) == {"kafka", "postgres", "init", "collector", "worker", "sink", "prometheus", "grafana"}
+    assert set(services) == {"kafka", "postgres", "init", "collector", "worker", "sink", "actions", "prometheus",
+                             "grafana"}
     kafka = services["kafka"]
     assert kafka["image"].startswith("apache/kafka:") and "controller" in kafka["environment"]["KAFKA_PROCESS_ROLES"]
     assert not any("zookeeper" in name for name in services)
     assert services["init"]["depends_on"] == {"kafka": {"condition": "service_healthy"},
                                               "postgres": {"condition": "service_healthy"}}
     assert "leadflow topics create && leadflow migrate" in services["init"]["command"][-1]
-    for name in ("collector", "worker", "sink"):
+    for name in ("collector", "worker", "sink", "actions"):
         service = services[name]
         assert service["command"] == [name] and build_parser().parse_args([name]).command == name
         assert service["depends_on"] == {"init": {"condition": "service_completed_successfully"}}
@@ -61,7 +62,7 @@ def test_kafka_runs_in_kraft_mode_and_the_services_wait_for_the_setup() -> None:
 def test_every_leadflow_setting_in_the_compose_file_exists_and_the_ports_match_prometheus() -> None:
     services = compose()["services"]
     known = {setting.env for setting in SETTINGS}
-    for name in ("init", "collector", "worker", "sink"):
+    for name in ("init", "collector", "worker", "sink", "actions"):
         unknown = {key for key in services[name]["environment"] if key.startswith("LEADFLOW_")} - known
         assert not unknown, f"{name}: {sorted(unknown)}"
     defaults = Config()
@@ -70,7 +71,8 @@ def test_every_leadflow_setting_in_the_compose_file_exists_and_the_ports_match_p
     collector_metrics = services["collector"]["environment"].get("LEADFLOW_COLLECTOR_METRICS_PORT", defaults.http_port)
     assert targets == {"leadflow-collector": f"collector:{collector_metrics}",
                        "leadflow-worker": f"worker:{defaults.worker_metrics_port}",
-                       "leadflow-sink": f"sink:{defaults.sink_metrics_port}"}
+                       "leadflow-sink": f"sink:{defaults.sink_metrics_port}",
+                       "leadflow-actions": f"actions:{defaults.actions_metrics_port}"}
 
 
 def test_mounted_files_exist_and_grafana_finds_the_provisioned_dashboards() -> None:
@@ -88,12 +90,14 @@ def test_mounted_files_exist_and_grafana_finds_the_provisioned_dashboards() -> N
 
 def test_the_worker_runs_the_shipped_model_and_automation_file() -> None:
     services = compose()["services"]
-    worker = services["worker"]
-    mounts = dict(volume.split(":")[1::-1] for volume in worker["volumes"])  # container path -> source
-    for setting, shipped in (("LEADFLOW_MODEL", "default.yaml"), ("LEADFLOW_AUTOMATIONS", "automations.yaml")):
-        path = worker["environment"][setting]
-        assert (DEPLOY / mounts[path]).resolve() == ROOT / "leadflow" / "models" / shipped, setting
-    for name in ("init", "collector", "sink"):  # an automation file only the worker reads
+    for reader in ("worker", "actions"):  # the action delivery: quiet hours, the cap and the templates
+        service = services[reader]
+        mounts = dict(volume.split(":")[1::-1] for volume in service["volumes"])  # container path -> source
+        for setting, shipped in (("LEADFLOW_MODEL", "default.yaml"), ("LEADFLOW_AUTOMATIONS", "automations.yaml")):
+            path = service["environment"].get(setting, "/etc/leadflow/model.yaml")
+            assert (DEPLOY / mounts[path]).resolve() == ROOT / "leadflow" / "models" / shipped, setting
+        assert (DEPLOY / mounts["/etc/leadflow/templates"]).resolve() == ROOT / "leadflow" / "models" / "templates"
+    for name in ("init", "collector", "sink"):  # an automation file only the worker and the delivery read
         assert "LEADFLOW_AUTOMATIONS" not in services[name]["environment"], name
 
 

@@ -47,9 +47,9 @@ def test_every_object_is_valid_for_the_kubernetes_api(manifests) -> None:
         kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
 
 
-def test_the_three_services_have_probes_resources_and_a_service(manifests) -> None:
+def test_the_four_services_have_probes_resources_and_a_service(manifests) -> None:
     deployments = by_kind(manifests, "Deployment")
-    assert set(deployments) == {"leadflow-collector", "leadflow-worker", "leadflow-sink"}
+    assert set(deployments) == {"leadflow-collector", "leadflow-worker", "leadflow-sink", "leadflow-actions"}
     services = by_kind(manifests, "Service")
     for name, deployment in deployments.items():
         pod = deployment["spec"]["template"]
@@ -143,8 +143,8 @@ def test_only_the_collector_listens_on_all_interfaces_and_the_internal_ports_are
     assert collector["metadata"]["annotations"]["prometheus.io/port"] == metrics_port != "8080"
     (service,) = [s for s in by_kind(manifests, "Service").values() if s["metadata"]["name"] == "leadflow-collector"]
     assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]
-    for name in ("leadflow-worker", "leadflow-sink"):
+    for name in ("leadflow-worker", "leadflow-sink", "leadflow-actions"):
         assert "LEADFLOW_HTTP_HOST" not in env[name] and env[name]["LEADFLOW_METRICS_HOST"] == "0.0.0.0", name
     (policy,) = by_kind(manifests, "NetworkPolicy").values()
     fenced = policy["spec"]["podSelector"]["matchExpressions"][0]["values"]
-    assert sorted(fenced) == ["leadflow-sink", "leadflow-worker"] and policy["spec"]["policyTypes"] == ["Ingress"]
+    assert sorted(fenced) == ["leadflow-actions", "leadflow-sink", "leadflow-worker"] and policy["spec"]["policyTypes"] == ["Ingress"]
