@@ -23,6 +23,7 @@ READY = Gauge("leadflow_actions_ready", "1 once the action delivery has joined i
 TYPES = ("send_email", "notify", "crm_task", "webhook")
 OUTCOMES = ("sent", "written", "suppressed", "scheduled", "duplicate", "dead_lettered")
 REASONS = ("unsubscribed", "hard_bounce", "complaint", "no_consent", "weekly_cap")
+CHANNELS = ("sendgrid", "mailgun", "postmark", "ses", "outbox", "chat", "webhook")
 
 
 def start_at_zero() -> None:
@@ -32,3 +33,5 @@ def start_at_zero() -> None:
             ACTIONS.labels(type_, outcome)
     for reason in REASONS:
         SUPPRESSED.labels(reason)
+    for channel in CHANNELS:
+        ATTEMPTS.labels(channel)

@@ -6,7 +6,8 @@ import re
 
 from prometheus_client import REGISTRY
 
-import connectors.collector.metrics  # noqa: F401  (importing registers each process's metrics)
+import connectors.actions.metrics  # noqa: F401  (importing registers each process's metrics)
+import connectors.collector.metrics  # noqa: F401
 import connectors.crm.metrics  # noqa: F401
 import leadflow.consumer_lag  # noqa: F401
 import streams.metrics  # noqa: F401

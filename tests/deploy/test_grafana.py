@@ -114,9 +114,11 @@ def test_every_panel_query_is_answered_by_prometheus_scraping_a_running_stack(co
     prom = f"http://127.0.0.1:{prom_port}"
     _prometheus_config(tmp_path / "prometheus.yml", {"collector": config.http_port,
                                                       "worker": config.worker_metrics_port,
-                                                      "sink": config.sink_metrics_port})
+                                                      "sink": config.sink_metrics_port,
+                                                      "actions": config.actions_metrics_port})
     with leadflow(["collector"], env, tmp_path / "collector.log"), leadflow(["worker"], env, tmp_path / "worker.log"), \
-            leadflow(["sink"], env, tmp_path / "sink.log"), open(tmp_path / "prometheus.log", "wb") as prom_log:
+            leadflow(["sink"], env, tmp_path / "sink.log"), leadflow(["actions"], env, tmp_path / "actions.log"), \
+            open(tmp_path / "prometheus.log", "wb") as prom_log:
         server = subprocess.Popen([prometheus_bin, f"--config.file={tmp_path / 'prometheus.yml'}",
                                    f"--storage.tsdb.path={tmp_path / 'tsdb'}",
                                    f"--web.listen-address=127.0.0.1:{prom_port}"],
@@ -125,9 +127,9 @@ def test_every_panel_query_is_answered_by_prometheus_scraping_a_running_stack(co
             assert wait_for_http(f"{base}/readyz", 30), (tmp_path / "collector.log").read_text()[-2000:]
             assert wait_for_http(f"{prom}/-/ready", 30), (tmp_path / "prometheus.log").read_text()[-2000:]
             deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and _value(prom, 'sum(up{job=~"leadflow-.*"})') < 3:
+            while time.monotonic() < deadline and _value(prom, 'sum(up{job=~"leadflow-.*"})') < 4:
                 time.sleep(0.5)
-            assert _value(prom, 'sum(up{job=~"leadflow-.*"})') == 3, "Prometheus does not scrape all three services"
+            assert _value(prom, 'sum(up{job=~"leadflow-.*"})') == 4, "Prometheus does not scrape all four services"
             time.sleep(2)  # the counters' zero samples first, so increases count what follows
             email = "ada@example.com"
             status, _ = post_json(f"{base}/v1/events", {"batch": [
