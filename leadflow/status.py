@@ -1,4 +1,4 @@
-"""The live status of a running stack, read from its three /metrics endpoints: what `leadflow up` and
+"""The live status of a running stack, read from its processes' /metrics endpoints: what `leadflow up` and
 `leadflow demo` show while they run.
 
 ``Totals`` are the counters and gauges that matter to a person watching; the rates come
@@ -31,6 +31,8 @@ class Totals:
     dead_letters: float = 0.0
     actions: float = 0.0  # actions the automations emitted (notify, crm_task, send_email, ...)
     enrolled: float = 0.0  # prospects entered into nurture programs
+    delivered: float = 0.0  # actions the delivery sent or wrote (emails, notifications, tasks, webhooks)
+    delivery_failed: float = 0.0  # actions it dead-lettered
 
 
 # field -> (sample name, label, value); a label of None sums every sample of the name
@@ -51,11 +53,13 @@ _SAMPLES: dict[str, tuple[str, str | None, str | None]] = {
     "dead_letters": ("leadflow_sink_dead_letters_total", None, None),
     "actions": ("leadflow_automation_actions_total", None, None),
     "enrolled": ("leadflow_automation_enrollments_total", None, None),
+    "delivered": ("leadflow_actions_total", "outcome", "sent|written"),
+    "delivery_failed": ("leadflow_actions_total", "outcome", "dead_lettered"),
 }
 
 
 def read_totals(pages: Iterable[str]) -> Totals:
-    """Totals from Prometheus text pages (any subset of the three processes; a missing one counts as 0)."""
+    """Totals from Prometheus text pages (any subset of the processes; a missing one counts as 0)."""
     wanted: dict[str, list[tuple[str, str | None, str | None]]] = {}
     for name, (sample, label, value) in _SAMPLES.items():
         wanted.setdefault(sample, []).append((name, label, value))
@@ -70,9 +74,9 @@ def read_totals(pages: Iterable[str]) -> Totals:
 
 
 def _matches(actual: str, expected: str | None) -> bool:
-    """Consumer groups are named <prefix>-worker / <prefix>-sink: those match by suffix."""
+    """Consumer groups are named <prefix>-worker / <prefix>-sink: those match by suffix; a|b is either value."""
     assert expected is not None
-    return actual.endswith(expected) if expected.startswith("-") else actual == expected
+    return actual.endswith(expected) if expected.startswith("-") else actual in expected.split("|")
 
 
 def _rate(before: Totals, after: Totals, name: str, seconds: float) -> float:
@@ -90,7 +94,8 @@ def panel(before: Totals, after: Totals, seconds: float) -> list[str]:
         f"leads    promoted {n(after.promoted)}   demoted {n(after.demoted)}   recycled {n(after.recycled)}   "
         f"CRM writes {n(after.crm_written)}   dead letters {n(after.dead_letters)}",
         f"SLA      open {n(after.sla_open)}   breached {n(after.sla_breached)}   met {n(after.sla_met)}",
-        f"automate actions {n(after.actions)}   enrolled in programs {n(after.enrolled)}",
+        f"automate actions {n(after.actions)}   enrolled in programs {n(after.enrolled)}   "
+        f"delivered {n(after.delivered)}   failed {n(after.delivery_failed)}",
     ]
 
 
@@ -101,7 +106,7 @@ def line(before: Totals, after: Totals, seconds: float) -> str:
             f"{_rate(before, after, 'scored', seconds):.1f}/s, lag {n(after.worker_lag)}/{n(after.sink_lag)}, "
             f"promoted {n(after.promoted)}, recycled {n(after.recycled)}, SLA open {n(after.sla_open)} "
             f"breached {n(after.sla_breached)} met {n(after.sla_met)}, CRM writes {n(after.crm_written)}, "
-            f"actions {n(after.actions)}")
+            f"actions {n(after.actions)}, delivered {n(after.delivered)}")
 
 
 def _number(value: float) -> str:
