@@ -8,7 +8,7 @@ CREATE TABLE crm_tasks (
     id             text PRIMARY KEY,             -- the action id (or SLA event id): a redelivery is the same task
     prospect_id    text NOT NULL,
     kind           text NOT NULL,                -- task, notification or sla_escalation
-    assignee       text NOT NULL,                -- as the automation named it: owner, queue:<q>, person:<email>, channel:#<c>
+    assignee       text NOT NULL,                -- as named: owner, queue:<q>, person:<email>, channel:#<c>
     owner          text,                         -- who must act (a person, or the lead's owner when written)
     queue          text,                         -- or where it waits for someone
     title          text NOT NULL,
