@@ -1,11 +1,11 @@
 -- Tasks for sales, written by the action delivery (`leadflow actions`): an automation's crm_task, a notify
--- that has no chat webhook to go to, an SLA escalation that notifies someone. No foreign key to crm_leads:
+-- that has no chat webhook to go to, an SLA escalation's notify. No foreign key to crm_leads:
 -- a task may arrive before its lead's row (the sink writes that), or be about a prospect that is no lead.
 -- The CRM works the rows and closes them:
 --   UPDATE crm_tasks SET status = 'done', done_at = now() WHERE id = '...';
 -- leadflow never reopens nor changes a task once it is done or cancelled.
 CREATE TABLE crm_tasks (
-    id             text PRIMARY KEY,             -- the action id (or SLA event id): a redelivery is the same task
+    id             text PRIMARY KEY,             -- the action id: a redelivered or replayed action is the same task
     prospect_id    text NOT NULL,
     kind           text NOT NULL,                -- task, notification or sla_escalation
     assignee       text NOT NULL,                -- as named: owner, queue:<q>, person:<email>, channel:#<c>

@@ -9,8 +9,10 @@ import psycopg
 import pytest
 
 from connectors.crm.migrations import migrate
-from connectors.crm.tasks import CREATED, NOTIFICATION, SLA_ESCALATION, TASK, UNCHANGED, UPDATED, Task, upsert_task
-from schemas.records import Action, SlaEvent
+from connectors.crm.tasks import (CREATED, NOTIFICATION, SLA_ESCALATION, TASK, UNCHANGED, UPDATED, Task, TaskTable,
+                                  upsert_task)
+from leadflow.outbound import AttemptFailed, Stopped
+from schemas.records import Action
 
 pytestmark = pytest.mark.integration
 
@@ -18,12 +20,12 @@ T0 = 1_767_000_000_000
 
 
 def action(type_: str = "crm_task", target: str = "owner", action_id: str = "act-1", prospect: str = "p_1",
-           **payload: str) -> Action:
+           source_kind: str = "automation", **payload: str) -> Action:
     base = {"crm_task": {"title": "Call Ann", "task_due_at": str(T0 + 3_600_000), "why": "stage promoted",
                          "who": "Ann Lee <ann@example.com>"},
             "notify": {"message": "Ann (lead, score 72): stage promoted", "why": "stage promoted",
                        "who": "Ann Lee <ann@example.com>"}}.get(type_, {})
-    return Action(action_id=action_id, prospect_id=prospect, type=type_, source="hot-lead", source_kind="automation",
+    return Action(action_id=action_id, prospect_id=prospect, type=type_, source="hot-lead", source_kind=source_kind,
                   file_version="v1", due_at=T0, occurred_at=T0, cause_event_id="e1", target=target,
                   payload={**base, **payload})
 
@@ -139,17 +141,55 @@ def test_setting_only_the_status_still_records_when_it_was_done(dsn):
         sql(dsn, "UPDATE crm_tasks SET status = 'closed' WHERE id = 'act-1'")
 
 
-def test_an_sla_escalation_task(dsn):
-    event = SlaEvent(event_id="sla-e-3", prospect_id="p_1", sla_id="default", type="sla.escalated",
-                     occurred_at=T0 + 7_200_000, received_at=T0 + 7_200_000, started_at=T0, due_at=T0 + 3_600_000,
-                     escalation_level=1, owner="manager@example.com")
-    task = Task.of_sla_escalation(event)
+def test_whom_owner_means_comes_from_the_action_then_from_crm_leads(dsn):
+    add_lead(dsn, "p_1", "alice", None)
+    add_lead(dsn, "p_2", None, "inbound")
+    tasks = [Task.of(action(action_id="engine-owner", owner="bob", queue="")),  # the engine knew better
+             Task.of(action(action_id="engine-queue", prospect="p_3", owner="", queue="enterprise")),
+             Task.of(action(action_id="lead-owner", owner="", queue="")),
+             Task.of(action(action_id="lead-queue", prospect="p_2", owner="", queue=""))]
+    assert upsert(dsn, *tasks) == [CREATED] * 4
+    assert [(task_row(dsn, t.id)["owner"], task_row(dsn, t.id)["queue"]) for t in tasks] == \
+        [("bob", None), (None, "enterprise"), ("alice", None), (None, "inbound")]
+
+
+def test_an_sla_escalations_notify_is_an_sla_escalation_task(dsn):
+    sla = action("notify", target="person:manager@example.com", action_id="sla-1", source_kind="sla",
+                 message="ann@example.com has waited 2h past the response deadline", why="SLA default escalated")
+    task = Task.of(sla, NOTIFICATION)
     assert upsert(dsn, task, task) == [CREATED, UNCHANGED]
-    row = task_row(dsn, "sla-e-3")
+    row = task_row(dsn, "sla-1")
     assert (row["kind"], row["owner"], row["queue"], row["source"]) == \
-        (SLA_ESCALATION, "manager@example.com", None, "sla default")
-    assert row["due_at"] == at(T0 + 7_200_000) and "escalation 1" in row["title"]
-    assert "p_1" in row["details"]
+        (SLA_ESCALATION, "manager@example.com", None, "sla hot-lead")
+    assert row["title"].startswith("ann@example.com has waited") and row["due_at"] == at(T0)
+
+
+def test_the_task_table_writes_and_refuses_what_postgres_refuses(dsn):
+    async def main():
+        table, stop = TaskTable(dsn), asyncio.Event()
+        try:
+            first = await table.upsert(action(), None, stop)
+            again = await table.upsert(action(), None, stop)
+            with pytest.raises(AttemptFailed) as refused:
+                await table.upsert(action(action_id="act-2", task_due_at=str(10**16)), None, stop)  # out of range
+            return first, again, refused.value
+        finally:
+            await table.close()
+
+    first, again, refused = asyncio.run(main())
+    assert (first, again) == (CREATED, UNCHANGED)
+    assert not refused.retryable and "act-2" in refused.reason
+
+
+def test_the_task_table_waits_for_the_database_until_the_process_stops():
+    async def main():
+        table, stop = TaskTable("postgresql://leadflow@127.0.0.1:9/none"), asyncio.Event()
+        asyncio.get_running_loop().call_later(1.0, stop.set)
+        with pytest.raises(Stopped):
+            await table.upsert(action(), None, stop)
+        await table.close()
+
+    asyncio.run(main())
 
 
 def test_text_postgres_cannot_store_is_cleaned_and_other_action_types_are_refused(dsn):
