@@ -18,6 +18,7 @@ from connectors.collector.pixel import PixelHandler
 from connectors.collector.publisher import Publisher
 from connectors.collector.spool import Spool
 from connectors.collector.tracker import BeaconHandler, ScriptHandler
+from connectors.collector.unsubscribe import UnsubscribeHandler
 from connectors.collector.webhooks import ses
 from connectors.collector.webhooks.handlers import MAX_BODY, WebhookHandlers
 from leadflow.config import Config, ConfigError
@@ -119,6 +120,7 @@ def create_app(config: Config, codec: Codec, clock: Clock = system_clock,
         web.post("/t/e", beacon.handle),
         web.options("/t/e", beacon.handle),
         web.get("/t/c", ClickHandler(config, intake).handle, allow_head=False),
+        *UnsubscribeHandler(config, intake).routes(),
         *events.routes(),
         web.post("/v1/crm/feedback", FeedbackHandler(config, intake).handle),
         web.post("/v1/forms/{form_id}", forms.handle),
