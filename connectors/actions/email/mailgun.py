@@ -31,12 +31,13 @@ class MailgunProvider:
     name = "mailgun"
 
     def __init__(self, api_key: str, domain: str, base_url: str | None = None) -> None:
-        self._auth = aiohttp.BasicAuth("api", api_key)
+        self._authorization = aiohttp.encode_basic_auth("api", api_key)
         self.url = f"{(base_url or PUBLIC_API).rstrip('/')}/v3/{quote(domain, safe='')}/messages"
 
     async def send(self, session: aiohttp.ClientSession, email: Email, now: float) -> Sent:
         form = aiohttp.FormData(fields_of(email), default_to_multipart=True)
-        answer = await call(session, "POST", self.url, now, data=form, auth=self._auth, detail=_message)
+        answer = await call(session, "POST", self.url, now, data=form, detail=_message,
+                            headers={"Authorization": self._authorization})
         message_id = answer.json().get("id")
         return Sent(self.name, message_id.strip().strip("<>") if isinstance(message_id, str) else None)
 
