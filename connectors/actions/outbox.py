@@ -22,9 +22,10 @@ import re
 import tempfile
 import time
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
-from email.utils import formatdate
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -40,8 +41,8 @@ RECORD_KINDS = ("notify", "crm_task", "webhook")
 KINDS = ("email", *RECORD_KINDS)
 SOURCE_HEADER, CAUSE_HEADER, STEP_HEADER = "X-Leadflow-Source", "X-Leadflow-Cause", "X-Leadflow-Step"
 PROSPECT_HEADER, TRANSACTIONAL_HEADER = "X-Leadflow-Prospect-Id", "X-Leadflow-Transactional"
-# RFC 5322 with CRLF; headers leadflow writes itself (a List-Unsubscribe URL is one long token) are kept as written,
-# not refolded or turned into encoded words, which mail clients would no longer recognise
+# RFC 5322 with CRLF; headers leadflow writes itself (a List-Unsubscribe URL is one long token) are kept as
+# written, not refolded or turned into encoded words, which mail clients would no longer recognise
 _POLICY = email.policy.SMTP.clone(refold_source="none")
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,150}")
 _RAW_HEADER_VALUE = re.compile(r"[\x20-\x7e]*")
@@ -83,7 +84,8 @@ def to_message(email: Email, now: float) -> EmailMessage:
     except (ValueError, TypeError) as exc:  # a CR or LF in a header: never written, never sent
         raise AttemptFailed(f"email {email.action_id} has an invalid header: {exc}", retryable=False) from None
     domain = split_address(email.sender)[1].rpartition("@")[2] or "leadflow.invalid"
-    raw = {"Date": formatdate(now, usegmt=True), "Message-ID": f"<{email.action_id}@{domain}>", **email.headers,
+    raw = {"Date": format_datetime(datetime.fromtimestamp(now, timezone.utc)),
+           "Message-ID": f"<{email.action_id}@{domain}>", **email.headers,
            PROSPECT_HEADER: email.prospect_id, SOURCE_HEADER: email.metadata.get("source", ""),
            STEP_HEADER: email.metadata.get("step", ""), CAUSE_HEADER: email.cause or "",
            TRANSACTIONAL_HEADER: "true" if email.transactional else "false"}
@@ -107,7 +109,8 @@ def write_record(directory: Path, kind: str, action: Action, summary: Mapping[st
         raise ValueError(f"an outbox record is one of {', '.join(RECORD_KINDS)}, not {kind!r}")
     now = time.time() if now is None else now
     details = {k: v for k, v in summary.items() if k not in ("to", "summary")}
-    document = {"kind": kind, "written_at": formatdate(now, usegmt=True), "to": summary.get("to", ""),
+    document = {"kind": kind, "written_at": datetime.fromtimestamp(now, timezone.utc).isoformat(),
+                "to": summary.get("to", ""),
                 "summary": summary.get("summary", ""), "details": details, "action_id": action.action_id,
                 "prospect_id": action.prospect_id, "type": action.type, "source": action.source,
                 "source_kind": action.source_kind, "file_version": action.file_version, "step": action.step,

@@ -33,7 +33,7 @@ class Email:
     text: str
     html: str | None
     headers: Mapping[str, str]  # List-Unsubscribe, List-Unsubscribe-Post, X-Leadflow-Action-Id
-    metadata: Mapping[str, str]  # action_id, prospect_id, source, step: the provider's custom args, so its webhooks join
+    metadata: Mapping[str, str]  # action_id, prospect_id, source, step: provider custom args, so its webhooks join
     transactional: bool
     cause: str | None = None  # the action's cause event id (not sent to providers; the outbox lists it)
 
@@ -50,8 +50,8 @@ class Provider(Protocol):
     name: str
 
     async def send(self, session: aiohttp.ClientSession, email: Email, now: float) -> Sent:
-        """ONE attempt to hand ``email`` over; raises ``leadflow.outbound.AttemptFailed``. ``now``: wall-clock seconds
-        (Retry-After dates, rate-limit resets, request signatures)."""
+        """ONE attempt to hand ``email`` over; raises ``leadflow.outbound.AttemptFailed``. ``now``: wall-clock
+        seconds (Retry-After dates, rate-limit resets, request signatures)."""
         ...
 
 

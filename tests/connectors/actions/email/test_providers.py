@@ -24,7 +24,8 @@ def test_each_provider_with_its_settings():
     assert isinstance(provider_for(config(email_provider="sendgrid", sendgrid_api_key="SG.k")), SendGridProvider)
     mailgun = provider_for(config(email_provider="mailgun", mailgun_api_key="k", mailgun_domain="mg.example.com",
                                   email_api_url="https://api.eu.mailgun.net"))
-    assert isinstance(mailgun, MailgunProvider) and mailgun.url == "https://api.eu.mailgun.net/v3/mg.example.com/messages"
+    assert isinstance(mailgun, MailgunProvider)
+    assert mailgun.url == "https://api.eu.mailgun.net/v3/mg.example.com/messages"
     postmark = provider_for(config(email_provider="postmark", postmark_server_token="t", postmark_stream="news"))
     assert isinstance(postmark, PostmarkProvider) and postmark.marketing_stream == "news"
     ses = provider_for(config(email_provider="ses", ses_region="eu-west-1", ses_configuration_set="events"))

@@ -38,11 +38,11 @@ def test_every_shipped_template_renders_with_and_without_a_profile():
 
 
 def test_merge_fields_profile_data_email_prospect_and_unsubscribe(templates):
-    rendered = templates(m__txt="Subject: {{ subject_prefix }} for {{ first_name }}\n\n"
-                                "{{ first_name }}/{{ profile.first_name }}/{{ profile.company }}/{{ company }}/"
-                                "{{ email }}/{{ prospect_id }}/{{ plan }}/{{ data.plan }}/{{ unsubscribe_url }}\n").render(
-        "m", fields(**{"profile.first_name": "Ann", "profile.company": "Acme", "subject_prefix": "News",
-                       "plan": "pro", "transactional": "false"}))
+    loaded = templates(m__txt="Subject: {{ subject_prefix }} for {{ first_name }}\n\n"
+                              "{{ first_name }}/{{ profile.first_name }}/{{ profile.company }}/{{ company }}/"
+                              "{{ email }}/{{ prospect_id }}/{{ plan }}/{{ data.plan }}/{{ unsubscribe_url }}\n")
+    rendered = loaded.render("m", fields(**{"profile.first_name": "Ann", "profile.company": "Acme",
+                                            "subject_prefix": "News", "plan": "pro", "transactional": "false"}))
     assert rendered.subject == "News for Ann"
     assert rendered.text == f"Ann/Ann/Acme/Acme/ann@example.com/p_1/pro/pro/{UNSUBSCRIBE}\n"
     assert rendered.html is None
@@ -57,10 +57,10 @@ def test_the_automations_data_wins_over_a_profile_attribute_and_nothing_override
 
 
 def test_missing_fields_render_as_nothing_and_default_fills_them_in_chains_included(templates):
-    rendered = templates(m__txt="Subject: Hi {{ first_name | default('there') }}\n\n"
-                                "[{{ first_name }}][{{ company.name }}][{{ profile.title.upper }}]"
-                                "[{{ company.name | default('your team') }}][{{ profile.country | default('?') }}]\n"
-                         ).render("m", fields())
+    loaded = templates(m__txt="Subject: Hi {{ first_name | default('there') }}\n\n"
+                              "[{{ first_name }}][{{ company.name }}][{{ profile.title.upper }}]"
+                              "[{{ company.name | default('your team') }}][{{ profile.country | default('?') }}]\n")
+    rendered = loaded.render("m", fields())
     assert rendered.subject == "Hi there"
     assert rendered.text == "[][][][your team][?]\n"
 
