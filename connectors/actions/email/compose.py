@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from connectors.actions.email.message import Email
 from connectors.actions.email.render import Templates, merge_fields
 from connectors.actions.email.tracking import Links, track
-from leadflow.config import Config, ConfigError
+from leadflow.config import DEFAULT_AUTOMATIONS, Config, ConfigError
 from leadflow.outbound import AttemptFailed
 from schemas.records import Action
 
@@ -40,6 +40,12 @@ class Sending:
         return cls(sender=config.actions.email_from, reply_to=config.actions.email_reply_to,
                    base_url=config.public_url, link_secret=config.secrets.link_secret,
                    link_ttl_days=config.collector.link_ttl_days)
+
+
+def templates_for(config: Config) -> Templates:
+    """The ``templates/`` directory next to the automation file (the shipped file's when none is set), which is
+    where the worker checked every ``send_email`` template exists."""
+    return Templates((config.automations_path or DEFAULT_AUTOMATIONS).parent / "templates")
 
 
 def compose(action: Action, templates: Templates, sending: Sending, now_s: float | None = None) -> Email:

@@ -5,7 +5,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from connectors.actions.email.compose import Sending, compose
+from connectors.actions.email.compose import Sending, compose, templates_for
 from connectors.actions.email.render import TemplateFailed, Templates
 from connectors.collector import links
 from leadflow.config import Config, ConfigError
@@ -72,3 +72,9 @@ def test_sending_comes_from_the_configuration_and_needs_the_link_secret():
         ("Team <team@example.com>", "https://t.io", SECRET, 365)
     with pytest.raises(ConfigError, match="LEADFLOW_LINK_SECRET"):
         Sending.from_config(Config())
+
+
+def test_the_templates_are_the_ones_next_to_the_automation_file(tmp_path):
+    assert templates_for(Config()).directory == SHIPPED
+    assert templates_for(Config().with_changes(automations_path=tmp_path / "auto.yaml")).directory == \
+        tmp_path / "templates"
