@@ -110,8 +110,7 @@ def rewrite_html_links(page: str, rewrite: Callable[[str], str | None]) -> str:
     finder = _Hrefs()
     finder.feed(page)
     finder.close()
-    line_starts = [0]
-    line_starts.extend(i + 1 for i, ch in enumerate(page) if ch == "\n")
+    line_starts = [0, *(newline.end() for newline in re.finditer("\n", page))]
     edits: list[tuple[int, int, str]] = []
     for line, column, raw, href in finder.found:
         start = line_starts[line - 1] + column
@@ -121,9 +120,11 @@ def rewrite_html_links(page: str, rewrite: Callable[[str], str | None]) -> str:
         new = rewrite(href) if span is not None else None
         if span is not None and new is not None:
             edits.append((start + span[0], start + span[1], f'"{html_lib.escape(new, quote=True)}"'))
-    for begin, end, replacement in reversed(edits):
-        page = page[:begin] + replacement + page[end:]
-    return page
+    pieces, done = [], 0
+    for begin, end, replacement in edits:  # in document order
+        pieces += [page[done:begin], replacement]
+        done = end
+    return "".join(pieces) + page[done:]
 
 
 class _Hrefs(HTMLParser):
