@@ -36,6 +36,7 @@ from leadflow.outbound import AttemptFailed
 from leadflow.private_files import private_dir
 from schemas.records import Action
 
+OUTBOX = "outbox"  # the provider's name (LEADFLOW_EMAIL_PROVIDER=outbox)
 EMAIL_SUFFIX, RECORD_SUFFIX = ".eml", ".json"
 RECORD_KINDS = ("notify", "crm_task", "webhook")
 KINDS = ("email", *RECORD_KINDS)
@@ -55,7 +56,7 @@ def outbox_dir(data_dir: Path) -> Path:
 class OutboxProvider:
     """A ``Provider`` that writes each email to ``<directory>/<action_id>.eml`` instead of sending it."""
 
-    name = "outbox"
+    name = OUTBOX
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
