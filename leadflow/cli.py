@@ -314,7 +314,30 @@ def cmd_actions(config: Config) -> int:
 
 
 def cmd_outbox(config: Config, limit: int, as_json: bool) -> int:
-    raise UsageError("`leadflow outbox` is being built (issue 16)")
+    import json
+    from datetime import datetime, timezone
+
+    from connectors.actions.outbox import entries, listing, outbox_dir
+    from leadflow.terminal import printable
+
+    directory = outbox_dir(config.data_dir)
+    found = entries(directory, limit=max(limit, 0) or None)  # --limit 0: all of them
+    if not found:
+        where = "" if directory.is_dir() else " (it does not exist yet)"
+        # with --json, stdout stays JSON lines (none); the line goes to stderr
+        print(printable(f"the outbox is empty: nothing in {directory}{where}"), file=sys.stderr if as_json else None)
+        return 0
+    for entry in found:
+        if as_json:
+            print(json.dumps(entry.as_dict()))
+            continue
+        when = datetime.fromtimestamp(entry.time, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        # escaped: addresses, subjects and causes quote what prospects and senders wrote
+        print(printable(f"{when}  {entry.kind:<8}  {entry.to}  {entry.subject}"))
+        print(printable(f"    action {entry.action_id}  from {entry.cause}  ({entry.file})"))
+    if not as_json:
+        print(printable(f"{len(found)} of {len(listing(directory))} in {directory}, newest first"), file=sys.stderr)
+    return 0
 
 
 def cmd_dlq_list(config: Config, as_json: bool) -> int:
