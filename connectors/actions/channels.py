@@ -148,7 +148,7 @@ class Channels:
                          if line is not None)
         return Email(action_id=action.action_id, prospect_id=action.prospect_id, to=to,
                      sender=self._sending.sender, reply_to=self._sending.reply_to,
-                     subject=f"[leadflow] {message[:120]}", text=text, html=None,
+                     subject="[leadflow] " + " ".join(message.split())[:120], text=text, html=None,
                      headers={ACTION_ID_HEADER: action.action_id},
                      metadata={"action_id": action.action_id, "prospect_id": action.prospect_id,
                                "source": action.source}, transactional=True, cause=action.cause_event_id)
