@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -11,6 +12,21 @@ from connectors.collector.json_reader import NotJson, read_json
 from schemas.records import Interaction
 from schemas.timestamps import not_future
 from streams.core.identity import InvalidEmail, normalize_email, prospect_id_for
+
+
+_ACTION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+ACTION_ID_KEY = "action_id"  # what the action delivery names it in each provider's custom data
+
+
+def action_id_in(custom: Any) -> str | None:
+    """The leadflow action id an email was sent with, from the provider's custom data (SendGrid's custom_args,
+    Mailgun's user-variables, Postmark's Metadata, SES's mail tags, whose values are lists), when it is one:
+    that is the message id an open or click joins the send by (the automation engine's outcome windows).
+    Anything else (an email sent by another system) keeps the provider's own message id."""
+    value = custom.get(ACTION_ID_KEY) if isinstance(custom, dict) else None
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    return value if isinstance(value, str) and _ACTION_ID.fullmatch(value) else None
 
 
 class Malformed(ValueError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from connectors.collector.webhooks.common import (Malformed, Mapped, Unauthorized, email_event, epoch_ms,
+from connectors.collector.webhooks.common import (Malformed, action_id_in, Mapped, Unauthorized, email_event, epoch_ms,
                                                    parse_json, text)
 from connectors.collector.webhooks.replay import Replayed, TokenLedger, check_age
 
@@ -68,6 +68,6 @@ def parse_event(data: dict, now_ms: int) -> Mapped:
     headers = message.get("headers") if isinstance(message.get("headers"), dict) else {}
     email_event(mapped, vendor=VENDOR, vendor_id=event_id, type_=TYPES[kind], recipient=data.get("recipient"),
                 occurred_at=epoch_ms(data.get("timestamp"), now_ms), received_at=now_ms,
-                message_id=text(headers.get("message-id")), url=text(data.get("url")),
+                message_id=action_id_in(data.get("user-variables")) or text(headers.get("message-id")), url=text(data.get("url")),
                 machine=bool(client.get("bot")), properties=props, raw=data)
     return mapped

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from connectors.collector.webhooks.common import Malformed, Mapped, email_event, iso_ms, parse_json, text
+from connectors.collector.webhooks.common import Malformed, Mapped, action_id_in, email_event, iso_ms, parse_json, text
 
 VENDOR = "postmark"
 HARD = {"HardBounce", "BadEmailAddress", "ManuallyDeactivated", "Blocked"}
@@ -17,7 +17,7 @@ def parse(body: bytes, now_ms: int) -> Mapped:
         raise Malformed("expected a JSON object with RecordType")
     mapped = Mapped()
     kind = record["RecordType"]
-    message_id = text(record.get("MessageID"))
+    message_id = action_id_in(record.get("Metadata")) or text(record.get("MessageID"))
     if kind == "Bounce" or kind == "SpamComplaint":
         bounce_type = record.get("Type")
         if kind == "SpamComplaint" or bounce_type == "SpamComplaint":

@@ -9,7 +9,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from connectors.collector.webhooks.common import (Malformed, Mapped, Unauthorized, email_event, epoch_ms,
+from connectors.collector.webhooks.common import (Malformed, action_id_in, Mapped, Unauthorized, email_event, epoch_ms,
                                                    parse_json, text)
 from connectors.collector.webhooks.replay import check_age
 
@@ -66,6 +66,6 @@ def parse(body: bytes, now_ms: int) -> Mapped:
             props["reason"] = text(event.get("reason")) or ""
         email_event(mapped, vendor=VENDOR, vendor_id=event["sg_event_id"], type_=TYPES[kind],
                     recipient=event.get("email"), occurred_at=epoch_ms(event.get("timestamp"), now_ms),
-                    received_at=now_ms, message_id=text(event.get("sg_message_id")), url=text(event.get("url")),
+                    received_at=now_ms, message_id=action_id_in(event) or text(event.get("sg_message_id")), url=text(event.get("url")),
                     machine=event.get("sg_machine_open") is True, properties=props, raw=event)
     return mapped

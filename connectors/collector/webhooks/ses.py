@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.x509.oid import NameOID
 
-from connectors.collector.webhooks.common import (Malformed, Mapped, Unauthorized, email_event, iso_ms,
+from connectors.collector.webhooks.common import (Malformed, action_id_in, Mapped, Unauthorized, email_event, iso_ms,
                                                    parse_json, text)
 from connectors.collector.webhooks.replay import check_age, iso_seconds
 
@@ -161,7 +161,7 @@ def parse_event(message: str, now_ms: int) -> Mapped:
         raise Malformed("SNS Message is not an SES event")
     kind = event.get("eventType") or event.get("notificationType")
     mail = event.get("mail") if isinstance(event.get("mail"), dict) else {}
-    message_id = text(mail.get("messageId"))
+    message_id = action_id_in(mail.get("tags")) or text(mail.get("messageId"))
     mapped = Mapped()
     if kind == "Bounce":
         bounce = _obj(event, "bounce")

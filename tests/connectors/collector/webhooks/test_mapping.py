@@ -6,7 +6,7 @@ from connectors.collector.webhooks import mailgun, postmark, sendgrid, ses
 from connectors.collector.webhooks.common import Malformed
 from streams.core.identity import prospect_id_for
 from tests.connectors.collector.webhooks.payloads import (
-    MAILGUN, POSTMARK, SENDGRID, SENDGRID_EXPECTED, SES, SES_EXPECTED, dumps)
+    MAILGUN, POSTMARK, SENDGRID, SENDGRID_EXPECTED, SES, SES_EXPECTED, SES_MAIL, dumps)
 
 NOW = 1_767_000_100_000
 
@@ -87,3 +87,32 @@ def test_ses_bounce_ids_come_from_the_feedback_id():
     [bounce] = ses.parse_event(dumps(SES["Bounce"]).decode(), NOW).interactions
     assert bounce.event_id == "ses:01000157c44f053b-61b59c11-000000:recipient@example.com"
     assert ses.parse_event(dumps(SES["Send"]).decode(), NOW).ignored == ["ses.Send"]
+
+
+ACTION = "3f2b8c1e-5a6d-5e7f-8a9b-0c1d2e3f4a5b"  # an action id, as the delivery sends it in each vendor's custom data
+
+
+@pytest.mark.parametrize("vendor", ["sendgrid", "mailgun", "postmark", "ses"])
+def test_an_event_of_an_email_leadflow_sent_carries_the_sends_action_id_as_its_message_id(vendor):
+    """The delivery puts the action id in SendGrid's custom_args (top-level keys of each event), Mailgun's
+    v: variables (user-variables), Postmark's Metadata and SES's email tags (mail.tags, values are lists): the
+    provider's open or click then joins the send like the pixel's and the signed link's do."""
+    if vendor == "sendgrid":
+        click = {**SENDGRID[4], "action_id": ACTION, "prospect_id": "p_x"}
+        [mapped] = sendgrid.parse(dumps([click]), NOW).interactions
+    elif vendor == "mailgun":
+        data = {**MAILGUN["clicked"], "user-variables": {"action_id": ACTION}}
+        [mapped] = mailgun.parse_event(data, NOW).interactions
+    elif vendor == "postmark":
+        record = {**POSTMARK["Click"], "Metadata": {"action_id": ACTION}}
+        [mapped] = postmark.parse(dumps(record), NOW).interactions
+    else:
+        event = {**SES["Click"], "mail": {**SES_MAIL, "tags": {"action_id": [ACTION], "ses:source-ip": ["1.2.3.4"]}}}
+        [mapped] = ses.parse_event(dumps(event).decode(), NOW).interactions
+    assert (mapped.type, mapped.message_id) == ("email.clicked", ACTION)
+
+
+def test_custom_data_that_is_not_an_action_id_leaves_the_providers_message_id():
+    click = {**SENDGRID[4], "action_id": "<script>"}
+    [mapped] = sendgrid.parse(dumps([click]), NOW).interactions
+    assert mapped.message_id == "msg-1"
