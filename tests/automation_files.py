@@ -21,8 +21,10 @@ def write_automations(directory: Path, text: str, templates: Iterable[str]) -> P
     folder = directory / "templates"
     folder.mkdir(exist_ok=True)
     for name in templates:
-        (folder / f"{name}.txt").write_text(f"Subject: {name}\n\nHello {{{{ first_name | default('there') }}}}\n")
-        (folder / f"{name}.html").write_text(f"<p>Hello {{{{ first_name | default('there') }}}} ({name})</p>\n")
+        (folder / f"{name}.txt").write_text(f"Subject: {name}\n\nHello {{{{ first_name | default('there') }}}}\n"
+                                            "Read the guide: https://example.com/guide\n")
+        (folder / f"{name}.html").write_text(f"<p>Hello {{{{ first_name | default('there') }}}} ({name})</p>\n"
+                                             '<p><a href="https://example.com/guide">Read the guide</a></p>\n')
     path = directory / "automations.yaml"
     path.write_text(text)
     return path

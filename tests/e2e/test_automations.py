@@ -1,16 +1,21 @@
-"""A nurture program through real processes: HTTP -> collector -> Kafka -> worker (automations) -> leadflow.actions.
+"""A nurture program through real processes: HTTP -> collector -> Kafka -> worker (automations) -> leadflow.actions
+-> action delivery (the outbox) -> the email's own pixel and link -> collector -> worker.
 
-A cold known name is enrolled and gets the program's first email; it opens it (the signed
-pixel) and clicks it (the signed link), both naming the email's ``action_id`` as their
-message id, which is how an open or click joins the send; the points promote it, the
-promotion takes it out of the program before its next step, and sales hears of it
-(``notify``, ``crm_task``). The worker's prospect API tells the story in its journal.
+A cold known name is enrolled and gets the program's first email, which the action delivery
+writes to the outbox as a real message; it is opened (its pixel) and clicked (its tracked
+link), both naming the email's ``action_id`` as their message id, which is how an open or
+click joins the send; the points promote it, the promotion takes it out of the program
+before its next step, and sales hears of it (``notify``, ``crm_task``: rows in crm_tasks).
+The worker's prospect API tells the story in its journal.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email as email_parser
+import email.policy
 import http.client
+import re
 import time
 from datetime import datetime
 from pathlib import Path
@@ -19,14 +24,14 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from connectors.collector.links import click_url, pixel_url
+from connectors.crm.migrations import migrate
 from leadflow.config import Config
 from schemas.records import Action
 from streams.core import automation_model
 from streams.core.identity import prospect_id_for
 from tests.automation_files import write_automations
-from tests.conftest import API_TOKEN, LINK_SECRET, WRITE_KEY
-from tests.processes import leadflow, post_json, read_prospect, wait_for_http, wait_until
+from tests.conftest import API_TOKEN, WRITE_KEY
+from tests.processes import leadflow, post_json, read_prospect, rows, wait_for_http, wait_until
 from tests.topic_reader import Pairs, read_all, read_topic_until
 
 pytestmark = pytest.mark.e2e
@@ -99,6 +104,19 @@ def follow(url: str, expect_status: int) -> http.client.HTTPResponse:
     return response
 
 
+def tracked_links(config: Config, action_id: str) -> tuple[str, str]:
+    """The open pixel and the first tracked link of the email the delivery wrote to the outbox for the action."""
+    path = config.data_dir / "outbox" / f"{action_id}.eml"
+    assert wait_until(lambda: path.exists() or None, 30), sorted((config.data_dir / "outbox").glob("*"))
+    message = email_parser.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert message["To"] == "ada.lovelace@example.com" and message["Subject"] == "welcome"
+    html = message.get_body(("html",)).get_content()
+    assert "Hello Ada" in html
+    pixel = re.search(r'<img[^>]+src="([^"]+/t/px\.gif[^"]+)"', html).group(1)
+    link = re.search(r'<a[^>]+href="([^"]+/t/c\?[^"]+)"', html).group(1)
+    return pixel.replace("&amp;", "&"), link.replace("&amp;", "&")
+
+
 def epoch_ms(iso: str) -> int:
     return round(datetime.fromisoformat(iso).timestamp() * 1000)
 
@@ -111,7 +129,9 @@ def test_a_known_name_is_nurtured_opens_clicks_is_promoted_leaves_the_program_an
            "LEADFLOW_TIMER_SECONDS": "0.2"}
     base = f"http://127.0.0.1:{config.http_port}"
     pid, email = prospect_id_for(EMAIL), EMAIL.lower()
-    with leadflow(["collector"], env, tmp_path / "collector.log"), leadflow(["worker"], env, tmp_path / "worker.log"):
+    migrate(config.crm_dsn)
+    with leadflow(["collector"], env, tmp_path / "collector.log"), leadflow(["worker"], env, tmp_path / "worker.log"), \
+            leadflow(["actions"], env, tmp_path / "actions.log"):
         assert wait_for_http(f"{base}/readyz", 30), (tmp_path / "collector.log").read_text()[-2000:]
         # A cold known name: the backend identifies a person nobody has seen (a form post would do the same).
         identified_at = time.time_ns() // 1_000_000 - 1000
@@ -128,21 +148,25 @@ def test_a_known_name_is_nurtured_opens_clicks_is_promoted_leaves_the_program_an
             ("send_email", "nurture", "program", "welcome", "welcome")
         assert (welcome.prospect_id, welcome.email, welcome.file_version) == (pid, email, FILE_VERSION)
         assert welcome.due_at == welcome.occurred_at == identified_at  # sent at once, dated by the entry
-        assert welcome.cause_event_id == "api:ada-1" and dict(welcome.payload) == {"transactional": "false"}
+        assert welcome.cause_event_id == "api:ada-1" and dict(welcome.payload) == {
+            "transactional": "false", "consent": "false", "profile.first_name": "Ada",
+            "profile.last_name": "Lovelace"}  # merge fields and consent for the delivery
 
-        # Ada opens it: the pixel in the email names the send's action id as its message id.
-        follow(pixel_url(base, LINK_SECRET, EMAIL, message_id=welcome.action_id), 200)
+        # The delivery wrote the email to the outbox; Ada opens it: its pixel names the send's action id.
+        pixel, link = tracked_links(config, welcome.action_id)
+        follow(pixel, 200)
         opened = prospect_when(config, pid, lambda p: p["automations"]["programs"]
                                and p["automations"]["programs"][0]["engaged"])
         assert opened["stage"] == "name" and opened["scores"]["total"] == 20
         assert opened["automations"]["programs"][0]["status"] == "active"  # waiting for the follow-up
         # ... and clicks it: 20 + 40 points, promoted.
-        clicked = follow(click_url(base, LINK_SECRET, EMAIL, "https://example.com/guide",
-                                   message_id=welcome.action_id), 302)
+        clicked = follow(link, 302)
         assert clicked.getheader("Location") == "https://example.com/guide"
         to_sales = actions_of(config, pid, {"send_email", "notify", "crm_task"})
         left = prospect_when(config, pid, lambda p: p["automations"]["programs"][0]["status"] != "active")
         every = asyncio.run(read_all(config, "actions"))
+        tasks = wait_until(lambda: (r := rows(config.crm_dsn, "SELECT id, kind, queue, title, status FROM crm_tasks "
+                                                             "ORDER BY kind")) and len(r) == 2 and r, 30)
 
     [click] = [e for e in left["timeline"] if e["type"] == "email.clicked"]
     click_at = epoch_ms(click["occurred_at"])
@@ -158,11 +182,14 @@ def test_a_known_name_is_nurtured_opens_clicks_is_promoted_leaves_the_program_an
         assert action.due_at == action.occurred_at == click_at  # the promoting input's time
         assert action.cause_event_id == click["event_id"]
         assert action.payload["why"] == "stage promoted" and action.payload["who"] == f"Ada Lovelace <{email}>"
-    assert set(notify.payload) == {"message", "why", "who"}
+    assert set(notify.payload) == {"message", "why", "who", "owner", "queue"}
     assert notify.payload["message"] == f"{email} promoted (score 60) by stage promoted"
-    assert set(task.payload) == {"title", "task_due_at", "why", "who"}
+    assert set(task.payload) == {"title", "task_due_at", "why", "who", "owner", "queue"}
     assert task.payload["title"] == f"Call Ada ({email})"
     assert task.payload["task_due_at"] == str(click_at + TWO_HOURS_MS)  # due: 2h after the promotion
+    # Sales has both in the CRM: the task, and the notification (no chat webhook is configured for queue sdr)
+    assert tasks == [(notify.action_id, "notification", "sdr", notify.payload["message"], "open"),
+                     (task.action_id, "task", "sdr", f"Call Ada ({email})", "open")], tasks
     # Nothing else: the promotion ended the program before its follow-up.
     assert {a.action_id for _, a in every if a.prospect_id == pid} == {welcome.action_id, notify.action_id,
                                                                        task.action_id}
