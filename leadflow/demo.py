@@ -14,6 +14,7 @@ import shutil
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,11 +49,29 @@ def demo_model(source: Path, target: Path) -> Path:
     return target
 
 
+def demo_automations(source: Path, target: Path) -> Path:
+    """The automation file without its quiet hours (and with its templates beside it), so the nurture emails of a
+    demo run at night are in the outbox within the minute too, not waiting for the morning."""
+    raw = yaml.safe_load(source.read_text())
+    raw["version"] = f"{raw['version']}-demo"
+    (raw.get("defaults") or {}).pop("quiet_hours", None)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(yaml.safe_dump(raw, sort_keys=False))
+    if (source.parent / "templates").is_dir():
+        shutil.copytree(source.parent / "templates", target.parent / "templates", dirs_exist_ok=True)
+    return target
+
+
 def demo_config(config: Config) -> Config:
+    from leadflow.config import DEFAULT_AUTOMATIONS
+
     directory = config.data_dir / DEMO_DIR
     shutil.rmtree(directory, ignore_errors=True)
+    automations = demo_automations(config.automations_path or DEFAULT_AUTOMATIONS,
+                                   directory / "automations" / "automations.yaml")
     return config.with_changes(
         data_dir=directory, model_path=demo_model(config.model_path, directory / "model.yaml"),
+        automations_path=automations,
         http_port=free_port("127.0.0.1", config.http_port),
         worker_metrics_port=free_port("127.0.0.1", config.worker_metrics_port or 0),
         sink_metrics_port=free_port("127.0.0.1", config.sink_metrics_port or 0),
@@ -66,11 +85,14 @@ class Outcomes:
     stages: dict[str, int] = field(default_factory=dict)
     sla: dict[str, int] = field(default_factory=dict)
     escalated: int = 0  # clocks through every escalation step
+    outbox: dict[str, int] = field(default_factory=dict)  # what the action delivery wrote, by kind
 
     def missing(self) -> list[str]:
         wanted = [("a lead in crm_leads", sum(self.stages.values()) > 0), ("a won deal", self.stages.get("won", 0) > 0),
                   ("a recycled lead", self.stages.get("nurture", 0) > 0), ("an SLA met", self.sla.get("met", 0) > 0),
-                  ("an SLA breached and escalated", self.escalated > 0)]
+                  ("an SLA breached and escalated", self.escalated > 0),
+                  ("a nurture email in the outbox", self.outbox.get("email", 0) > 0),
+                  ("a sales notification", self.outbox.get("notify", 0) > 0)]
         return [what for what, seen in wanted if not seen]
 
 
@@ -104,7 +126,7 @@ class Demo:
         self.phase = "waiting for the outcomes"
         deadline = time.monotonic() + SETTLE_S
         while not stack.stopping:
-            self.outcomes = _outcomes(config.crm_dsn)
+            self.outcomes = _outcomes(config.crm_dsn, config.data_dir)
             if not self.outcomes.missing() or time.monotonic() > deadline:
                 break
             time.sleep(1)
@@ -112,7 +134,7 @@ class Demo:
         examples = {}
         for step in self.steps:
             examples.setdefault(step.journey, step.email)
-        for text in summary(config.crm_dsn, self.outcomes, self.refused, time.monotonic() - began, examples):
+        for text in summary(config, self.outcomes, self.refused, time.monotonic() - began, examples):
             stack.say(text)
         if self.keep:
             stack.say(f"still running: try `leadflow explain {self.steps[0].email}` in another terminal (it finds "
@@ -143,7 +165,10 @@ def _post(url: str, payload: Any, authorization: str) -> tuple[int, dict]:
         return 0, {"error": str(exc)}
 
 
-def _outcomes(dsn: str) -> Outcomes:
+def _outcomes(dsn: str, data_dir: Path) -> Outcomes:
+    from connectors.actions.outbox import entries, outbox_dir
+
+    outbox = Counter(entry.kind for entry in entries(outbox_dir(data_dir)))
     try:
         with psycopg.connect(dsn, connect_timeout=2) as conn:
             stages = dict(conn.execute("SELECT stage, count(*) FROM crm_leads GROUP BY stage").fetchall())
@@ -151,13 +176,15 @@ def _outcomes(dsn: str) -> Outcomes:
             escalated = conn.execute("SELECT count(*) FROM crm_sla_timers WHERE escalation_level >= %s",
                                      (len(DEMO_SLA["escalation"]),)).fetchone()[0]
     except psycopg.Error:
-        return Outcomes()
-    return Outcomes(stages, sla, escalated)
+        return Outcomes(outbox=dict(outbox))
+    return Outcomes(stages, sla, escalated, dict(outbox))
 
 
-def summary(dsn: str, outcomes: Outcomes, refused: list[str], seconds: float,
+def summary(config: Config, outcomes: Outcomes, refused: list[str], seconds: float,
             examples: dict[str, str]) -> list[str]:
-    """Totals from the CRM, then one prospect of each journey (journey -> email) as the CRM has it."""
+    """Totals from the CRM, then one prospect of each journey (journey -> email) as the CRM has it, then what the
+    automations produced: the newest nurture emails and sales notifications in the outbox."""
+    dsn = config.crm_dsn
     lines = [f"demo finished in {seconds:.0f}s",
              "crm_leads by stage: " + (", ".join(f"{stage} {n}" for stage, n in sorted(outcomes.stages.items()))
                                        or "none"),
@@ -182,10 +209,28 @@ def summary(dsn: str, outcomes: Outcomes, refused: list[str], seconds: float,
         stage, score, owner, status, level, activities = rows[email]
         clock = status + (f" +{level} esc" if level else "")
         lines.append(f"  {journey:<13} {email:<30} {stage:<9} {score:6.1f}  {owner:<13} {clock:<11} {activities}")
+    lines += _outbox_lines(config.data_dir, outcomes.outbox)
     missing = outcomes.missing()
     if missing:
         lines.append("not seen in time: " + ", ".join(missing))
     lines += [f"refused: {text}" for text in refused]
+    return lines
+
+
+def _outbox_lines(data_dir: Path, counts: dict[str, int], shown: int = 3) -> list[str]:
+    from connectors.actions.outbox import entries, outbox_dir
+    from leadflow.terminal import printable
+
+    directory = outbox_dir(data_dir)
+    names = {"email": "email", "notify": "notification", "crm_task": "CRM task", "webhook": "webhook"}
+    lines = [f"outbox ({directory}, `leadflow outbox` lists it): "
+             + (", ".join(f"{counts[kind]} {names[kind]}{'' if counts[kind] == 1 else 's'}" for kind in names
+                          if counts.get(kind)) or "empty")]
+    everything = entries(directory)
+    for kind in ("email", "notify"):
+        for entry in [e for e in everything if e.kind == kind][:shown]:
+            lines.append(f"  {kind:<7} {printable(entry.to)[:30]:<30} {printable(entry.subject)[:60]:<60} "
+                         f"({printable(entry.source)})")
     return lines
 
 

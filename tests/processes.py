@@ -23,9 +23,9 @@ def clean_env(**extra: str) -> dict[str, str]:
     from leadflow.process import free_ports
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEADFLOW_")}
-    ports = free_ports(3)
+    ports = free_ports(4)
     env.update(LEADFLOW_HTTP_PORT=str(ports[0]), LEADFLOW_WORKER_METRICS_PORT=str(ports[1]),
-               LEADFLOW_SINK_METRICS_PORT=str(ports[2]))
+               LEADFLOW_SINK_METRICS_PORT=str(ports[2]), LEADFLOW_ACTIONS_METRICS_PORT=str(ports[3]))
     env.update(extra)
     return env
 

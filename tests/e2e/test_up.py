@@ -72,7 +72,7 @@ def test_up_runs_the_stack_promotes_a_lead_and_stops_cleanly(workdir):
         assert read_until(proc, r"^ready in", 90 - (time.monotonic() - started), seen), "".join(seen)
         assert time.monotonic() - started < 90
         children = descendants(proc)
-        assert len(children) >= 5  # broker, postgres, collector, worker, sink
+        assert len(children) >= 6  # broker, postgres, collector, worker, sink, actions
 
         base = f"http://127.0.0.1:{env['LEADFLOW_HTTP_PORT']}"
         email = "ada@example.com"
@@ -112,6 +112,13 @@ def test_up_runs_the_stack_promotes_a_lead_and_stops_cleanly(workdir):
         assert f"LEADFLOW_KAFKA_BOOTSTRAP=127.0.0.1:{broker.group(1)}" in stack and "LEADFLOW_KAFKA_IDEMPOTENCE=false" in stack
         explained = second_terminal(workdir, "explain", email)
         assert explained.returncode == 0 and "stage lead   total 63.00" in explained.stdout, explained.stderr
+        # the promotion fired the shipped automation: sales has a task, in crm_tasks and in the outbox
+        task = wait_for_row(stack_dsn(workdir), "SELECT kind, queue, title FROM crm_tasks WHERE prospect_id = %s "
+                            "AND kind = 'task'", (prospect_id_for(email),), 20)
+        assert task == ("task", "inbound-sdr", f"Call {email}"), log_tails(workdir)
+        outbox = second_terminal(workdir, "outbox")
+        assert outbox.returncode == 0 and "crm_task" in outbox.stdout and f"Call {email}" in outbox.stdout, \
+            outbox.stdout + outbox.stderr
         described = second_terminal(workdir, "topics", "describe")
         assert described.returncode == 0 and "leadflow.interactions" in described.stdout, described.stderr
         link = second_terminal(workdir, "link", "--email", email, "--url", "https://example.com/pricing")
@@ -129,7 +136,7 @@ def test_up_runs_the_stack_promotes_a_lead_and_stops_cleanly(workdir):
         assert proc.wait(12) == 0
         assert time.monotonic() - stop_at < 10
         ports = [int(env[k]) for k in ("LEADFLOW_HTTP_PORT", "LEADFLOW_WORKER_METRICS_PORT",
-                                       "LEADFLOW_SINK_METRICS_PORT")] + [int(broker.group(1)), int(crm.group(2))]
+                                       "LEADFLOW_SINK_METRICS_PORT", "LEADFLOW_ACTIONS_METRICS_PORT")] + [int(broker.group(1)), int(crm.group(2))]
         time.sleep(0.5)
         assert [p for p in ports if not port_is_free("127.0.0.1", p)] == []
         assert [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE] == []
