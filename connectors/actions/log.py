@@ -7,25 +7,20 @@ later (their Kafka offsets can move on: the row keeps them), and counts the mark
 for the cap checked at send time. The suppression list is what the providers' webhooks and the unsubscribe
 endpoint reported, so an email queued before an unsubscribe is not sent after it.
 
-Every call retries a lost database connection with the one backoff until the process stops (``Stopped``): a
+Every call waits out a lost database (``connectors.crm.database``) until the process stops (``Stopped``): a
 handler must not give up on a batch while running, or its records would be skipped until the next restart.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Awaitable, Callable, TypeVar
 
-import psycopg
 from psycopg import AsyncConnection
 
-from leadflow.outbound import Stopped
-from leadflow.stage import backoff_delays, pause
+from connectors.crm.database import Database
 
-log = logging.getLogger("leadflow.actions")
 T = TypeVar("T")
-TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError)
 DONE = ("sent", "written", "suppressed")
 WEEK_MS = 7 * 86_400_000
 
@@ -44,29 +39,13 @@ WHERE action_deliveries.status IN ('scheduled', 'failed')
 
 class DeliveryLog:
     def __init__(self, dsn: str) -> None:
-        self._dsn = dsn
-        self._conn: AsyncConnection | None = None
-        self._lock = asyncio.Lock()  # one connection, one statement at a time
+        self._db = Database(dsn)
 
     async def close(self) -> None:
-        if self._conn is not None:
-            await self._conn.close()
-            self._conn = None
+        await self._db.close()
 
     async def _run(self, work: Callable[[AsyncConnection], Awaitable[T]], stop: asyncio.Event) -> T:
-        delays = backoff_delays()
-        while True:
-            try:
-                async with self._lock:
-                    if self._conn is None or self._conn.closed:
-                        self._conn = await AsyncConnection.connect(self._dsn, autocommit=True)
-                    return await work(self._conn)
-            except TRANSIENT as exc:
-                self._conn = None
-                delay = next(delays)
-                log.warning("CRM database unavailable (%s); retrying in %.1fs", str(exc).strip()[:200], delay)
-                if await pause(stop, delay):
-                    raise Stopped("the action log's database") from None
+        return await self._db.run(work, stop)
 
     async def statuses(self, action_ids: list[str], stop: asyncio.Event) -> dict[str, str]:
         """The status of each action already in the log (absent: never seen)."""

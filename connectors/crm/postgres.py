@@ -6,18 +6,18 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import psycopg
+
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 from connectors.crm import metrics
 from connectors.crm.delivery import Delivery
-from leadflow.stage import Failure, backoff_delays, pause
+from connectors.crm.database import PERMANENT, Database
+from leadflow.outbound import Stopped
+from leadflow.stage import Failure
 from schemas.records import LeadEvent, SlaEvent
 
 log = logging.getLogger("leadflow.sink")
-TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError)
-PERMANENT = (psycopg.IntegrityError, psycopg.DataError)  # this record can never be written as it is
 
 UPSERT_LEAD = """
 INSERT INTO crm_leads (prospect_id, email, stage, score_total, score_fit, score_behaviour, dimensions, profile,
@@ -101,31 +101,24 @@ def sla_row(event: SlaEvent) -> tuple[object, ...]:
 
 
 class PostgresTarget:
-    """Retries while the database is unreachable (backoff with jitter), for as long as it takes."""
+    """Retries while the database is unreachable (``Database``: backoff with jitter), for as long as it takes."""
 
     name = "postgres"
 
     def __init__(self, dsn: str) -> None:
-        self._dsn = dsn
-        self._conn: AsyncConnection | None = None
+        self._db = Database(dsn, on_retry=metrics.RETRIES.inc)
 
     async def deliver(self, items: list[Delivery], stop: asyncio.Event) -> list[Failure] | None:
-        delays = backoff_delays()
-        while not stop.is_set():
+        async def write(conn: AsyncConnection) -> list[Failure]:
             try:
-                conn = await self._connection()
-                try:
-                    await write_batch(conn, *_split(items))
-                    return []
-                except PERMANENT:
-                    return await self._one_by_one(conn, items)
-            except TRANSIENT as exc:
-                await self.close()
-                delay = next(delays)
-                metrics.RETRIES.inc()
-                log.warning("CRM database unavailable (%s); retrying in %.1fs", str(exc).strip()[:200], delay)
-                await pause(stop, delay)
-        return None
+                await write_batch(conn, *_split(items))
+                return []
+            except PERMANENT:
+                return await self._one_by_one(conn, items)
+        try:
+            return await self._db.run(write, stop)
+        except Stopped:
+            return None
 
     async def _one_by_one(self, conn: AsyncConnection, items: list[Delivery]) -> list[Failure]:
         failures = []
@@ -138,18 +131,8 @@ class PostgresTarget:
                 failures.append(Failure(item.record, f"{type(exc).__name__}: {str(exc).strip()[:500]}"))
         return failures
 
-    async def _connection(self) -> AsyncConnection:
-        if self._conn is None or self._conn.closed:
-            self._conn = await AsyncConnection.connect(self._dsn, autocommit=True, connect_timeout=5)
-        return self._conn
-
     async def close(self) -> None:
-        if self._conn is not None:
-            try:
-                await self._conn.close()
-            except Exception:
-                pass
-        self._conn = None
+        await self._db.close()
 
 
 def _split(items: list[Delivery]) -> tuple[list[LeadEvent], list[SlaEvent]]:

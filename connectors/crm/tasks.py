@@ -20,19 +20,14 @@ integrity error) is a final ``AttemptFailed``, so the delivery dead-letters that
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass
 
-import psycopg
 from psycopg import AsyncConnection
 
-from leadflow.outbound import AttemptFailed, Stopped
-from leadflow.stage import backoff_delays, pause
+from connectors.crm.database import PERMANENT, Database
+from leadflow.outbound import AttemptFailed
 from schemas.records import Action
 
-log = logging.getLogger("leadflow.actions")
-TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError)
-PERMANENT = (psycopg.IntegrityError, psycopg.DataError)
 
 TASK, NOTIFICATION, SLA_ESCALATION = "task", "notification", "sla_escalation"
 CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
@@ -141,36 +136,19 @@ def _clean(value: str | None) -> str | None:
 
 
 class TaskTable:
-    """``crm_tasks`` for the action delivery: one connection, kept while it works; ``upsert`` waits out the
-    database being away (``Stopped`` when the process stops first)."""
+    """``crm_tasks`` for the action delivery: ``upsert`` waits out the database being away (``Database``;
+    ``Stopped`` when the process stops first); a row the database refuses is a final ``AttemptFailed``."""
 
     def __init__(self, dsn: str) -> None:
-        self._dsn = dsn
-        self._conn: AsyncConnection | None = None
+        self._db = Database(dsn)
 
     async def upsert(self, action: Action, kind: str | None, stop: asyncio.Event) -> str:
         task = Task.of(action, kind)
-        delays = backoff_delays()
-        while not stop.is_set():
-            try:
-                if self._conn is None or self._conn.closed:
-                    self._conn = await AsyncConnection.connect(self._dsn, autocommit=True, connect_timeout=5)
-                return await upsert_task(self._conn, task)
-            except PERMANENT as exc:
-                raise AttemptFailed(f"crm_tasks refused task {task.id}: {type(exc).__name__}: "
-                                    f"{str(exc).strip()[:300]}", retryable=False) from None
-            except TRANSIENT as exc:
-                await self.close()
-                delay = next(delays)
-                log.warning("CRM database unavailable for crm_tasks (%s); retrying in %.1fs",
-                            str(exc).strip()[:200], delay)
-                await pause(stop, delay)
-        raise Stopped(f"crm_tasks for {task.id}")
+        try:
+            return await self._db.run(lambda conn: upsert_task(conn, task), stop)
+        except PERMANENT as exc:
+            raise AttemptFailed(f"crm_tasks refused task {task.id}: {type(exc).__name__}: "
+                                f"{str(exc).strip()[:300]}", retryable=False) from None
 
     async def close(self) -> None:
-        if self._conn is not None:
-            try:
-                await self._conn.close()
-            except Exception:
-                pass
-        self._conn = None
+        await self._db.close()
