@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from tests.local_server import local_server
 from connectors.actions import chat
 from connectors.actions.chat import ChatConfigError, Notification
 from leadflow.config import ActionSettings
@@ -40,18 +41,8 @@ class Hook:
 
 def run(hook: Hook, scenario) -> Any:
     async def main():
-        app = web.Application()
-        app.router.add_post("/{path:.*}", hook.handle)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        try:
-            async with aiohttp.ClientSession() as session:
-                return await scenario(session, f"http://127.0.0.1:{port}")
-        finally:
-            await runner.cleanup()
+        async with local_server(hook.handle, method="POST") as base, aiohttp.ClientSession() as session:
+            return await scenario(session, base)
 
     return asyncio.run(main())
 

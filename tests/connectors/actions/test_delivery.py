@@ -24,6 +24,7 @@ from schemas.records import Action, Interaction
 from streams.core.automation_index import load_engine
 from streams.core.model import load_model
 from tests.topic_reader import read_all
+from tests.local_server import local_server
 
 pytestmark = pytest.mark.integration
 SECRET = "w" * 32
@@ -188,31 +189,23 @@ def test_a_refused_webhook_is_dead_lettered_alone_the_others_are_delivered_and_a
         return web.Response(status=204)
 
     async def main():
-        app = web.Application()
-        app.router.add_post("/hook", receiver)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        config = setup.with_changes(email_provider="postmark", postmark_server_token="t" * 36,
-                                    email_api_url=f"http://127.0.0.1:{port}")
-        hooks = [action(n, "webhook", target=f"http://127.0.0.1:{port}/hook", step=None,
-                        payload={"why": "w", "stage": "lead", "score": "50.00"}) for n in (7, 8, 9)]
-        await produce(config, hooks)
-        await run_until(config, lambda: len(delivered(config)) == 2 and
-                        len(asyncio.run(dead_letters(config, Codec()))) >= 1)
-        assert sorted(g["key"] for g in got) == ["act-7", "act-9"]
-        assert all(g["schema"] == "Action" for g in got)
-        [entry] = await dead_letters(config, Codec())
-        letter = entry.letter
-        assert (letter.error[:8], letter.target, letter.key, letter.source_topic) == (
-            "HTTP 400", "actions", b"p_0008", config.topic("actions"))
-        assert "no such hook" in letter.error and entry.summary == "Action webhook p_0008"
-        refusing.clear()  # the cause fixed: `leadflow dlq replay` puts it back, and it is delivered once
-        await replay(config, Codec())
-        await run_until(config, lambda: len(delivered(config)) == 3)
-        await runner.cleanup()
+        async with local_server(receiver, "/hook", "POST") as base:
+            config = setup.with_changes(email_provider="postmark", postmark_server_token="t" * 36, email_api_url=base)
+            hooks = [action(n, "webhook", target=f"{base}/hook", step=None,
+                            payload={"why": "w", "stage": "lead", "score": "50.00"}) for n in (7, 8, 9)]
+            await produce(config, hooks)
+            await run_until(config, lambda: len(delivered(config)) == 2 and
+                            len(asyncio.run(dead_letters(config, Codec()))) >= 1)
+            assert sorted(g["key"] for g in got) == ["act-7", "act-9"]
+            assert all(g["schema"] == "Action" for g in got)
+            [entry] = await dead_letters(config, Codec())
+            letter = entry.letter
+            assert (letter.error[:8], letter.target, letter.key, letter.source_topic) == (
+                "HTTP 400", "actions", b"p_0008", config.topic("actions"))
+            assert "no such hook" in letter.error and entry.summary == "Action webhook p_0008"
+            refusing.clear()  # the cause fixed: `leadflow dlq replay` puts it back, and it is delivered once
+            await replay(config, Codec())
+            await run_until(config, lambda: len(delivered(config)) == 3)
 
     asyncio.run(main())
     assert sorted(g["key"] for g in got) == ["act-7", "act-8", "act-9"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections import Counter
 
 import psycopg
@@ -16,6 +15,7 @@ from aiohttp import web
 from connectors.crm.migrations import migrate
 from leadflow.config import DEFAULT_AUTOMATIONS
 from tests.connectors.actions.test_delivery import action, daytime_zone, produce
+from tests.local_server import local_server
 from tests.processes import leadflow, wait_until
 
 pytestmark = pytest.mark.integration
@@ -51,17 +51,14 @@ class Receiver:
         threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True).start()
         assert self._ready.wait(10)
 
+    async def _route(self, request: web.Request) -> web.Response:
+        return await (self._hook if request.path == "/hook" else self._email)(request)
+
     async def _serve(self) -> None:
-        app = web.Application()
-        app.router.add_post("/hook", self._hook)
-        app.router.add_post("/email", self._email)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self._ready.set()
-        await asyncio.Event().wait()
+        async with local_server(self._route, method="POST") as base:
+            self.port = int(base.rsplit(":", 1)[1])
+            self._ready.set()
+            await asyncio.Event().wait()
 
 
 def done(dsn: str) -> int:

@@ -14,6 +14,7 @@ from connectors.actions import webhook
 from leadflow.outbound import AttemptFailed
 from leadflow.webhooks import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, verify
 from schemas.records import Action
+from tests.local_server import local_server
 
 SECRET = "whsec_test_0123456789abcdef"
 NOW = 1_767_000_000.0
@@ -43,18 +44,9 @@ class Receiver:
 
 def run(receiver: Receiver, scenario) -> Any:
     async def main():
-        app = web.Application()
-        app.router.add_post("/hook", receiver.handle)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        try:
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
-                return await scenario(session, f"http://127.0.0.1:{port}/hook")
-        finally:
-            await runner.cleanup()
+        async with local_server(receiver.handle, "/hook", "POST") as base, \
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
+            return await scenario(session, f"{base}/hook")
 
     return asyncio.run(main())
 

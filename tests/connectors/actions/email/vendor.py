@@ -16,6 +16,7 @@ from multidict import CIMultiDict, MultiDict
 from connectors.actions.email.message import (ACTION_ID_HEADER, LIST_UNSUBSCRIBE, LIST_UNSUBSCRIBE_POST, ONE_CLICK,
                                                Email, Provider, Sent)
 from leadflow.outbound import AttemptFailed
+from tests.local_server import local_server
 
 ACTION_ID = "0d5e3c56-8f1a-5b2e-9c4d-2a6b7c8d9e0f"
 PROSPECT_ID = "p_71d4f55f72fa128dfb468a1a3901507c"
@@ -71,17 +72,8 @@ async def _exchange(answer: Answer, make: Callable[[str], Provider], email: Emai
                                  body, form))
         return answer()
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    host, port = runner.addresses[0][:2]
-    try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
-            outcome = await _attempt(make(f"http://{host}:{port}").send(session, email, now))
-    finally:
-        await runner.cleanup()
+    async with local_server(handle) as base, aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        outcome = await _attempt(make(base).send(session, email, now))
     assert len(received) == 1, f"one attempt is one request, got {len(received)}"
     return received[0], outcome
 
