@@ -176,7 +176,11 @@ def _ready_to_run(config: Config) -> Config:
         generated = ensure_secrets(secrets_path(config.data_dir), {s.env: s.get(config) for s in secret_settings})
     except OSError as exc:
         raise StartupError(f"cannot write secrets to {config.data_dir} (LEADFLOW_DATA_DIR): {exc.strerror}") from None
-    return config.with_changes(**{s.attr: generated[s.env] for s in secret_settings if s.env in generated})
+    config = config.with_changes(**{s.attr: generated[s.env] for s in secret_settings if s.env in generated})
+    from connectors.actions.email.providers import provider_for
+
+    provider_for(config)  # an email provider without its key or domain stops `up` here, naming the setting
+    return config
 
 
 def cmd_explain(config: Config, target: str, as_json: bool) -> int:

@@ -98,11 +98,15 @@ class ActionDelivery:
     async def _deliver_batch(self, inputs: Inputs[Any], stop: asyncio.Event) -> list[Failure] | None:
         failures: list[Failure] = []
         by_prospect: dict[bytes | None, list[tuple[ConsumerRecord, Action]]] = {}
+        seen: set[str] = set()
         for record, value in inputs.decoded:
-            if isinstance(value, Action):
-                by_prospect.setdefault(record.key, []).append((record, value))
-            else:
+            if not isinstance(value, Action):
                 failures.append(Failure(record, f"not an Action: {type(value).__name__}", 0))
+            elif value.action_id in seen:  # a redelivery within the batch: the first copy stands for it
+                metrics.ACTIONS.labels(value.type, "duplicate").inc()
+            else:
+                seen.add(value.action_id)
+                by_prospect.setdefault(record.key, []).append((record, value))
         actions = [a for group in by_prospect.values() for _, a in group]
         try:
             statuses = await self._log.statuses([a.action_id for a in actions if a.type not in INTERNAL], stop)

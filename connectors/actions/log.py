@@ -23,6 +23,7 @@ from connectors.crm.database import Database
 T = TypeVar("T")
 DONE = ("sent", "written", "suppressed")
 WEEK_MS = 7 * 86_400_000
+LEASE_S = 300  # how long a scheduled action taken by one process is not offered to another
 
 RECORD = """
 INSERT INTO action_deliveries (action_id, prospect_id, type, source, status, channel, marketing, due_at, detail,
@@ -65,11 +66,15 @@ class DeliveryLog:
         await self._run(work, stop)
 
     async def due(self, now_ms: int, limit: int, stop: asyncio.Event) -> list[bytes]:
-        """Encoded actions whose time has come, oldest first."""
+        """Encoded actions whose time has come, oldest first, leased to this process: their due time moves
+        ``LEASE_S`` ahead, so another replica does not take them too, and a process that dies holding them
+        leaves them to be taken again when the lease ends (delivered, a row's status ends the lease)."""
         async def work(conn: AsyncConnection) -> list[bytes]:
             cur = await conn.execute(
-                "SELECT action FROM action_deliveries WHERE status = 'scheduled' AND "
-                "due_at <= to_timestamp(%s / 1000.0) ORDER BY due_at LIMIT %s", (now_ms, limit))
+                "UPDATE action_deliveries SET due_at = to_timestamp(%s / 1000.0) + make_interval(secs => %s) "
+                "WHERE action_id IN (SELECT action_id FROM action_deliveries WHERE status = 'scheduled' AND "
+                "due_at <= to_timestamp(%s / 1000.0) ORDER BY due_at LIMIT %s FOR UPDATE SKIP LOCKED) "
+                "RETURNING action", (now_ms, LEASE_S, now_ms, limit))
             return [bytes(row[0]) for row in await cur.fetchall()]
         return await self._run(work, stop)
 
