@@ -37,7 +37,8 @@ def test_migrate_applies_once(crm_dsn):
     assert (first.returncode, first.stdout.split()) == (0, ["applied", "0001_crm_leads", "applied",
                                                             "0002_crm_sla_timers", "applied",
                                                             "0003_crm_ownership_and_feedback", "applied",
-                                                            "0004_activity_event_name"]), first.stderr
+                                                            "0004_activity_event_name", "applied", "0005_crm_tasks",
+                                                            "applied", "0006_action_deliveries"]), first.stderr
     again = run(["migrate"], {"LEADFLOW_CRM_DSN": crm_dsn})
     assert (again.returncode, again.stdout.strip()) == (0, "CRM schema is up to date")
 
