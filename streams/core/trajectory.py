@@ -1,0 +1,206 @@
+"""A prospect's score over time under a model, from its interactions alone: for backtests and tuning.
+
+Why a replay of its own: ``prospect.apply`` keeps a ledger, a timeline, segments, automations
+and SLA clocks, none of which a backtest needs, and a backtest replays every retained history
+(a million prospects in the benchmark). This loop keeps only what the score needs and does the
+same arithmetic as ``prospect._interaction`` (the same ``scoring.fired``, ``record``,
+``add_behaviour`` and fit), so its scores are the worker's to the last bit (a test replays
+random histories both ways).
+
+Only interactions are replayed: verdicts (and the recycling they cause) are the outcome we
+measure against, not an input of the score. Promotion needs a known person (an email) and
+happens at an interaction whose score reaches the threshold; between interactions scores
+only decay, except where a negative rule's points decay away, and that is seen at the next
+interaction too, which is where the worker checks. So a prospect's promotion time at *any*
+threshold is a bisect in the list of moments its running maximum rose (``Trajectory``).
+
+Tuning needs more: the score at each of those moments as a function of the points. Which
+rules fire depends on counts (once-only, caps), never on points, so the score is linear in
+the points: ``fit + sum_r points_r * decayed_activations_r(t)``. ``feature_points`` gives,
+at each interaction of a known prospect, each rule's decayed activation sum and the fit rules
+that hold (``Features``), so a candidate point vector is scored with a dot product instead
+of a replay.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from schemas.records import Interaction
+from streams.core import scoring
+from streams.core.decay import decay_factor
+from streams.core.identity import resolution
+from streams.core.model import ScoringModel
+from streams.core.scoring import DecayingSum, RuleTally
+
+
+@dataclass(frozen=True, slots=True)
+class Trajectory:
+    """The moments a prospect's score (while known) reached a new high: ``maxima`` rise, ``times`` with them."""
+
+    first_touch: int | None  # its first interaction, known or not
+    times: tuple[int, ...]
+    maxima: tuple[float, ...]
+
+    def promoted_at(self, threshold: float) -> int | None:
+        """When a model with this promotion threshold first promotes it (None: never)."""
+        index = bisect.bisect_left(self.maxima, threshold)
+        return self.times[index] if index < len(self.maxima) else None
+
+    def peak_until(self, at: int) -> float:
+        """Its highest score up to ``at`` (0.0 before anything scored)."""
+        index = bisect.bisect_right(self.times, at)
+        return self.maxima[index - 1] if index else 0.0
+
+
+def trajectory(key: str, interactions: Iterable[Interaction], model: ScoringModel,
+               counts: dict[str, int] | None = None) -> Trajectory:
+    """The score trajectory of these interactions (canonical order) under ``model``; when ``counts`` is
+    given, each rule's activations are added to it."""
+    tallies: dict[str, RuleTally] = {}
+    sums: dict[int | None, DecayingSum] = {}
+    profile: dict[str, str] = {}
+    seen: set[str] = set()
+    behaviour = fit = 0.0
+    clock = 0
+    known = False
+    first_touch: int | None = None
+    times: list[int] = []
+    maxima: list[float] = []
+    best = float("-inf")
+    for event in interactions:
+        if event.event_id in seen:
+            continue
+        seen.add(event.event_id)
+        if _links_away(key, event):
+            break  # from here on its activity belongs to the more resolved key
+        at = event.occurred_at
+        if first_touch is None:
+            first_touch = at
+        rules = scoring.fired(tallies, event, model)
+        previous = clock
+        clock = at if at > previous else previous
+        after = scoring.behaviour(sums, clock) if clock != previous else behaviour
+        if rules or event.traits:
+            for rule in rules:
+                scoring.record(tallies, rule, at)
+                scoring.add_behaviour(sums, rule, at)
+                after += rule.points if at == clock else rule.points * decay_factor(clock - at, rule.half_life_ms)
+                if counts is not None:
+                    counts[rule.id] = counts.get(rule.id, 0) + 1
+            if event.traits:
+                profile.update(event.traits)
+                fit = scoring.fit(profile, model)[0]
+        behaviour = after
+        known = known or event.prospect_id is not None
+        total = fit + behaviour
+        if known and total > best:
+            best = total
+            times.append(at)
+            maxima.append(total)
+    return Trajectory(first_touch, tuple(times), tuple(maxima))
+
+
+def _links_away(key: str, event: Interaction) -> bool:
+    """An ``identity.linked`` event that makes this key an alias of a more resolved one (as ``apply`` does)."""
+    return event.type == "identity.linked" and bool(event.prospect_id) and \
+        resolution(event.prospect_id) > resolution(key)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class Parameters:
+    """The numbers a tuner may change, in a fixed order: behaviour rules (model order), then fit rules as
+    ``fit:<id>``. ``signs`` are the current points' signs (0: a rule at 0 points, left out of features)."""
+
+    names: tuple[str, ...]
+    points: tuple[float, ...]
+
+    @staticmethod
+    def of(model: ScoringModel) -> "Parameters":
+        return Parameters(tuple([r.id for r in model.rules] + [f"fit:{f.id}" for f in model.fit_rules]),
+                          tuple([r.points for r in model.rules] + [f.points for f in model.fit_rules]))
+
+    def signs(self) -> tuple[int, ...]:
+        return tuple((p > 0) - (p < 0) for p in self.points)
+
+
+Sparse = tuple[tuple[int, float], ...]  # (parameter index, value), indices ascending
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    """A known prospect's score at each of its interactions, as linear features of the parameters; points
+    no candidate could make a first promotion (dominated by the one before) are left out."""
+
+    times: tuple[int, ...]
+    values: tuple[Sparse, ...]
+
+    def scores(self, points: Sequence[float]) -> list[float]:
+        return [sum(points[i] * v for i, v in row) for row in self.values]
+
+
+def feature_points(key: str, interactions: Iterable[Interaction], model: ScoringModel,
+                   signs: Sequence[int]) -> Features:
+    """Features at each interaction of a known prospect; ``signs`` (per parameter, as ``Parameters``) let a
+    point dominated by the previous kept one go: with every sign kept, it can never be a first crossing."""
+    rule_index = {rule.id: i for i, rule in enumerate(model.rules)}
+    fit_base = len(model.rules)
+    tallies: dict[str, RuleTally] = {}
+    units: dict[int, DecayingSum] = {}  # per rule: its activations, one point each, decayed
+    half_lives = [rule.half_life_ms for rule in model.rules]
+    profile: dict[str, str] = {}
+    seen: set[str] = set()
+    fit_rows: Sparse = ()
+    known = False
+    clock = 0
+    times: list[int] = []
+    values: list[Sparse] = []
+    for event in interactions:
+        if event.event_id in seen:
+            continue
+        seen.add(event.event_id)
+        if _links_away(key, event):
+            break
+        at = event.occurred_at
+        clock = at if at > clock else clock
+        for rule in scoring.fired(tallies, event, model):
+            scoring.record(tallies, rule, at)
+            index = rule_index[rule.id]
+            unit = units.get(index)
+            if unit is None:
+                units[index] = DecayingSum(decay_factor(clock - at, rule.half_life_ms), clock)
+            else:
+                unit.add(1.0, at, rule.half_life_ms)
+        if event.traits:
+            profile.update(event.traits)
+            matched = {rule.id for rule in model.fit_rules if rule.condition.matches(profile)}
+            fit_rows = tuple((fit_base + i, 1.0) for i, rule in enumerate(model.fit_rules)
+                             if rule.id in matched and signs[fit_base + i])
+        known = known or event.prospect_id is not None
+        if not known:
+            continue
+        row = tuple(sorted([(i, unit.at(clock, half_lives[i])) for i, unit in units.items() if signs[i]]
+                           + list(fit_rows)))
+        if values and _dominated(row, values[-1], signs):
+            continue
+        times.append(at)
+        values.append(row)
+    return Features(tuple(times), tuple(values))
+
+
+def _dominated(row: Sparse, kept: Sparse, signs: Sequence[int]) -> bool:
+    """Every term of ``row`` is no better than ``kept``'s for any points of the same signs."""
+    mine = dict(row)
+    theirs = dict(kept)
+    for index in mine.keys() | theirs.keys():
+        if signs[index] * (mine.get(index, 0.0) - theirs.get(index, 0.0)) > 0:
+            return False
+    return True
+
+
+def ceiling(features: Features, highs: Sequence[float]) -> float:
+    """The highest score any candidate within bounds could give this prospect: features are never negative,
+    so it is each parameter at its upper bound (for a negative rule, the bound nearest zero)."""
+    return max((sum(v * highs[i] for i, v in row) for row in features.values), default=float("-inf"))

@@ -1,0 +1,235 @@
+"""What the tuner searches over, and how a candidate point vector is scored without a replay.
+
+Why: a search tries hundreds of point vectors; replaying every history for each would take
+hours. A prospect's score is linear in the points (``trajectory.feature_points``), so each
+prospect is reduced once to its feature rows, the episodes sales judged and the period it
+belongs to (``TuningProspect``), and a ``Shard`` of them scores a batch of vectors for every
+threshold of the grid at once: per prospect, the running maximum of its scores says from
+which threshold down it is a lead and when it was promoted, and that interval of the grid
+gets its outcome (difference arrays, one pass). Shards are what the shell's processes hold.
+
+Periods: the tuner fits on older outcomes and reports on the newest (``split``). A prospect
+sales judged belongs to the period of its first verdict, whatever a candidate does with it,
+so no candidate can move a known outcome from one period to the other; a prospect sales
+never judged belongs to the period of its promotion (it has no outcome to leak).
+
+Deal values are counted in whole cents, so sums are exact and a search never depends on the
+order in which shards were added up.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from streams.core.backtest import split_inputs
+from streams.core.history import Input
+from streams.core.model import ScoringModel
+from streams.core.outcomes import REJECTED, WON, Episode, closing, episodes, outcome_for
+from streams.core.trajectory import Parameters, Sparse, ceiling, feature_points
+
+EPS = 1e-9  # scores from features differ from a replay's in the last bits: a tie with a threshold still counts
+LEADS, JUDGED, ACCEPTED, REJECTED_LEADS, WON_LEADS, OPEN_LEADS, UNKNOWN, WON_CENTS = range(8)
+CATEGORIES = 8
+IN_SAMPLE, HELD_OUT = 0, 1
+
+
+class SpaceError(ValueError):
+    """A --freeze or --max-change the model cannot take; the message says what would."""
+
+
+@dataclass(frozen=True, slots=True)
+class Space:
+    """The parameters (behaviour rules, then fit rules as ``fit:<id>``), their bounds, and the threshold grid."""
+
+    names: tuple[str, ...]
+    current: tuple[float, ...]
+    lows: tuple[float, ...]
+    highs: tuple[float, ...]
+    threshold: float
+    grid: tuple[float, ...]  # whole-number thresholds within bounds, and the current one
+    max_change: float
+    frozen: tuple[str, ...]
+
+    def tunable(self) -> list[int]:
+        return [i for i in range(len(self.names)) if self.lows[i] != self.highs[i]]
+
+    def signs(self) -> tuple[int, ...]:
+        return tuple((p > 0) - (p < 0) for p in self.current)
+
+
+def space(model: ScoringModel, freeze: Iterable[str] = (), max_change: float = 0.5) -> Space:
+    """Each rule's points may move by ``max_change`` of their size (whole numbers, signs kept, never to 0); a
+    rule at 0 points and the frozen ones stay; the threshold moves within the same share."""
+    if not 0 < max_change <= 10:
+        raise SpaceError(f"--max-change must be between 0% and 1000%, got {max_change:.0%}")
+    params = Parameters.of(model)
+    names = params.names
+    fit_ids = {name[4:]: name for name in names if name.startswith("fit:")}
+    frozen: list[str] = []
+    for wanted in freeze:
+        name = wanted if wanted in names else fit_ids.get(wanted)
+        if name is None:
+            raise SpaceError(f"--freeze {wanted}: the model has no such rule; its rules: {', '.join(names)}")
+        frozen.append(name)
+    lows, highs = [], []
+    for name, points in zip(names, params.points):
+        low = high = points
+        if points != 0 and name not in frozen:
+            size = abs(points)
+            smallest = max(1, math.ceil(size * (1 - max_change) - EPS))
+            largest = math.floor(size * (1 + max_change) + EPS)
+            if smallest <= largest:
+                low, high = (smallest, largest) if points > 0 else (-largest, -smallest)
+                low, high = min(low, points), max(high, points)
+        lows.append(float(low))
+        highs.append(float(high))
+    base = model.promote_threshold
+    bottom = max(1, math.ceil(base * (1 - max_change) - EPS))
+    top = max(bottom, math.floor(base * (1 + max_change) + EPS))
+    grid = tuple(sorted({float(t) for t in range(bottom, top + 1)} | {base}))
+    return Space(names, params.points, tuple(lows), tuple(highs), base, grid, max_change, tuple(frozen))
+
+
+@dataclass(frozen=True, slots=True)
+class TuningProspect:
+    """One prospect as the tuner sees it: feature rows, the episodes sales judged, its first verdict."""
+
+    times: tuple[int, ...]
+    rows: tuple[Sparse, ...]
+    episodes: tuple[Episode, ...]
+    anchor: int | None  # its first verdict: the period a judged prospect belongs to
+    indices: frozenset[int]  # the parameters it has features for
+
+    def scores(self, points: Sequence[float]) -> list[float]:
+        return [sum(points[i] * v for i, v in row) for row in self.rows]
+
+
+def extract(key: str, inputs: Sequence[Input], model: ScoringModel, bounds: Space) -> TuningProspect | None:
+    """The prospect reduced for tuning, or None when it cannot matter: never a known person, or sales never
+    judged it and no candidate within bounds could make it a lead."""
+    interactions, verdicts = split_inputs(inputs)
+    features = feature_points(key, interactions, model, bounds.signs())
+    judged = episodes(verdicts)
+    if not features.times or (not judged and ceiling(features, bounds.highs) + EPS < bounds.grid[0]):
+        return None
+    indices = frozenset(i for row in features.values for i, _ in row)
+    return TuningProspect(features.times, features.values, judged, judged[0].judged_at if judged else None,
+                          indices)
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """Counts per period, category and threshold of the grid for one point vector (``values`` flattened)."""
+
+    size: int  # thresholds in the grid
+    values: tuple[int, ...]
+
+    def at(self, period: int, category: int, index: int) -> int:
+        return self.values[(period * CATEGORIES + category) * self.size + index]
+
+    def both(self, category: int, index: int) -> int:
+        return self.at(IN_SAMPLE, category, index) + self.at(HELD_OUT, category, index)
+
+    def plus(self, other: "Sweep") -> "Sweep":
+        return Sweep(self.size, tuple(a + b for a, b in zip(self.values, other.values)))
+
+
+class Shard:
+    """Tuning prospects that score batches of point vectors over the threshold grid."""
+
+    def __init__(self, prospects: Sequence[TuningProspect], grid: Sequence[float], split: int) -> None:
+        self.prospects = list(prospects)
+        self.grid = tuple(grid)
+        self.split = split
+
+    def evaluate(self, vectors: Sequence[Sequence[float]]) -> list[Sweep]:
+        """A sweep per vector. Vectors that differ in one parameter only (a search step) share the work of
+        every prospect that has no feature for it."""
+        stride = len(self.grid) + 1
+        size = 2 * CATEGORIES * stride
+        diffs = [[0] * size for _ in vectors]
+        first = vectors[0]
+        varying = {i for vector in vectors[1:] for i, p in enumerate(vector) if p != first[i]}
+        if len(vectors) > 1 and len(varying) == 1:
+            (j,) = varying
+            common = [0] * size
+            for prospect in self.prospects:
+                if j not in prospect.indices:
+                    self._credit(prospect, prospect.scores(first), common)
+                    continue
+                base = [sum(first[i] * v for i, v in row if i != j) for row in prospect.rows]
+                own = [next((v for i, v in row if i == j), 0.0) for row in prospect.rows]
+                for vector, diff in zip(vectors, diffs):
+                    weight = vector[j]
+                    self._credit(prospect, [b + weight * x for b, x in zip(base, own)], diff)
+            diffs = [[a + b for a, b in zip(diff, common)] for diff in diffs]
+        else:
+            for prospect in self.prospects:
+                for vector, diff in zip(vectors, diffs):
+                    self._credit(prospect, prospect.scores(vector), diff)
+        return [self._sweep(diff, stride) for diff in diffs]
+
+    def _credit(self, prospect: TuningProspect, scores: list[float], diff: list[int]) -> None:
+        """Each time the prospect's running maximum passes more thresholds of the grid, those thresholds
+        promote it then: their interval gets that promotion's outcome."""
+        grid, reached, last = self.grid, -1, len(self.grid) - 1
+        for at, score in zip(prospect.times, scores):
+            top = bisect.bisect_right(grid, score + EPS) - 1
+            if top > reached:
+                self._add(prospect, at, reached + 1, top, diff)
+                reached = top
+                if reached == last:
+                    return
+
+    def _add(self, prospect: TuningProspect, promoted: int, first: int, last: int, diff: list[int]) -> None:
+        episode = outcome_for(prospect.episodes, promoted) if prospect.episodes else None
+        anchor = prospect.anchor if prospect.anchor is not None else promoted
+        base = (HELD_OUT if anchor >= self.split else IN_SAMPLE) * CATEGORIES
+        stride = len(self.grid) + 1
+
+        def bump(category: int, amount: int = 1) -> None:
+            offset = (base + category) * stride
+            diff[offset + first] += amount
+            diff[offset + last + 1] -= amount
+
+        bump(LEADS)
+        if episode is None:
+            bump(UNKNOWN)
+            return
+        bump(JUDGED)
+        if episode.accepted:
+            bump(ACCEPTED)
+        if episode.result == WON:
+            bump(WON_LEADS)
+            bump(WON_CENTS, round(episode.value * 100))
+        elif episode.result == REJECTED:
+            bump(REJECTED_LEADS)
+        else:
+            bump(OPEN_LEADS)
+
+    def _sweep(self, diff: list[int], stride: int) -> Sweep:
+        size = len(self.grid)
+        values: list[int] = []
+        for row in range(2 * CATEGORIES):
+            running = 0
+            for index in range(size):
+                running += diff[row * stride + index]
+                values.append(running)
+        return Sweep(size, tuple(values))
+
+    def histograms(self, vector: Sequence[float], edges: Sequence[float]) -> tuple[list[int], list[int]]:
+        """Won and rejected prospects (their first closed episode) by their highest score up to its close."""
+        won, rejected = [0] * (len(edges) - 1), [0] * (len(edges) - 1)
+        width = edges[1] - edges[0]
+        for prospect in self.prospects:
+            closed = closing(prospect.episodes) if prospect.episodes else None
+            if closed is None:
+                continue
+            peak = max((score for at, score in zip(prospect.times, prospect.scores(vector))
+                        if at <= closed.ended_at), default=0.0)  # type: ignore[operator]
+            target = won if closed.result == WON else rejected
+            target[min(max(int(peak // width), 0), len(edges) - 2)] += 1
+        return won, rejected
