@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
              "actions by type); with --dry-run, what a candidate file would have done")
     automations.add_argument("--dry-run", dest="dry_run", metavar="FILE",
                              help="replay every prospect's retained history under this automation file instead")
+    from leadflow.tuning_commands import add_parsers as add_tuning_parsers
+
+    add_tuning_parsers(commands, settings_parent)  # backtest, tune
     dlq = commands.add_parser("dlq", help="inspect and re-drive the records the CRM sink could not deliver")
     dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
     dlq_list = dlq_commands.add_parser("list", parents=[settings_parent("dlq list")], help="print every dead letter with its error")
@@ -97,6 +100,11 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_rescore(config, args.new_model)
         if command == "automations":
             return cmd_automations(config, args.dry_run)
+        if command in ("backtest", "tune"):
+            from leadflow import tuning_commands
+
+            return tuning_commands.cmd_backtest(config, args) if command == "backtest" else \
+                tuning_commands.cmd_tune(config, args)
         if command == "outbox":
             return cmd_outbox(config, args.limit, args.json)
         if command == "dlq list":

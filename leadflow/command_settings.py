@@ -67,6 +67,8 @@ USES: dict[str, tuple[str, ...]] = {
     "explain": (*KAFKA, "LEADFLOW_PARTITIONS", "LEADFLOW_MODEL", *COMMON),
     "rescore": (*KAFKA, "LEADFLOW_MODEL", *COMMON),
     "automations": (*KAFKA, "LEADFLOW_MODEL", "LEADFLOW_AUTOMATIONS", *COMMON),
+    "backtest": (*KAFKA, "LEADFLOW_MODEL", *COMMON),
+    "tune": (*KAFKA, "LEADFLOW_MODEL", *COMMON),
     "dlq list": (*KAFKA, *GROUPS, "LEADFLOW_SCHEMA_REGISTRY_URL", *COMMON),
     "dlq replay": (*KAFKA, *GROUPS, "LEADFLOW_KAFKA_IDEMPOTENCE", "LEADFLOW_SCHEMA_REGISTRY_URL", *COMMON),
 }

@@ -5,9 +5,10 @@ The only answers we have are the verdicts sales gave on the promotions they actu
 (the selective-labels problem). So the verdicts in a prospect's history are cut into
 *episodes*, one per promotion sales saw: a run of verdicts that ends with a closing one
 (won, lost, disqualified) or is still open. A lead a candidate model promotes at time ``P``
-takes the outcome of the first episode that had not closed yet at ``P``; if every episode
-had closed before ``P`` (or there is none), sales never judged that promotion and the
-outcome is unknown: counted apart, never as good or bad.
+takes the outcome of the first episode that had not closed yet at ``P``, or of the last one if
+``P`` comes within ``GRACE_MS`` (30 days) of its close: the same burst of interest sales
+judged, seen a little later. A prospect sales never judged, or a promotion later than that,
+was never judged by sales: its outcome is unknown, counted apart, never as good or bad.
 
 A lost deal counts as a rejection like a disqualification: either way, sales got no deal.
 """
@@ -24,6 +25,7 @@ REJECTED = "rejected"
 OPEN = "open"
 CLOSING = {"won": WON, "lost": REJECTED, "disqualified": REJECTED}
 ACCEPTING = frozenset({"accepted", "contacted", "won"})
+GRACE_MS = 30 * 86_400_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +62,14 @@ def episodes(verdicts: Iterable[CrmFeedback]) -> tuple[Episode, ...]:
     return tuple(out)
 
 
-def outcome_for(judged: tuple[Episode, ...], promoted_at: int) -> Episode | None:
+def outcome_for(judged: tuple[Episode, ...], promoted_at: int, grace_ms: int = GRACE_MS) -> Episode | None:
     """The episode a promotion at ``promoted_at`` belongs to, or None: sales never judged it (outcome unknown)."""
     for episode in judged:
         if episode.covers(promoted_at):
             return episode
+    last = judged[-1] if judged else None
+    if last is not None and promoted_at <= last.ended_at + grace_ms:  # type: ignore[operator]
+        return last
     return None
 
 

@@ -245,7 +245,7 @@ def tune(bounds: Space, evaluate: Evaluate, periods: Periods, settings: Settings
     baseline = search.evaluate([bounds.current])[0]
     current = search.candidate(bounds.current, search.current_index, baseline)
     short = _shortfall(current.held_out, settings)
-    if short:
+    if any(short):
         return TuneResult(REFUSED, _refusal("the held-out period", "under the current model", current.held_out,
                                             settings, short), periods, current, evaluations=search.evaluations)
     max_unknown = min(1.0, current.in_sample.unknown_share + settings.unknown_slack)
@@ -269,7 +269,7 @@ def tune(bounds: Space, evaluate: Evaluate, periods: Periods, settings: Settings
         return result(UNCHANGED, "the tuner found no change within the bounds that does better on the in-sample "
                       "period: the model stays as it is, no candidate written")
     short = _shortfall(stage2.held_out, settings)
-    if short:
+    if any(short):
         return result(REFUSED, _refusal("the held-out period", "under the candidate", stage2.held_out, settings,
                                         short))
     if not _better(stage2.held_out, current.held_out):
