@@ -48,18 +48,17 @@ def encode(histories: Iterable[History]) -> bytes:
                                 for item in inputs]] for key, inputs in histories])
 
 
+def record(kind: str, values: Sequence[Any]) -> Input:
+    """An ``Interaction`` ("i") or ``CrmFeedback`` ("v") from its field values in record order, without the
+    dataclass ``__init__`` (a third of the cost)."""
+    built = object.__new__(_CLASSES[kind])
+    for set_slot, value in zip(_SETTERS[kind], values):
+        set_slot(built, value)
+    return built
+
+
 def decode(blob: bytes) -> list[tuple[str, list[Input]]]:
-    out = []
-    new = object.__new__
-    for key, rows in orjson.loads(blob):
-        inputs = []
-        for kind, *values in rows:
-            record = new(_CLASSES[kind])
-            for set_slot, value in zip(_SETTERS[kind], values):
-                set_slot(record, value)
-            inputs.append(record)
-        out.append((key, inputs))
-    return out
+    return [(key, [record(kind, values) for kind, *values in rows]) for key, rows in orjson.loads(blob)]
 
 
 class Source(Protocol):
@@ -120,12 +119,13 @@ class Extracted:
     last_at: int | None
 
 
-def _run(task: tuple[Any, Source]) -> tuple[Any, int, float]:
-    """One chunk in a worker: (result, prospects, CPU seconds)."""
+def _run(task: tuple[Any, Source]) -> tuple[Any, int, float, float]:
+    """One chunk in a worker: (result, prospects, CPU seconds getting the histories, CPU seconds on them)."""
     job, source = task
     assert _MODEL is not None
     started = time.process_time()
     histories = source.histories()
+    loaded = time.process_time()
     if isinstance(job, BacktestJob):
         result: Any = tally(histories, _MODEL, job.thresholds, job.window)
     else:
@@ -133,7 +133,7 @@ def _run(task: tuple[Any, Source]) -> tuple[Any, int, float]:
         times = [t for _, inputs in histories if inputs for t in (inputs[0].occurred_at, inputs[-1].occurred_at)]
         result = Extracted(prospects, len(histories), sum(len(i) for _, i in histories),
                            min(times, default=None), max(times, default=None))
-    return result, len(histories), time.process_time() - started
+    return result, len(histories), loaded - started, time.process_time() - loaded
 
 
 class Progress:
@@ -162,34 +162,45 @@ class Progress:
         print(text, file=self.stream, flush=True)
 
 
+@dataclass
+class Seconds:
+    """CPU time the workers spent getting histories (decoding, or generating them) and replaying them."""
+
+    loading: float = 0.0
+    replaying: float = 0.0
+
+
 def run_chunks(job: Any, sources: Iterable[Source], model_text: str, model_source: str, processes: int = 2,
-               progress: Progress | None = None) -> Iterator[tuple[Any, float]]:
-    """Each chunk's (result, CPU seconds) in chunk order; ``processes`` <= 1 runs them here."""
+               progress: Progress | None = None, seconds: Seconds | None = None) -> Iterator[Any]:
+    """Each chunk's result in chunk order; ``processes`` <= 1 runs them here."""
     tasks = ((job, source) for source in sources)
     if processes <= 1:
         _start(model_text, model_source)
-        results: Iterable[tuple[Any, int, float]] = map(_run, tasks)
-        yield from _counted(results, progress)
+        yield from _counted(map(_run, tasks), progress, seconds)
         return
     context = multiprocessing.get_context("spawn")
     with context.Pool(processes, _start, (model_text, model_source)) as pool:
-        yield from _counted(pool.imap(_run, tasks), progress)
+        yield from _counted(pool.imap(_run, tasks), progress, seconds)
 
 
-def _counted(results: Iterable[tuple[Any, int, float]], progress: Progress | None) -> Iterator[tuple[Any, float]]:
-    for result, count, seconds in results:
+def _counted(results: Iterable[tuple[Any, int, float, float]], progress: Progress | None,
+             seconds: Seconds | None) -> Iterator[Any]:
+    for result, count, loading, replaying in results:
         if progress is not None:
             progress.advance(count)
-        yield result, seconds
+        if seconds is not None:
+            seconds.loading += loading
+            seconds.replaying += replaying
+        yield result
 
 
 def backtest(sources: Iterable[Source], model_text: str, model_source: str, model: ScoringModel,
-             thresholds: Sequence[float], window: Window, processes: int = 2,
-             progress: Progress | None = None) -> Tally:
+             thresholds: Sequence[float], window: Window, processes: int = 2, progress: Progress | None = None,
+             seconds: Seconds | None = None) -> Tally:
     """The tally of every chunk, merged in chunk order."""
     total = Tally.empty(thresholds, window, model.promote_threshold)
-    for part, _ in run_chunks(BacktestJob(tuple(thresholds), window), sources, model_text, model_source, processes,
-                              progress):
+    for part in run_chunks(BacktestJob(tuple(thresholds), window), sources, model_text, model_source, processes,
+                           progress, seconds):
         total.merge(part)
     return total
 
@@ -198,7 +209,7 @@ def extract_all(sources: Iterable[Source], model_text: str, model_source: str, b
                 processes: int = 2, progress: Progress | None = None) -> Extracted:
     """Every chunk reduced for tuning, concatenated in chunk order."""
     total = Extracted([], 0, 0, None, None)
-    for part, _ in run_chunks(FeaturesJob(bounds), sources, model_text, model_source, processes, progress):
+    for part in run_chunks(FeaturesJob(bounds), sources, model_text, model_source, processes, progress):
         total.prospects.extend(part.prospects)
         total.count += part.count
         total.inputs += part.inputs
