@@ -236,8 +236,8 @@ class ShardPool:
     """The tuning prospects split over ``processes`` resident shards; answers are summed in shard order."""
 
     def __init__(self, prospects: Sequence[TuningProspect], grid: Sequence[float], split: int,
-                 processes: int = 2) -> None:
-        count = max(1, min(processes, len(prospects) // 500 or 1))  # a few hundred prospects: not worth a process
+                 processes: int = 2, least: int = 500) -> None:
+        count = max(1, min(processes, len(prospects) // least))  # fewer than ``least`` a process: not worth one
         parts = [list(prospects[k::count]) for k in range(count)]
         self.local = Shard(parts[0], grid, split) if count == 1 else None
         self.connections: list[Connection] = []
