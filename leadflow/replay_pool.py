@@ -78,6 +78,12 @@ class Encoded:
         return decode(self.blob)
 
 
+def processes_for(prospects: int, wanted: int, size: int = CHUNK) -> int:
+    """No more processes than chunks: a history of a few thousand prospects is replayed here, sparing the
+    second or so a spawned process takes to start."""
+    return max(1, min(wanted, -(-prospects // size)))
+
+
 def chunked(histories: Iterable[History], size: int = CHUNK) -> Iterator[Encoded]:
     batch: list[History] = []
     for history in histories:
@@ -140,8 +146,9 @@ class Progress:
     """'backtest: 120,000 of 1,000,000 prospects replayed (40,000/s, ETA 22 s)' on stderr, at most once a
     second, and only once a run has taken a second (short runs stay quiet)."""
 
-    def __init__(self, label: str, total: int | None, stream: TextIO | None = None, every: float = 1.0) -> None:
-        self.label, self.total, self.stream, self.every = label, total, stream or sys.stderr, every
+    def __init__(self, label: str, total: int | None, stream: TextIO | None = None, every: float = 1.0,
+                 unit: str = "prospects replayed") -> None:
+        self.label, self.total, self.stream, self.every, self.unit = label, total, stream or sys.stderr, every, unit
         self.started = self.shown = time.monotonic()
         self.done = 0
 
@@ -156,7 +163,7 @@ class Progress:
         rate = self.done / max(now - self.started, 1e-9)
         of = f" of {self.total:,}" if self.total else ""
         eta = f", ETA {max(self.total - self.done, 0) / rate:,.0f} s" if self.total and rate else ""
-        return f"{self.label}: {self.done:,}{of} prospects replayed ({rate:,.0f}/s{eta})"
+        return f"{self.label}: {self.done:,}{of} {self.unit} ({rate:,.0f}/s{eta})"
 
     def say(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
@@ -275,7 +282,10 @@ class ShardPool:
 
     def close(self) -> None:
         for connection in self.connections:
-            connection.send(None)
+            try:
+                connection.send(None)
+            except OSError:  # the shard's process is gone already (interrupted): nothing to stop
+                pass
             connection.close()
         for process in self.processes:
             process.join(timeout=10)

@@ -122,10 +122,14 @@ def load_histories(config: Config, data: str | None, command: str) -> list[Histo
         from leadflow.history_file import read_history  # type: ignore[import-not-found]
     except ImportError:
         raise UsageError("--data needs leadflow/history_file.py (`leadflow import`), which this build lacks") from None
+    from leadflow.replay_pool import Progress
+
     groups: dict[str, dict[str, Input]] = {}
+    progress = Progress(f"{command}: reading {data}", None, unit="rows")
     for _, record in read_history(data):
         key = record.prospect_key if type(record) is Interaction else record.prospect_id
-        groups.setdefault(key, {}).setdefault(record.event_id, record)
+        groups.setdefault(key, {}).setdefault(record.event_id, record)  # a row repeated in the file counts once
+        progress.advance(1)
     return [(key, canonical_order(list(inputs.values()))) for key, inputs in sorted(groups.items())]
 
 
@@ -137,7 +141,7 @@ def _write(path: str, text: str) -> None:
 
 
 def cmd_backtest(config: Config, args: argparse.Namespace) -> int:
-    from leadflow.replay_pool import Progress, backtest, chunked
+    from leadflow.replay_pool import Progress, backtest, chunked, processes_for
     from leadflow.terminal import printable, printable_lines
     from leadflow.tuning_report import backtest_html, backtest_text
     from streams.core.backtest import Window, default_thresholds, report
@@ -153,7 +157,8 @@ def cmd_backtest(config: Config, args: argparse.Namespace) -> int:
             raise UsageError(f"--thresholds must be numbers separated by commas, got {args.thresholds!r}") from None
     histories = load_histories(config, args.data, "backtest")
     progress = Progress("backtest", len(histories))
-    total = backtest(chunked(histories), text, source, model, thresholds, window, args.processes, progress)
+    total = backtest(chunked(histories), text, source, model, thresholds, window,
+                     processes_for(len(histories), args.processes), progress)
     result = report(total, model)
     print(printable_lines(backtest_text(result)))
     if args.html:
@@ -163,7 +168,7 @@ def cmd_backtest(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_tune(config: Config, args: argparse.Namespace) -> int:
-    from leadflow.replay_pool import Progress, ShardPool, chunked, extract_all
+    from leadflow.replay_pool import Progress, ShardPool, chunked, extract_all, processes_for
     from leadflow.terminal import printable, printable_lines
     from leadflow.tuning_report import day, tune_html, tune_text
     from streams.core.candidate_model import candidate_text, unified_diff, version_for
@@ -180,7 +185,7 @@ def cmd_tune(config: Config, args: argparse.Namespace) -> int:
     if args.min_leads <= 0:
         raise UsageError("--min-leads must be above 0 (sales' capacity per --per)")
     histories = load_histories(config, args.data, "tune")
-    extracted = extract_all(chunked(histories), text, source, bounds, args.processes,
+    extracted = extract_all(chunked(histories), text, source, bounds, processes_for(len(histories), args.processes),
                             Progress("tune: features", len(histories)))
     anchors = [p.anchor for p in extracted.prospects if p.anchor is not None]
     if not anchors or extracted.first_at is None or extracted.last_at is None:
