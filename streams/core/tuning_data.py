@@ -144,6 +144,26 @@ class Shard:
         self.prospects = list(prospects)
         self.grid = tuple(grid)
         self.split = split
+        stride = len(self.grid) + 1
+        shared: dict[tuple, tuple[tuple[int, int], ...]] = {}
+        # per prospect and point: what a promotion there adds (difference-array row offset, amount); computed once
+        self.outcomes = [tuple(self._outcome(p, at, stride, shared) for at in p.times) for p in self.prospects]
+
+    def _outcome(self, prospect: TuningProspect, promoted: int, stride: int,
+                 shared: dict[tuple, tuple[tuple[int, int], ...]]) -> tuple[tuple[int, int], ...]:
+        episode = outcome_for(prospect.episodes, promoted) if prospect.episodes else None
+        anchor = prospect.anchor if prospect.anchor is not None else promoted
+        base = (HELD_OUT if anchor >= self.split else IN_SAMPLE) * CATEGORIES
+        if episode is None:
+            counts = [(LEADS, 1), (UNKNOWN, 1)]
+        else:
+            counts = [(LEADS, 1), (JUDGED, 1)] + ([(ACCEPTED, 1)] if episode.accepted else [])
+            if episode.result == WON:
+                counts += [(WON_LEADS, 1), (WON_CENTS, round(episode.value * 100))]
+            else:
+                counts.append((REJECTED_LEADS if episode.result == REJECTED else OPEN_LEADS, 1))
+        contribution = tuple(((base + category) * stride, amount) for category, amount in counts)
+        return shared.setdefault(contribution, contribution)
 
     def evaluate(self, vectors: Sequence[Sequence[float]]) -> list[Sweep]:
         """A sweep per vector. Vectors that differ in one parameter only (a search step) share the work of
@@ -153,62 +173,41 @@ class Shard:
         diffs = [[0] * size for _ in vectors]
         first = vectors[0]
         varying = {i for vector in vectors[1:] for i, p in enumerate(vector) if p != first[i]}
+        credit = self._credit
         if len(vectors) > 1 and len(varying) == 1:
             (j,) = varying
             common = [0] * size
-            for prospect in self.prospects:
+            for prospect, outcomes in zip(self.prospects, self.outcomes):
                 if j not in prospect.indices:
-                    self._credit(prospect, prospect.scores(first), common)
+                    credit(outcomes, prospect.scores(first), common)
                     continue
                 base = [sum(first[i] * v for i, v in row if i != j) for row in prospect.rows]
                 own = [next((v for i, v in row if i == j), 0.0) for row in prospect.rows]
                 for vector, diff in zip(vectors, diffs):
                     weight = vector[j]
-                    self._credit(prospect, [b + weight * x for b, x in zip(base, own)], diff)
+                    credit(outcomes, [b + weight * x for b, x in zip(base, own)], diff)
             diffs = [[a + b for a, b in zip(diff, common)] for diff in diffs]
         else:
-            for prospect in self.prospects:
+            for prospect, outcomes in zip(self.prospects, self.outcomes):
                 for vector, diff in zip(vectors, diffs):
-                    self._credit(prospect, prospect.scores(vector), diff)
+                    credit(outcomes, prospect.scores(vector), diff)
         return [self._sweep(diff, stride) for diff in diffs]
 
-    def _credit(self, prospect: TuningProspect, scores: list[float], diff: list[int]) -> None:
+    def _credit(self, outcomes: tuple[tuple[tuple[int, int], ...], ...], scores: list[float],
+                diff: list[int]) -> None:
         """Each time the prospect's running maximum passes more thresholds of the grid, those thresholds
-        promote it then: their interval gets that promotion's outcome."""
+        promote it then: their interval of the grid gets that promotion's outcome."""
         grid, reached, last = self.grid, -1, len(self.grid) - 1
-        for at, score in zip(prospect.times, scores):
+        for outcome, score in zip(outcomes, scores):
             top = bisect.bisect_right(grid, score + EPS) - 1
             if top > reached:
-                self._add(prospect, at, reached + 1, top, diff)
-                reached = top
-                if reached == last:
+                start, end = reached + 1, top + 1
+                for offset, amount in outcome:
+                    diff[offset + start] += amount
+                    diff[offset + end] -= amount
+                if top == last:
                     return
-
-    def _add(self, prospect: TuningProspect, promoted: int, first: int, last: int, diff: list[int]) -> None:
-        episode = outcome_for(prospect.episodes, promoted) if prospect.episodes else None
-        anchor = prospect.anchor if prospect.anchor is not None else promoted
-        base = (HELD_OUT if anchor >= self.split else IN_SAMPLE) * CATEGORIES
-        stride = len(self.grid) + 1
-
-        def bump(category: int, amount: int = 1) -> None:
-            offset = (base + category) * stride
-            diff[offset + first] += amount
-            diff[offset + last + 1] -= amount
-
-        bump(LEADS)
-        if episode is None:
-            bump(UNKNOWN)
-            return
-        bump(JUDGED)
-        if episode.accepted:
-            bump(ACCEPTED)
-        if episode.result == WON:
-            bump(WON_LEADS)
-            bump(WON_CENTS, round(episode.value * 100))
-        elif episode.result == REJECTED:
-            bump(REJECTED_LEADS)
-        else:
-            bump(OPEN_LEADS)
+                reached = top
 
     def _sweep(self, diff: list[int], stride: int) -> Sweep:
         size = len(self.grid)
