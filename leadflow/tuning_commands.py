@@ -59,7 +59,8 @@ def add_parsers(commands: argparse._SubParsersAction, settings: Callable[..., ar
              "capacity; stage 2: most won value), check them on the newest, write a candidate model")
     tune_parser.add_argument("--min-leads", type=float, required=True, metavar="N",
                              help="sales' capacity: send at least N leads per --per")
-    tune_parser.add_argument("--per", choices=("month", "week"), default="month")
+    tune_parser.add_argument("--per", choices=("month", "week"), default="month",
+                             help="the period of --min-leads (default month)")
     tune_parser.add_argument("--freeze", nargs="+", action="extend", default=[], metavar="RULE",
                              help="rules whose points stay as they are (fit rules as fit:<id> or <id>)")
     tune_parser.add_argument("--max-change", default="50%", metavar="PCT",
