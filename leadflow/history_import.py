@@ -56,7 +56,7 @@ class Imported:
 class Progress:
     """A line on stderr every couple of seconds while a phase runs long: rows so far and rows per second."""
 
-    def __init__(self, phase: str, total: int | None = None, out: IO[str] = sys.stderr) -> None:
+    def __init__(self, phase: str, total: int | None, out: IO[str]) -> None:
         self.phase, self.total, self.out = phase, total, out
         self.started = self.shown = time.monotonic()
 
@@ -76,10 +76,11 @@ def rules_for(config: Config, now_ms: int | None = None, received_at: int | None
 
 
 def run_import(config: Config, path: str, dry_run: bool = False, skip_bad: bool = False,
-               out: IO[str] = sys.stdout, err: IO[str] = sys.stderr) -> int:
+               out: IO[str] | None = None, err: IO[str] | None = None) -> int:
     """Check the file, then (unless ``dry_run``) publish it; UsageError when it is refused."""
+    out, err = out or sys.stdout, err or sys.stderr
     started_ms = time.time_ns() // 1_000_000
-    scan = scan_history(path, rules_for(config, started_ms), SHOWN_ERRORS, Progress("checked", out=err))
+    scan = scan_history(path, rules_for(config, started_ms), SHOWN_ERRORS, Progress("checked", None, err))
     for error in scan.errors:
         print(printable(f"leadflow: {error}"), file=err)
     if scan.unreadable:
@@ -88,24 +89,26 @@ def run_import(config: Config, path: str, dry_run: bool = False, skip_bad: bool 
         raise UsageError(f"{path}: {_bad(scan)}: nothing imported (fix them, or pass --skip-bad to import the "
                          "good rows)")
     if dry_run:
-        print(printable(f"{path}: {scan.rows:,} good rows{_skipped(scan)}, nothing imported (--dry-run): "
-                        f"would import {summary(scan)}"), file=out)
+        print(printable(f"{path}: would import {summary(scan)}{_skipped(scan)} (--dry-run: nothing published)"),
+              file=out)
         return 0
     if not scan.rows:
         print(printable(f"{path}: no rows to import{_skipped(scan)}"), file=out)
         return 0
     done = asyncio.run(publish(config, path, scan, rules_for(config, started_ms, received_at=started_ms),
                                Progress("imported", scan.rows, err)))
-    print(printable(f"imported {path}: {summary(scan)}{_skipped(scan)}; {done.interactions:,} records to "
-                    f"{config.topic('interactions')}, {done.outcomes:,} to {config.topic('crm-feedback')} in "
-                    f"{done.seconds:.1f}s ({scan.rows / max(done.seconds, 1e-3):,.0f} rows/s)"), file=out)
+    print(printable(f"imported {path}: {summary(scan)}{_skipped(scan)}"), file=out)
+    print(f"  {_count(done.interactions, 'record')} to {config.topic('interactions')}, "
+          f"{_count(done.outcomes, 'record')} to {config.topic('crm-feedback')} in {done.seconds:.1f}s "
+          f"({scan.rows / max(done.seconds, 1e-3):,.0f} rows/s)", file=out)
     return 0
 
 
 def summary(scan: HistoryScan) -> str:
     span = "" if scan.first_at is None or scan.last_at is None else \
         f", from {_when(scan.first_at)} to {_when(scan.last_at)}"
-    return f"{scan.interactions:,} interactions, {scan.outcomes:,} outcomes of {scan.prospects:,} prospects{span}"
+    return f"{_count(scan.interactions, 'interaction')} and {_count(scan.outcomes, 'outcome')} of " \
+           f"{_count(scan.prospects, 'prospect')}{span}"
 
 
 async def publish(config: Config, path: str, scan: HistoryScan, rules: Rules, progress: Progress) -> Imported:
@@ -180,11 +183,15 @@ def _load(path: Path) -> Iterator[Record]:
 
 def _bad(scan: HistoryScan) -> str:
     shown = f" (the first {len(scan.errors)} above)" if scan.bad_rows > len(scan.errors) else ""
-    return f"{scan.bad_rows:,} bad row{'s' if scan.bad_rows != 1 else ''}{shown}"
+    return f"{_count(scan.bad_rows, 'bad row')}{shown}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _skipped(scan: HistoryScan) -> str:
-    return f" ({_bad(scan)} skipped)" if scan.bad_rows else ""
+    return f"; skipped {_bad(scan)}" if scan.bad_rows else ""
 
 
 def _when(ms: int) -> str:
