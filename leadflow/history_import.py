@@ -7,9 +7,15 @@ the good rows of a file with bad ones. Then the records are published as the col
 live inputs: interactions to ``leadflow.interactions`` keyed by prospect key, outcomes to
 ``leadflow.crm-feedback`` keyed by prospect id, with the project's producer (acks=all) in batches.
 
-Order: in canonical order (event time, then event id), so the worker sees each prospect's past as
-it happened. A file already in that order streams straight through; another is sorted in runs of
-``RUN`` records spilled to a temporary directory and merged, so a file of any size fits in memory.
+Order: each topic gets its records in canonical order (event time, then event id), so the worker
+keeps each prospect's past as it happened. A file already in that order streams straight through;
+another is sorted in runs of ``RUN`` records spilled to a temporary directory and merged, so a file
+of any size fits in memory. The outcomes are held back (on disk past ``RUN``) and published after
+every interaction: a verdict judges a lead its interactions made, and the worker takes the two
+topics at its own pace. That makes a verdict before its promotion unlikely, not impossible; and the
+worker's timers run on today's clock (an old lead nobody answered decays and is demoted today), so
+the live stages of imported prospects are approximate. Their retained histories, which `rescore`,
+backtests and tuning replay, are exact: the core keeps them in canonical order whatever the arrival.
 
 Idempotent: every row keeps the same event id on every import (see ``history_file``), and the
 worker ignores an input whose id it has seen, so importing a file twice changes no score. Records
@@ -30,12 +36,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
+from aiokafka import AIOKafkaProducer
+
 from connectors.collector.event_names import load_event_names
 from leadflow.config import Config
 from leadflow.errors import UsageError
 from leadflow.history_file import HistoryScan, Record, Rules, read_history, scan_history
 from leadflow.kafka import Outgoing, new_producer, send_batched
 from leadflow.terminal import printable
+from leadflow.topics import create_topics
 from schemas.codec import Codec
 from schemas.records import Interaction
 from streams.core.history import canonical_order
@@ -112,36 +121,72 @@ def summary(scan: HistoryScan) -> str:
 
 
 async def publish(config: Config, path: str, scan: HistoryScan, rules: Rules, progress: Progress) -> Imported:
-    """Every good row of ``path`` onto the input topics in canonical order; bad rows were counted by the scan."""
-    from leadflow.topics import create_topics
-
+    """Every good row of ``path`` onto the input topics in canonical order (bad rows were counted by the scan):
+    all the interactions first, then the outcomes, which judge leads the interactions made."""
     create_topics(config)  # idempotent: an import may come before any worker created them
     codec = Codec.for_config(config)
     interactions_topic, feedback_topic = config.topic("interactions"), config.topic("crm-feedback")
     records: Iterable[Record] = (record for _, record in read_history(path, rules, on_error=lambda _: None))
     started = time.monotonic()
-    interactions = sent = 0
     producer = new_producer(config)
     await producer.start()
     try:
-        batch: list[Outgoing] = []
-        for record in records if scan.in_order else canonical(records):
-            if type(record) is Interaction:
-                interactions += 1
-                batch.append((interactions_topic, record.prospect_key.encode(),
-                              codec.encode(record, interactions_topic), None))
-            else:
-                batch.append((feedback_topic, record.prospect_id.encode(), codec.encode(record, feedback_topic), None))
-            if len(batch) >= BATCH:
-                await send_batched(producer, batch)
-                sent, batch = sent + len(batch), []
-                progress(sent)
-        if batch:
-            await send_batched(producer, batch)
-            sent += len(batch)
+        send = _Sender(producer, progress)
+        with tempfile.TemporaryDirectory(prefix="leadflow-import-") as directory:
+            outcomes = _Held(Path(directory))
+            for record in records if scan.in_order else canonical(records):
+                if type(record) is Interaction:
+                    await send(interactions_topic, record.prospect_key, codec.encode(record, interactions_topic))
+                else:
+                    outcomes.add(record)
+            await send.flush()
+            interactions = send.sent
+            for record in outcomes:
+                await send(feedback_topic, record.prospect_id, codec.encode(record, feedback_topic))
+            await send.flush()
     finally:
         await producer.stop()
-    return Imported(interactions, sent - interactions, time.monotonic() - started)
+    return Imported(interactions, send.sent - interactions, time.monotonic() - started)
+
+
+class _Sender:
+    """Records to the producer in batches of ``BATCH`` (``send_batched``: per-partition order kept)."""
+
+    def __init__(self, producer: AIOKafkaProducer, progress: Progress) -> None:
+        self.producer, self.progress = producer, progress
+        self.batch: list[Outgoing] = []
+        self.sent = 0
+
+    async def __call__(self, topic: str, key: str, value: bytes) -> None:
+        self.batch.append((topic, key.encode(), value, None))
+        if len(self.batch) >= BATCH:
+            await self.flush()
+            self.progress(self.sent)
+
+    async def flush(self) -> None:
+        if self.batch:
+            await send_batched(self.producer, self.batch)
+            self.sent, self.batch = self.sent + len(self.batch), []
+
+
+class _Held:
+    """Records held back in the order they came, in memory up to ``RUN`` at a time and on disk past that."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.runs: list[Path] = []
+        self.pending: list[Record] = []
+
+    def add(self, record: Record) -> None:
+        self.pending.append(record)
+        if len(self.pending) >= RUN:
+            self.runs.append(_spill(self.pending, self.directory / f"held-{len(self.runs)}"))
+            self.pending = []
+
+    def __iter__(self) -> Iterator[Record]:
+        for path in self.runs:
+            yield from _load(path)
+        yield from self.pending
 
 
 def canonical(records: Iterable[Record], run: int = RUN) -> Iterator[Record]:

@@ -64,6 +64,7 @@ def test_import_publishes_in_canonical_order_and_a_second_import_changes_no_scor
     before = time.time_ns() // 1_000_000
     first = leadflow(["import", str(path)], config.as_env())
     assert first.returncode == 0, first.stderr
+    assert first.stderr == ""
     assert first.stdout.splitlines() == [
         f"imported {path}: 4 interactions and 2 outcomes of 2 prospects, from 2025-05-01 09:00 UTC to "
         "2025-06-10 12:00 UTC",
