@@ -73,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="publish a history file (interactions and CRM outcomes from another system, .jsonl or .csv, optionally "
              ".gz) to the input topics; the whole file is checked first and any bad row refuses it")
     history.add_argument("file", metavar="FILE", help="the history file (see \"Importing history\" in the README)")
-    history.add_argument("--dry-run", action="store_true", help="check the file and print what it holds; publish nothing")
+    history.add_argument("--dry-run", action="store_true",
+                         help="check the file and print what it holds; publish nothing")
     history.add_argument("--skip-bad", action="store_true",
                          help="import the good rows of a file with bad ones (the bad ones are listed)")
     synthetic = commands.add_parser(

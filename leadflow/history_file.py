@@ -62,7 +62,8 @@ INTERACTION_FIELDS = (*_COMMON, "anonymous_id", "type", "event", "url", "title",
 OUTCOME_FIELDS = (*_COMMON, "verdict", "deal_value", "reason", "owner")
 FIELDS = {"interaction": INTERACTION_FIELDS, "outcome": OUTCOME_FIELDS}
 PROPERTY, TRAIT = "property.", "trait."  # CSV: one column per property or trait
-CSV_COLUMNS = tuple(dict.fromkeys(c for c in (*INTERACTION_FIELDS, *OUTCOME_FIELDS) if c not in ("properties", "traits")))
+CSV_COLUMNS = tuple(dict.fromkeys(c for c in (*INTERACTION_FIELDS, *OUTCOME_FIELDS)
+                                  if c not in ("properties", "traits")))
 FORMATS = (".jsonl", ".csv", ".jsonl.gz", ".csv.gz")
 _TEXTS = ("url", "title", "referrer", "campaign", "message_id", "form_id")
 _PEOPLE_MEMO = 65_536
@@ -240,7 +241,8 @@ class RowConverter:
         _, prospect_id = self.person(row)
         if prospect_id is None:
             raise RowError("email or prospect_id is required")
-        item = {name: row[name] for name in ("verdict", "deal_value", "reason", "owner") if row.get(name) not in (None, "")}
+        item = {name: row[name] for name in ("verdict", "deal_value", "reason", "owner")
+                if row.get(name) not in (None, "")}
         try:  # the CRM feedback endpoint's own checks, and its id for a verdict sent without one
             feedback = verdict_from({**item, "prospect_id": prospect_id, "occurred_at": occurred_at},
                                     self.rules.now_ms, self.rules.max_future_s)

@@ -79,9 +79,9 @@ def test_good_rows_become_the_records_the_live_paths_make(tmp_path):
     assert (download.prospect_key, download.prospect_id, download.anonymous_id) == ("anon:v1", None, "v1")
     assert download.properties == {"asset": "guide.pdf"} and download.occurred_at == T0_MS
     assert (link.prospect_key, link.prospect_id, link.type) == ("anon:v1", ADA, "identity.linked")
-    assert won == CrmFeedback(event_id=won.event_id, prospect_id=ADA, type="won", occurred_at=T0_MS + 3 * 86_400_000 - 3_600_000,
-                              received_at=T0_MS + 3 * 86_400_000 - 3_600_000, deal_value=1200.5, reason="signed",
-                              owner="sam")
+    decided = T0_MS + 3 * 86_400_000 - 3_600_000
+    assert won == CrmFeedback(event_id=won.event_id, prospect_id=ADA, type="won", occurred_at=decided,
+                              received_at=decided, deal_value=1200.5, reason="signed", owner="sam")
 
 
 @pytest.mark.parametrize("gz", [False, True])
@@ -121,6 +121,8 @@ def bad(tmp_path: Path, row: object, name: str = "h.jsonl", rules: Rules = RULES
 
 
 OK = {"kind": "interaction", "occurred_at": T0, "email": "ada@example.com", "type": "page.viewed"}
+KNOWN = ", ".join(sorted(INTERACTION_TYPES))
+ALLOWED = ", ".join(INTERACTION_FIELDS)
 VERDICT = {"kind": "outcome", "occurred_at": T0, "email": "ada@example.com", "verdict": "lost"}
 
 
@@ -136,14 +138,14 @@ VERDICT = {"kind": "outcome", "occurred_at": T0, "email": "ada@example.com", "ve
      "occurred_at: timestamp 2026-01-03T00:00:00Z is more than the allowed skew in the future "
      "(latest accepted 2026-01-02T00:00:00Z; LEADFLOW_MAX_FUTURE_SECONDS)"),
     ({**OK, "email": "ada-at-example"}, "not a valid email address: 'ada-at-example'"),
-    ({**OK, "type": "page.view"}, f"unknown interaction type 'page.view'; known: {', '.join(sorted(INTERACTION_TYPES))}"),
+    ({**OK, "type": "page.view"}, f"unknown interaction type 'page.view'; known: {KNOWN}"),
     ({**OK, "type": None}, "type or event is required (a canonical interaction type, or a sender's event name)"),
     ({**OK, "url": "https://a.io/\x1b[31m"}, "'url' contains the control character U+001B"),
     ({**OK, "traits": {"company": "a\x00b"}}, "'traits.company' contains the control character U+0000"),
     ({**OK, "properties": ["a"]}, "properties must be an object of name -> value"),
     ({**OK, "url": {"href": "x"}}, "url must be text, not an object"),
-    ({**OK, "colour": "red"}, f"interaction rows have no field(s) 'colour'; allowed: {', '.join(INTERACTION_FIELDS)}"),
-    ({**OK, "verdict": "won"}, f"interaction rows have no field(s) 'verdict'; allowed: {', '.join(INTERACTION_FIELDS)}"),
+    ({**OK, "colour": "red"}, f"interaction rows have no field(s) 'colour'; allowed: {ALLOWED}"),
+    ({**OK, "verdict": "won"}, f"interaction rows have no field(s) 'verdict'; allowed: {ALLOWED}"),
     ({**OK, "email": None}, "email, prospect_id or anonymous_id is required"),
     ({**OK, "prospect_id": "p_0"}, "prospect_id and email name different prospects"),
     ({**OK, "email": None, "prospect_id": "anon:v1"},
@@ -172,10 +174,10 @@ CSV_HEADER = "kind,occurred_at,email,type,verdict,deal_value\n"
 
 @pytest.mark.parametrize("body, reason", [
     ("interaction,2025-03-01T10:00:00Z,ada@example.com,page.view,,\n",
-     f"unknown interaction type 'page.view'; known: {', '.join(sorted(INTERACTION_TYPES))}"),
+     f"unknown interaction type 'page.view'; known: {KNOWN}"),
     ("outcome,2025-03-01T10:00:00Z,ada@example.com,,won,-1\n", "deal_value must be a non-negative number"),
     ("interaction,2025-03-01T10:00:00Z,ada@example.com,page.viewed,won,\n",
-     f"interaction rows have no field(s) 'verdict'; allowed: {', '.join(INTERACTION_FIELDS)}"),
+     f"interaction rows have no field(s) 'verdict'; allowed: {ALLOWED}"),
     ("interaction,2025-03-01T10:00:00Z,ada@example.com\n", "3 cells, but the header has 6 columns"),
     ("interaction,2025-03-01T10:00:00Z,ada@\xff.com,page.viewed,,\n", "not a valid email address: 'ada@\\udcff.com'"),
 ])

@@ -162,8 +162,8 @@ def test_canonical_order_holds_for_a_file_larger_than_memory_allows(tmp_path):
     """Runs of three spilled to disk and merged: the same order as sorting everything at once."""
     items = []
     for n in range(20):
-        items.append({"kind": "interaction", "event_id": f"e{n % 7}-{n}", "occurred_at": 1_740_000_000_000 + (n * 7919) % 11 * DAY,
-                      "email": f"p{n % 4}@example.com", "type": "page.viewed"})
+        items.append({"kind": "interaction", "event_id": f"e{n % 7}-{n}", "email": f"p{n % 4}@example.com",
+                      "occurred_at": 1_740_000_000_000 + (n * 7919) % 11 * DAY, "type": "page.viewed"})
     records = [r for _, r in read_history(write(tmp_path / "h.jsonl", items))]
     assert list(canonical(iter(records), run=3)) == canonical_order(records) != records
     assert list(canonical(iter(records), run=100)) == canonical_order(records)
