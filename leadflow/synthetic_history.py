@@ -170,10 +170,6 @@ class Generator:
         self.convert = RowConverter(Rules.default(max(settings.end_ms, time.time_ns() // 1_000_000)))
         self.totals = Totals()
 
-    def rows(self) -> Iterator[dict[str, Any]]:
-        for index in range(self.settings.prospects):
-            yield from self.prospect(index)
-
     def prospect(self, index: int) -> list[dict[str, Any]]:
         """Prospect ``index``'s rows in canonical order: its interactions and sales' verdicts on its leads."""
         rng = random.Random((self.settings.seed << 40) | index)
