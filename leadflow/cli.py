@@ -71,6 +71,26 @@ def build_parser() -> argparse.ArgumentParser:
                                          help="put dead letters back on their source topic for the sink to retry")
     dlq_replay.add_argument("ids", nargs="*", metavar="EVENT_ID",
                             help="replay just these (default: every dead letter not replayed yet)")
+    history = commands.add_parser(
+        "import", parents=[settings_parent("import")],
+        help="publish a history file (interactions and CRM outcomes from another system, .jsonl or .csv, optionally "
+             ".gz) to the input topics; the whole file is checked first and any bad row refuses it")
+    history.add_argument("file", metavar="FILE", help="the history file (see \"Importing history\" in the README)")
+    history.add_argument("--dry-run", action="store_true",
+                         help="check the file and print what it holds; publish nothing")
+    history.add_argument("--skip-bad", action="store_true",
+                         help="import the good rows of a file with bad ones (the bad ones are listed)")
+    synthetic = commands.add_parser(
+        "synthetic", parents=[settings_parent("synthetic")],
+        help="write a seeded synthetic history file with a known ground truth (what predicts won deals), for "
+             "backtests, tuning and benchmarks")
+    synthetic.add_argument("out", metavar="OUT", help="the file to write (.jsonl or .jsonl.gz)")
+    synthetic.add_argument("--prospects", type=int, required=True, help="how many prospects")
+    synthetic.add_argument("--seed", type=int, default=1, help="same seed, same file (default 1)")
+    synthetic.add_argument("--months", type=int, default=12, help="months of history (default 12)")
+    synthetic.add_argument("--end", default=None,
+                           help="the date the history ends, YYYY-MM-DD (default 2026-01-01, fixed so the file is "
+                                "reproducible)")
     pixel = commands.add_parser("pixel", parents=[settings_parent("pixel")], help="print a signed email-open pixel URL")
     pixel.add_argument("--email", required=True)
     pixel.add_argument("--message-id")
@@ -107,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
                 tuning_commands.cmd_tune(config, args)
         if command == "outbox":
             return cmd_outbox(config, args.limit, args.json)
+        if command == "import":
+            return cmd_import(config, args.file, args.dry_run, args.skip_bad)
+        if command == "synthetic":
+            return cmd_synthetic(args.out, args.prospects, args.seed, args.months, args.end)
         if command == "dlq list":
             return cmd_dlq_list(config, args.json)
         if command == "dlq replay":
@@ -251,6 +275,20 @@ def cmd_automations(config: Config, candidate: str | None) -> int:
     else:
         print(counts(states).render(engine, "automations and programs, from the prospect states"))
     return 0
+
+
+def cmd_import(config: Config, path: str, dry_run: bool, skip_bad: bool) -> int:
+    from leadflow.history_import import run_import
+
+    if not dry_run:
+        _require(config, "import", kafka=True)
+    return run_import(config, path, dry_run, skip_bad)
+
+
+def cmd_synthetic(out: str, prospects: int, seed: int, months: int, end: str | None) -> int:
+    from leadflow.synthetic_history import write_cli
+
+    return write_cli(Path(out), prospects, seed, months, end)
 
 
 def cmd_signed_url(config: Config, args: argparse.Namespace) -> int:

@@ -70,6 +70,9 @@ USES: dict[str, tuple[str, ...]] = {
     "backtest": (*KAFKA, "LEADFLOW_MODEL", *COMMON),
     "tune": (*KAFKA, "LEADFLOW_MODEL", *COMMON),
     "dlq list": (*KAFKA, *GROUPS, "LEADFLOW_SCHEMA_REGISTRY_URL", *COMMON),
+    "import": (*KAFKA, "LEADFLOW_KAFKA_IDEMPOTENCE", "LEADFLOW_SCHEMA_REGISTRY_URL", *TOPICS, "LEADFLOW_EVENT_NAMES",
+               "LEADFLOW_MAX_FUTURE_SECONDS", *COMMON),
+    "synthetic": ("LEADFLOW_LOG_LEVEL",),
     "dlq replay": (*KAFKA, *GROUPS, "LEADFLOW_KAFKA_IDEMPOTENCE", "LEADFLOW_SCHEMA_REGISTRY_URL", *COMMON),
 }
 STARTS_A_STACK = ("up", "demo")  # these never read a stack file: they write one

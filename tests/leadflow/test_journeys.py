@@ -45,5 +45,6 @@ def test_the_demo_model_breaches_within_seconds_around_the_clock(tmp_path) -> No
 
 def test_the_demo_is_done_only_when_every_outcome_showed() -> None:
     assert Outcomes().missing() == ["a lead in crm_leads", "a won deal", "a recycled lead", "an SLA met",
-                                    "an SLA breached and escalated"]
-    assert Outcomes({"won": 1, "nurture": 1}, {"met": 1, "breached": 1}, 1).missing() == []
+                                    "an SLA breached and escalated", "a nurture email in the outbox",
+                                    "a sales notification"]
+    assert Outcomes({"won": 1, "nurture": 1}, {"met": 1, "breached": 1}, 1, {"email": 2, "notify": 1}).missing() == []

@@ -323,7 +323,8 @@ def test_programs_mid_wait_survive_kill_9_and_restart_with_the_same_action_ids(c
     # /docs earns no points: nobody is promoted, the program alone decides the actions.
     now = time.time_ns() // 1_000_000
     streamed = [f"a_{n:02d}" for n in range(40)]  # in the stream when the first worker is killed
-    stream = [view(i, pid, "/docs", now + i) for i in range(60) for pid in streamed]  # small batches: killed midway
+    # small batches, and enough of them that a worker cannot finish before the kill on a busy machine
+    stream = [view(i, pid, "/docs", now + i) for i in range(150) for pid in streamed]
     asyncio.run(produce(config, stream))
 
     def firsts(keys: list[str], records: list[Interaction]) -> Callable[[Pairs], bool]:
