@@ -116,18 +116,15 @@ def load_histories(config: Config, data: str | None, command: str) -> list[Histo
         _require(config, command, kafka=True)
         states = asyncio.run(read_states(config))
         return [(key, list(state.history)) for key, state in sorted(states.items()) if state.alias_of is None]
+    from leadflow.history_file import read_history
+    from leadflow.history_import import rules_for
+    from leadflow.replay_pool import Progress
     from schemas.records import Interaction
     from streams.core.history import canonical_order
 
-    try:
-        from leadflow.history_file import read_history  # type: ignore[import-not-found]
-    except ImportError:
-        raise UsageError("--data needs leadflow/history_file.py (`leadflow import`), which this build lacks") from None
-    from leadflow.replay_pool import Progress
-
     groups: dict[str, dict[str, Input]] = {}
     progress = Progress(f"{command}: reading {data}", None, unit="rows")
-    for _, record in read_history(data):
+    for _, record in read_history(data, rules_for(config)):  # received_at = occurred_at: independent of today
         key = record.prospect_key if type(record) is Interaction else record.prospect_id
         groups.setdefault(key, {}).setdefault(record.event_id, record)  # a row repeated in the file counts once
         progress.advance(1)
