@@ -1,7 +1,9 @@
 """A tiny seeded sales history with a known truth, for the backtest and tuning tests.
 
-Stand-in for ``leadflow/synthetic_history.py`` (issue 17, another branch) until it lands.
-Each prospect is a buyer or not (hidden). Buyers view the pricing page more often, ask for
+Smaller and plainer than `leadflow synthetic` (``leadflow/synthetic_history.py``, which the
+CLI test and the benchmark use): its own seven-rule model plays sales' filter, so the right
+direction for every rule is unambiguous and a tuning run takes seconds. Each prospect is a
+buyer or not (hidden). Buyers view the pricing page more often, ask for
 demos and attend webinars more; everyone opens newsletters alike, and some people open
 a lot: newsletter opens predict nothing. Sales judge the promotions the *deployed* model
 (``MODEL``) made: a buyer's lead is mostly won, anyone else's mostly disqualified or lost, a
