@@ -110,7 +110,7 @@ def paired_bars(title: str, names: Sequence[str], before: Sequence[float], after
 def histogram(title: str, edges: Sequence[float], won: Sequence[int], rejected: Sequence[int],
               threshold: float) -> str:
     """Won (green) and rejected (red) prospects per score bin, side by side; the dashed line is the threshold."""
-    high = max([*won, *rejected, 1])
+    high = -(-max([*won, *rejected, 1]) // 4) * 4  # a multiple of 4: whole numbers on the five ticks
     body, sx, sy = _axes(list(edges), 0.0, float(high), False)
     width = (sx(edges[1]) - sx(edges[0])) / 2 - 1  # type: ignore[operator]
     for n, (w, r) in enumerate(zip(won, rejected)):
