@@ -24,6 +24,7 @@ from schemas.records import Action, Interaction
 from streams.core.automation_index import load_engine
 from streams.core.model import load_model
 from tests.topic_reader import read_all
+from tests.in_process import run_until as run_in_process
 from tests.local_server import local_server
 
 pytestmark = pytest.mark.integration
@@ -59,17 +60,7 @@ async def produce(config, records, topic_name: str = "actions"):
 
 async def run_until(config, done, timeout_s: float = 40.0) -> None:
     engine = load_engine(config.automations_path, load_model(DEFAULT_MODEL))
-    stop = asyncio.Event()
-    task = asyncio.create_task(ActionDelivery(config, Codec(), engine).run(stop))
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    try:
-        while not await asyncio.to_thread(done) and loop.time() < deadline:
-            assert not task.done(), task.exception()
-            await asyncio.sleep(0.2)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 15)
+    await run_in_process(ActionDelivery(config, Codec(), engine).run, done, timeout_s)
 
 
 def delivered(config) -> dict[str, tuple[str, str | None]]:

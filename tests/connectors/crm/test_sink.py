@@ -13,6 +13,7 @@ from leadflow.kafka import new_producer
 from schemas.codec import Codec
 from schemas.records import LeadEvent, Score, SlaEvent, TimelineEntry
 from streams.core.identity import normalize_email
+from tests.in_process import run_until
 
 pytestmark = pytest.mark.integration
 
@@ -45,17 +46,7 @@ async def produce(config, events, topic_name: str = "leads"):
 
 
 async def run_sink_until(config, done, timeout_s: float = 30.0) -> None:
-    stop = asyncio.Event()
-    task = asyncio.create_task(CrmSink(config, Codec()).run(stop))
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    try:
-        while not await asyncio.to_thread(done) and loop.time() < deadline:
-            assert not task.done(), task.exception()
-            await asyncio.sleep(0.2)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 10)
+    await run_until(CrmSink(config, Codec()).run, done, timeout_s, stop_timeout_s=10)
 
 
 def test_migrate_is_idempotent_and_versioned(crm_dsn):
