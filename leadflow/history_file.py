@@ -99,15 +99,17 @@ class Rules:
 
 
 def read_history(path: str | Path, rules: Rules | None = None,
-                 on_error: Callable[[HistoryError], object] | None = None) -> Iterator[tuple[int, Record]]:
-    """(line number, record) for each row, in file order.
+                 on_error: Callable[[HistoryError], object] | None = None,
+                 span: Span | None = None) -> Iterator[tuple[int, Record]]:
+    """(line number, record) for each row, in file order; with ``span``, only the rows of that byte range of
+    an uncompressed .jsonl file (so workers can read one file in parts, each with its exact line numbers).
 
     A bad row raises its HistoryError, unless ``on_error`` is given: then it is called with the error and the
     row skipped, so bad rows never stop the good ones being read. A file that cannot be read at all (missing,
     unknown extension, a CSV header with unknown columns, broken compression) always raises."""
     rules = rules or Rules.default()
     shown, convert = str(path), RowConverter(rules)
-    for line, row in _rows(Path(path), shown):
+    for line, row in _rows(Path(path), shown, span):
         try:
             if isinstance(row, RowError):
                 raise row
@@ -323,17 +325,31 @@ def _shown(value: Any) -> str:
 Row = dict[str, Any] | RowError
 
 
-def _rows(path: Path, shown: str) -> Iterator[tuple[int, Row]]:
+@dataclass(frozen=True)
+class Span:
+    """Bytes ``start`` to ``end`` of a .jsonl file, both at line starts; ``line`` is the number of its first."""
+
+    start: int
+    end: int
+    line: int
+
+
+def _rows(path: Path, shown: str, span: Span | None = None) -> Iterator[tuple[int, Row]]:
     name = path.name.lower()
     if not name.endswith(FORMATS):
         raise HistoryError(shown, None, f"unknown format: the name must end in {', '.join(FORMATS)}")
+    if span is not None and not name.endswith(".jsonl"):
+        raise ValueError("a span is a byte range of an uncompressed .jsonl file")
     try:
         raw: IO[bytes] = gzip.open(path, "rb") if name.endswith(".gz") else open(path, "rb")
     except OSError as exc:
         raise HistoryError(shown, None, f"cannot read: {exc.strerror}") from None
     try:
         with raw:
-            if name.endswith((".jsonl", ".jsonl.gz")):
+            if span is not None:
+                raw.seek(span.start)
+                yield from _jsonl_rows(io.BytesIO(raw.read(span.end - span.start)), span.line)
+            elif name.endswith((".jsonl", ".jsonl.gz")):
                 yield from _jsonl_rows(raw)
             else:
                 yield from _csv_rows(raw, shown)
@@ -342,8 +358,8 @@ def _rows(path: Path, shown: str) -> Iterator[tuple[int, Row]]:
         raise HistoryError(shown, None, f"cannot read: {reason}") from None
 
 
-def _jsonl_rows(raw: IO[bytes]) -> Iterator[tuple[int, Row]]:
-    for line, data in enumerate(raw, 1):
+def _jsonl_rows(raw: IO[bytes], first: int = 1) -> Iterator[tuple[int, Row]]:
+    for line, data in enumerate(raw, first):
         if not data.strip():
             continue
         try:

@@ -1,0 +1,55 @@
+"""A history file read by the worker processes in byte ranges and shards: the same figures as one range read in
+one process, whatever the cut, and a bad row's exact FILE:LINE (the first in the file) from any range."""
+
+import orjson
+import pytest
+
+from leadflow import history_shards
+from leadflow.cli import main
+from leadflow.history_file import Span
+from leadflow.history_shards import Plan, spans
+from tests.leadflow.test_tuning_commands import data_file, user  # noqa: F401 (a fixture)
+
+
+def test_spans_cut_the_file_at_line_ends_with_each_first_line(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    lines = [orjson.dumps({"n": n, "pad": "x" * (n % 7)}) + b"\n" for n in range(200)]
+    path.write_bytes(b"".join(lines) + b"\n")  # and a blank last line
+    data = path.read_bytes()
+    cuts = spans(path, 100)
+    assert len(cuts) > 10 and cuts[0].start == 0 and cuts[-1].end == len(data)
+    for before, after in zip(cuts, cuts[1:]):
+        assert before.end == after.start and data[after.start - 1:after.start] == b"\n"
+        assert after.line == data[:after.start].count(b"\n") + 1
+    assert spans(tmp_path / "rows.csv") is None and spans(path, 10 ** 9) == [Span(0, len(data), 1)]
+
+
+def test_the_figures_do_not_depend_on_the_cut_or_the_process_count(user, capsys, monkeypatch):  # noqa: F811
+    data = data_file(user, 400)  # rows shuffled across prospects, as an export gives them
+    with open(data, "ab") as file:  # and one row twice: it counts once
+        file.write(open(data, "rb").readline())
+    assert Plan.of(data).processes(2) == 1
+    assert main(["backtest", "--model", "model.yaml", "--data", data]) == 0
+    whole = capsys.readouterr().out
+    monkeypatch.setattr(history_shards, "SPAN_BYTES", 4_000)
+    monkeypatch.setattr(history_shards, "SHARD_BYTES", 20_000)
+    plan = Plan.of(data)
+    assert len(plan.spans) > 10 and plan.shards > 3 and plan.processes(2) == 2
+    for processes in ("1", "2"):
+        assert main(["backtest", "--model", "model.yaml", "--data", data, "--processes", processes]) == 0
+        assert capsys.readouterr().out == whole
+
+
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_a_bad_row_in_any_range_is_reported_at_its_line_and_the_first_one_wins(user, capsys, monkeypatch,  # noqa: F811
+                                                                                processes):
+    data = data_file(user, 200)
+    rows = open(data, "rb").read().splitlines(keepends=True)
+    rows[-40] = b'{"kind": "visit", "occurred_at": 1, "email": "a@x.io"}\n'
+    rows[len(rows) // 2] = b'{"kind": "outcome", "occurred_at": 1, "email": "a@x.io", "verdict": "maybe"}\n'
+    open(data, "wb").write(b"".join(rows))
+    monkeypatch.setattr(history_shards, "SPAN_BYTES", 3_000)
+    assert len(Plan.of(data).spans) > 5
+    assert main(["backtest", "--model", "model.yaml", "--data", data, "--processes", processes]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"leadflow: {data}:{len(rows) // 2 + 1}: ") and "maybe" in error
