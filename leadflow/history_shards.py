@@ -1,20 +1,22 @@
 """A history file read by the worker processes: `leadflow backtest --data` / `tune --data` on both cores.
 
-Why: reading a row (JSON, then the live paths' checks in ``history_file.RowConverter``) costs about 20 µs, more
+Why: reading a row (JSON, then the live paths' checks in ``history_file.RowConverter``) costs 20-30 µs, more
 than replaying it; read in the parent, a million prospects' four million rows took longer than their replay.
 So the parent only finds where the work splits, and the workers do the rest, in two steps on one pool
 (``replay_pool.workers``):
 
-1. Read: each worker reads byte ranges of the file (``Span``: whole lines, so each row keeps its exact line
-   number) with ``history_file.read_history``, and files every record under its prospect's shard (a stable
-   hash of the prospect key, so a prospect lands in one shard whatever range its rows are in), one encoded
-   file (``replay_pool.encode``) per range and shard in a temporary directory. A CSV or compressed file
-   cannot be cut at byte offsets (quoted line breaks, gzip) and is read as one range.
-2. Replay: each shard (``ShardFiles``) is a chunk of the replay: its range files, in file order, merged by
-   prospect; a row repeated in the file counts once (the first), inputs in canonical order, prospects by key.
+1. File: each worker reads byte ranges of the file (``Span``: whole lines, so each row keeps its exact line
+   number), finds each row's prospect key (``RowConverter.key``) and files the row, unconverted, under its
+   prospect's shard (a stable hash of the key, so a prospect lands in one shard whatever range its rows are
+   in): one orjson file of [line, row] pairs per range and shard, in a temporary directory. A CSV or
+   compressed file cannot be cut at byte offsets (quoted line breaks, gzip) and is filed as one range.
+2. Replay: each shard (``ShardFiles``) is a chunk of the replay: its rows, in file order, converted as
+   ``read_history`` converts them (once: rows travel as parsed JSON, records never do), merged by prospect; a
+   row repeated in the file counts once (the first), inputs in canonical order, prospects by key.
 
 The figures do not depend on the process count: the shards depend on the file's size only, and the tallies
-are counts. A bad row stops the command with the first bad row in file order, as reading in one process did.
+are counts. A bad row stops the command with the first bad row in file order, as reading in one process did
+(``first_bad_row``).
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Iterator
 
-from leadflow.history_file import HistoryError, Record, Rules, Span, read_history
-from leadflow.replay_pool import Mapper, Progress, decode, encode
+import orjson
+
+from leadflow.history_file import HistoryError, Record, RowConverter, RowError, Rules, Span, convert_rows, read_rows
+from leadflow.replay_pool import Mapper, Progress
 from schemas.records import Interaction
 from streams.core.history import Input, canonical_order
 
@@ -86,8 +91,8 @@ class Plan:
 
 @dataclass(frozen=True)
 class Split:
-    """A range read: its rows, (file, rows) per shard (None where no prospect of the range fell), or its first
-    bad row as (line, reason), line None when the file itself is unreadable."""
+    """A range read: its rows, (file, rows) per shard (None where no prospect of the range fell), and its first
+    row without a prospect as (line, reason), line None when the file itself is unreadable."""
 
     rows: int
     files: tuple[tuple[str, int] | None, ...]
@@ -95,48 +100,69 @@ class Split:
 
 
 def _split(task: tuple[str, Span | None, Rules, int, str, int]) -> Split:
+    """Rows filed by prospect, unconverted (a row is converted once, in the shard's replay): [line, row] pairs,
+    one orjson blob per shard. The range stops at its first row without a prospect key."""
     path, span, rules, shards, directory, index = task
-    buckets: list[dict[str, list[Input]]] = [{} for _ in range(shards)]
-    rows = 0
+    buckets: list[list[tuple[int, dict[str, Any]]]] = [[] for _ in range(shards)]
+    convert, error = RowConverter(rules), None
     try:
-        for _, record in read_history(path, rules, span=span):
-            key = key_of(record)
-            buckets[shard_of(key, shards)].setdefault(key, []).append(record)
-            rows += 1
-    except HistoryError as exc:  # the exception itself does not pickle; its line and reason do
-        return Split(rows, (), (exc.line, exc.reason))
+        for line, row in read_rows(path, span):
+            try:
+                if isinstance(row, RowError):
+                    raise row
+                buckets[shard_of(convert.key(row), shards)].append((line, row))
+            except RowError as exc:
+                error = (line, str(exc))
+                break
+    except HistoryError as exc:  # the file itself: unreadable, a bad CSV header
+        error = (exc.line, exc.reason)
     files: list[tuple[str, int] | None] = []
     for shard, bucket in enumerate(buckets):
         if not bucket:
             files.append(None)
             continue
         name = Path(directory) / f"shard{shard:05d}-range{index:06d}.json"
-        name.write_bytes(encode(bucket.items()))
-        files.append((str(name), sum(map(len, bucket.values()))))
-    return Split(rows, tuple(files))
+        name.write_bytes(orjson.dumps(bucket))
+        files.append((str(name), len(bucket)))
+    return Split(sum(map(len, buckets)), tuple(files), error)
 
 
 @dataclass(frozen=True)
 class ShardFiles:
     """One shard of the file, a replay chunk (``replay_pool.Source``); ``count`` is its rows."""
 
-    paths: tuple[str, ...]
+    path: str  # the history file, for FILE:LINE
+    rules: Rules
+    parts: tuple[str, ...]
     count: int
 
+    def rows(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        for part in self.parts:  # in file order
+            for line, row in orjson.loads(Path(part).read_bytes()):
+                yield line, row
+
     def histories(self) -> list[tuple[str, list[Input]]]:
+        """Converted as ``read_history`` converts (HistoryError at a bad row), merged by prospect."""
         groups: dict[str, dict[str, Input]] = {}
-        for path in self.paths:  # in file order
-            for key, inputs in decode(Path(path).read_bytes()):
-                group = groups.setdefault(key, {})
-                for item in inputs:
-                    group.setdefault(item.event_id, item)  # a row repeated in the file counts once
+        for _, record in convert_rows(self.rows(), self.path, self.rules):
+            group = groups.setdefault(key_of(record), {})
+            group.setdefault(record.event_id, record)  # a row repeated in the file counts once
         return [(key, canonical_order(list(group.values()))) for key, group in sorted(groups.items())]
+
+
+def _first_error(shard: ShardFiles) -> HistoryError | None:
+    try:
+        for _ in convert_rows(shard.rows(), shard.path, shard.rules):
+            pass
+    except HistoryError as error:
+        return error
+    return None
 
 
 def read_shards(path: str | Path, plan: Plan, rules: Rules, mapper: Mapper, directory: str,
                 progress: Progress | None = None) -> list[ShardFiles]:
     """The file read on ``mapper``'s workers into shard files under ``directory``; HistoryError at the first bad
-    row."""
+    row met while filing rows (``first_bad_row`` finds the first of the file)."""
     tasks = [(str(path), span, rules, plan.shards, directory, index)
              for index, span in enumerate(plan.spans or [None])]
     done: list[Split] = []
@@ -144,9 +170,6 @@ def read_shards(path: str | Path, plan: Plan, rules: Rules, mapper: Mapper, dire
         done.append(split)
         if progress is not None:
             progress.advance(split.rows)
-    for split in done:  # in file order: the first bad row is the one reading in one process met
-        if split.error is not None:
-            raise HistoryError(str(path), *split.error)
     names: list[list[str]] = [[] for _ in range(plan.shards)]
     counts = [0] * plan.shards
     for split in done:
@@ -154,4 +177,19 @@ def read_shards(path: str | Path, plan: Plan, rules: Rules, mapper: Mapper, dire
             if written is not None:
                 names[shard].append(written[0])
                 counts[shard] += written[1]
-    return [ShardFiles(tuple(names[shard]), counts[shard]) for shard in range(plan.shards) if names[shard]]
+    shards = [ShardFiles(str(path), rules, tuple(names[shard]), counts[shard]) for shard in range(plan.shards)
+              if names[shard]]
+    errors = [HistoryError(str(path), *split.error) for split in done if split.error is not None]
+    if errors:
+        raise first_bad_row(shards, mapper, errors[0])
+    return shards
+
+
+def first_bad_row(shards: list[ShardFiles], mapper: Mapper, found: HistoryError) -> HistoryError:
+    """The file's first bad row, as reading it in one process meets it: ``found`` or an earlier one in a shard.
+    (A shard stops at its first bad row and a range at its first row without a prospect, so the first of all is
+    among those.)"""
+    if found.line is None:
+        return found  # the file itself
+    errors = [found, *(error for error in mapper(_first_error, shards) if error is not None)]
+    return min(errors, key=lambda error: error.line or 0)

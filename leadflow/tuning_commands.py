@@ -134,8 +134,9 @@ def replay_sources(config: Config, data: str | None, command: str, model_text: s
         with workers(model_text, model_source, processes_for(len(histories), processes)) as mapper:
             yield chunked(histories), mapper, len(histories)
         return
+    from leadflow.history_file import HistoryError
     from leadflow.history_import import rules_for
-    from leadflow.history_shards import Plan, read_shards
+    from leadflow.history_shards import Plan, first_bad_row, read_shards
 
     plan = Plan.of(data)
     rules = rules_for(config)  # received_at = occurred_at: independent of today
@@ -143,7 +144,10 @@ def replay_sources(config: Config, data: str | None, command: str, model_text: s
             workers(model_text, model_source, plan.processes(processes)) as mapper:
         shards = read_shards(data, plan, rules, mapper, directory, Progress(f"{command}: reading {data}", None,
                                                                              unit="rows"))
-        yield shards, mapper, None
+        try:
+            yield shards, mapper, None
+        except HistoryError as error:  # a shard's first bad row: the file's may be in another shard
+            raise first_bad_row(shards, mapper, error) from None
 
 
 def backtest_tally(config: Config, data: str | None, model: ScoringModel, model_text: str, model_source: str,

@@ -51,5 +51,26 @@ def test_a_bad_row_in_any_range_is_reported_at_its_line_and_the_first_one_wins(u
     monkeypatch.setattr(history_shards, "SPAN_BYTES", 3_000)
     assert len(Plan.of(data).spans) > 5
     assert main(["backtest", "--model", "model.yaml", "--data", data, "--processes", processes]) == 2
-    error = capsys.readouterr().err.strip()
+    error = capsys.readouterr().err.strip().splitlines()[-1]  # after any progress line
     assert error.startswith(f"leadflow: {data}:{len(rows) // 2 + 1}: ") and "maybe" in error
+
+
+def test_a_bad_row_met_in_the_replay_is_the_first_of_the_file_whichever_shard_met_it(user, capsys,  # noqa: F811
+                                                                                    monkeypatch):
+    from leadflow.history_shards import shard_of
+    from streams.core.identity import prospect_id_for
+
+    data = data_file(user, 300)
+    monkeypatch.setattr(history_shards, "SPAN_BYTES", 3_000)
+    monkeypatch.setattr(history_shards, "SHARD_BYTES", 15_000)
+    shards = Plan.of(data).shards
+    emails = {shard_of(prospect_id_for(f"bad{n}@x.io"), shards): f"bad{n}@x.io" for n in range(200)}
+    low, high = min(emails), max(emails)
+    assert low < high
+    rows = open(data, "rb").read().splitlines(keepends=True)
+    early, late = len(rows) // 3, 2 * len(rows) // 3  # the early bad row in a later shard than the late one
+    for at, email in ((early, emails[high]), (late, emails[low])):
+        rows[at] = orjson.dumps({"kind": "outcome", "occurred_at": 1, "email": email, "verdict": "maybe"}) + b"\n"
+    open(data, "wb").write(b"".join(rows))
+    assert main(["backtest", "--model", "model.yaml", "--data", data, "--processes", "2"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith(f"leadflow: {data}:{early + 1}: ")
