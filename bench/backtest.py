@@ -133,10 +133,10 @@ def main() -> None:
     row = figures.row_at(model.promote_threshold)
     print(f"backtest: {figures.prospects:,} prospects, {figures.inputs:,} inputs in {elapsed:.1f} s "
           f"({figures.prospects / elapsed:,.0f} prospects/s, {args.processes} processes)")
-    print(f"worker CPU after reading the file: {seconds.loading:.1f} s merging the shards, {seconds.replaying:.1f} s "
-          f"replaying them ({figures.inputs / max(seconds.replaying, 1e-9):,.0f} inputs/s per process); the "
-          f"{size / 1e6:,.0f} MB file written beforehand by the `{args.generator}` generator in {made:.1f} s "
-          f"(not timed)")
+    print(f"worker CPU after reading the file: {seconds.loading:.1f} s converting and merging the shards, "
+          f"{seconds.replaying:.1f} s replaying them ({figures.inputs / max(seconds.replaying, 1e-9):,.0f} inputs/s "
+          f"per process); the {size / 1e6:,.0f} MB file written beforehand by the `{args.generator}` generator in "
+          f"{made:.1f} s (not timed)")
     print(f"at threshold {model.promote_threshold:g}: {row.leads:,} leads, {row.judged:,} judged, "
           f"{row.unknown:,} outcome unknown, reject rate "
           f"{'-' if row.reject_rate is None else f'{row.reject_rate:.1%}'}")

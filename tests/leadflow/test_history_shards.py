@@ -74,3 +74,15 @@ def test_a_bad_row_met_in_the_replay_is_the_first_of_the_file_whichever_shard_me
     open(data, "wb").write(b"".join(rows))
     assert main(["backtest", "--model", "model.yaml", "--data", data, "--processes", "2"]) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].startswith(f"leadflow: {data}:{early + 1}: ")
+
+
+def test_tune_proposes_the_same_candidate_from_a_file_cut_in_ranges_and_shards(user, capsys, monkeypatch):  # noqa: F811
+    data = data_file(user, 1500)
+    argv = ["tune", "--model", "model.yaml", "--data", data, "--min-leads", "50", "--out", "candidate.yaml"]
+    whole = main(argv)
+    first = capsys.readouterr().out
+    monkeypatch.setattr(history_shards, "SPAN_BYTES", 50_000)
+    monkeypatch.setattr(history_shards, "SHARD_BYTES", 200_000)
+    assert len(Plan.of(data).spans) > 5 and Plan.of(data).shards > 3
+    assert main([*argv, "--processes", "2"]) == whole
+    assert capsys.readouterr().out == first
