@@ -39,7 +39,7 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator
+from typing import IO, Any, Callable, Iterable, Iterator
 
 import orjson
 
@@ -78,6 +78,9 @@ class HistoryError(UsageError):
         super().__init__(f"{path}: {reason}" if line is None else f"{path}:{line}: {reason}")
         self.path, self.line, self.reason = path, line, reason
 
+    def __reduce__(self) -> tuple[type, tuple[str, int | None, str]]:  # from a worker process, intact
+        return HistoryError, (self.path, self.line, self.reason)
+
 
 class RowError(ValueError):
     """One row's reason; the reader adds FILE:LINE."""
@@ -99,15 +102,27 @@ class Rules:
 
 
 def read_history(path: str | Path, rules: Rules | None = None,
-                 on_error: Callable[[HistoryError], object] | None = None) -> Iterator[tuple[int, Record]]:
-    """(line number, record) for each row, in file order.
+                 on_error: Callable[[HistoryError], object] | None = None,
+                 span: Span | None = None) -> Iterator[tuple[int, Record]]:
+    """(line number, record) for each row, in file order; with ``span``, only the rows of that byte range of
+    an uncompressed .jsonl file (so workers can read one file in parts, each with its exact line numbers).
 
     A bad row raises its HistoryError, unless ``on_error`` is given: then it is called with the error and the
     row skipped, so bad rows never stop the good ones being read. A file that cannot be read at all (missing,
     unknown extension, a CSV header with unknown columns, broken compression) always raises."""
-    rules = rules or Rules.default()
-    shown, convert = str(path), RowConverter(rules)
-    for line, row in _rows(Path(path), shown):
+    return convert_rows(read_rows(path, span), str(path), rules or Rules.default(), on_error)
+
+
+def read_rows(path: str | Path, span: Span | None = None) -> Iterator[tuple[int, Row]]:
+    """(line number, row) for each row, unconverted: a worker files rows by prospect before converting them."""
+    return _rows(Path(path), str(path), span)
+
+
+def convert_rows(rows: Iterable[tuple[int, Row]], shown: str, rules: Rules,
+                 on_error: Callable[[HistoryError], object] | None = None) -> Iterator[tuple[int, Record]]:
+    """``read_history``'s conversion of rows read before (a RowError, or a row that fails, is FILE:LINE)."""
+    convert = RowConverter(rules)
+    for line, row in rows:
         try:
             if isinstance(row, RowError):
                 raise row
@@ -201,8 +216,21 @@ class RowConverter:
                             f"allowed: {', '.join(FIELDS[kind])}")
         return self.interaction(row) if kind == "interaction" else self.outcome(row)
 
-    def interaction(self, row: dict[str, Any]) -> Interaction:
-        occurred_at = self.time(row.get("occurred_at"))
+    def key(self, row: dict[str, Any]) -> str:
+        """The prospect key ``record(row)`` gets, for filing the row by prospect before converting it; for a row
+        without one, RowError with the reason ``record`` gives."""
+        try:
+            if row.get("kind") == "interaction":
+                return self.interaction_key(row)[2]
+            if row.get("kind") == "outcome" and (prospect_id := self.person(row)[1]) is not None:
+                return prospect_id
+        except RowError:
+            pass
+        self.record(row)  # raises this row's first error, as reading in one process words it
+        raise RowError("email or prospect_id is required")  # (record refuses every row that has no key)
+
+    def interaction_key(self, row: dict[str, Any]) -> tuple[str, str | None, str, str | None, str | None, str | None]:
+        """(type, event, prospect key, email, prospect id, anonymous id) of an interaction row."""
         type_, event = _text(row, "type"), _text(row, "event")
         if type_ is None:
             if event is None:
@@ -223,6 +251,11 @@ class RowConverter:
             key = anonymous_key(anonymous_id)
         else:
             raise RowError("email, prospect_id or anonymous_id is required")
+        return type_, event, key, email, prospect_id, anonymous_id
+
+    def interaction(self, row: dict[str, Any]) -> Interaction:
+        occurred_at = self.time(row.get("occurred_at"))
+        type_, event, key, email, prospect_id, anonymous_id = self.interaction_key(row)
         properties, traits = _object(row, "properties"), _object(row, "traits")
         content: dict[str, Any] = dict(
             prospect_key=key, prospect_id=prospect_id, anonymous_id=anonymous_id, email=email, type=type_, event=event,
@@ -323,17 +356,31 @@ def _shown(value: Any) -> str:
 Row = dict[str, Any] | RowError
 
 
-def _rows(path: Path, shown: str) -> Iterator[tuple[int, Row]]:
+@dataclass(frozen=True)
+class Span:
+    """Bytes ``start`` to ``end`` of a .jsonl file, both at line starts; ``line`` is the number of its first."""
+
+    start: int
+    end: int
+    line: int
+
+
+def _rows(path: Path, shown: str, span: Span | None = None) -> Iterator[tuple[int, Row]]:
     name = path.name.lower()
     if not name.endswith(FORMATS):
         raise HistoryError(shown, None, f"unknown format: the name must end in {', '.join(FORMATS)}")
+    if span is not None and not name.endswith(".jsonl"):
+        raise ValueError("a span is a byte range of an uncompressed .jsonl file")
     try:
         raw: IO[bytes] = gzip.open(path, "rb") if name.endswith(".gz") else open(path, "rb")
     except OSError as exc:
         raise HistoryError(shown, None, f"cannot read: {exc.strerror}") from None
     try:
         with raw:
-            if name.endswith((".jsonl", ".jsonl.gz")):
+            if span is not None:
+                raw.seek(span.start)
+                yield from _jsonl_rows(io.BytesIO(raw.read(span.end - span.start)), span.line)
+            elif name.endswith((".jsonl", ".jsonl.gz")):
                 yield from _jsonl_rows(raw)
             else:
                 yield from _csv_rows(raw, shown)
@@ -342,8 +389,8 @@ def _rows(path: Path, shown: str) -> Iterator[tuple[int, Row]]:
         raise HistoryError(shown, None, f"cannot read: {reason}") from None
 
 
-def _jsonl_rows(raw: IO[bytes]) -> Iterator[tuple[int, Row]]:
-    for line, data in enumerate(raw, 1):
+def _jsonl_rows(raw: IO[bytes], first: int = 1) -> Iterator[tuple[int, Row]]:
+    for line, data in enumerate(raw, first):
         if not data.strip():
             continue
         try:

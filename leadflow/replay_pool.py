@@ -18,6 +18,7 @@ import dataclasses
 import multiprocessing
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from operator import attrgetter
@@ -177,17 +178,32 @@ class Seconds:
     replaying: float = 0.0
 
 
-def run_chunks(job: Any, sources: Iterable[Source], model_text: str, model_source: str, processes: int = 2,
-               progress: Progress | None = None, seconds: Seconds | None = None) -> Iterator[Any]:
-    """Each chunk's result in chunk order; ``processes`` <= 1 runs them here."""
-    tasks = ((job, source) for source in sources)
+Mapper = Callable[[Callable[[Any], Any], Iterable[Any]], Iterator[Any]]
+
+
+@contextmanager
+def workers(model_text: str, model_source: str, processes: int = 2) -> Iterator[Mapper]:
+    """An ordered map over the worker processes (``processes`` <= 1: here), each holding the model: one pool
+    for every step of a command (reading a history file, then replaying it), so processes spawn once."""
     if processes <= 1:
         _start(model_text, model_source)
-        yield from _counted(map(_run, tasks), progress, seconds)
+        yield map
         return
     context = multiprocessing.get_context("spawn")
     with context.Pool(processes, _start, (model_text, model_source)) as pool:
-        yield from _counted(pool.imap(_run, tasks), progress, seconds)
+        yield pool.imap
+
+
+def run_chunks(job: Any, sources: Iterable[Source], model_text: str, model_source: str, processes: int = 2,
+               progress: Progress | None = None, seconds: Seconds | None = None,
+               mapper: Mapper | None = None) -> Iterator[Any]:
+    """Each chunk's result in chunk order, on ``mapper``'s workers or on a pool of ``processes`` of its own."""
+    tasks = ((job, source) for source in sources)
+    if mapper is not None:
+        yield from _counted(mapper(_run, tasks), progress, seconds)
+        return
+    with workers(model_text, model_source, processes) as own:
+        yield from _counted(own(_run, tasks), progress, seconds)
 
 
 def _counted(results: Iterable[tuple[Any, int, float, float]], progress: Progress | None,
@@ -203,20 +219,21 @@ def _counted(results: Iterable[tuple[Any, int, float, float]], progress: Progres
 
 def backtest(sources: Iterable[Source], model_text: str, model_source: str, model: ScoringModel,
              thresholds: Sequence[float], window: Window, processes: int = 2, progress: Progress | None = None,
-             seconds: Seconds | None = None) -> Tally:
+             seconds: Seconds | None = None, mapper: Mapper | None = None) -> Tally:
     """The tally of every chunk, merged in chunk order."""
     total = Tally.empty(thresholds, window, model.promote_threshold)
     for part in run_chunks(BacktestJob(tuple(thresholds), window), sources, model_text, model_source, processes,
-                           progress, seconds):
+                           progress, seconds, mapper):
         total.merge(part)
     return total
 
 
 def extract_all(sources: Iterable[Source], model_text: str, model_source: str, bounds: Space,
-                processes: int = 2, progress: Progress | None = None) -> Extracted:
+                processes: int = 2, progress: Progress | None = None, mapper: Mapper | None = None) -> Extracted:
     """Every chunk reduced for tuning, concatenated in chunk order."""
     total = Extracted([], 0, 0, None, None)
-    for part in run_chunks(FeaturesJob(bounds), sources, model_text, model_source, processes, progress):
+    for part in run_chunks(FeaturesJob(bounds), sources, model_text, model_source, processes, progress,
+                           mapper=mapper):
         total.prospects.extend(part.prospects)
         total.count += part.count
         total.inputs += part.inputs

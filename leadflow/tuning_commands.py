@@ -1,8 +1,8 @@
 """`leadflow backtest` and `leadflow tune`: histories in, figures, a report and a candidate model out.
 
 The shell around ``streams.core.backtest`` / ``tuning``: it reads every prospect's retained
-history from the worker's changelog (``read_states``) or a history file (``--data``, read by
-``leadflow.history_file``), replays them in worker processes (``replay_pool``), prints the
+history from the worker's changelog (``read_states``) or a history file (``--data``, read in the
+worker processes by ``leadflow.history_shards``), replays them in worker processes (``replay_pool``), prints the
 terminal summary, writes the HTML report and the candidate model. Progress goes to stderr.
 
 Exit codes: 0 for a backtest, and for a tune that proposed a candidate; 1 when tune proposes
@@ -17,16 +17,19 @@ import asyncio
 import math
 import os
 import sys
+import tempfile
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
 
 from leadflow.config import Config
 from leadflow.errors import UsageError
 
 if TYPE_CHECKING:
-    from leadflow.replay_pool import ShardPool
+    from leadflow.replay_pool import Mapper, Seconds, ShardPool, Source
+    from streams.core.backtest import Tally, Window
     from leadflow.tuning_report import TuneView
     from streams.core.history import Input
     from streams.core.model import ScoringModel
@@ -106,29 +109,56 @@ def load_model(config: Config, path: str | None) -> tuple[ScoringModel, str, str
     return parse_model(text, str(source)), text, str(source)
 
 
-def load_histories(config: Config, data: str | None, command: str) -> list[History]:
-    """Every prospect's inputs in canonical order, sorted by key (so chunks, and figures, do not depend on the
-    order the changelog or the file gave them)."""
+def load_histories(config: Config, command: str) -> list[History]:
+    """Every prospect's retained inputs from the worker's changelog, in canonical order, sorted by key (so
+    chunks, and figures, do not depend on the order the changelog gave them)."""
+    from leadflow.cli import _require
+    from streams.state_reader import read_states
+
+    _require(config, command, kafka=True)
+    states = asyncio.run(read_states(config))
+    return [(key, list(state.history)) for key, state in sorted(states.items()) if state.alias_of is None]
+
+
+@contextmanager
+def replay_sources(config: Config, data: str | None, command: str, model_text: str, model_source: str,
+                   processes: int) -> Iterator[tuple[Iterable[Source], Mapper, int | None]]:
+    """The chunks to replay, the workers to replay them on, and the prospect count when known beforehand.
+
+    A history file (``data``) is read by the workers themselves (``history_shards``), into shard files that live
+    as long as this context; the changelog's histories are read here and sent in encoded chunks."""
+    from leadflow.replay_pool import Progress, chunked, processes_for, workers
+
     if data is None:
-        from leadflow.cli import _require
-        from streams.state_reader import read_states
-
-        _require(config, command, kafka=True)
-        states = asyncio.run(read_states(config))
-        return [(key, list(state.history)) for key, state in sorted(states.items()) if state.alias_of is None]
-    from leadflow.history_file import read_history
+        histories = load_histories(config, command)
+        with workers(model_text, model_source, processes_for(len(histories), processes)) as mapper:
+            yield chunked(histories), mapper, len(histories)
+        return
+    from leadflow.history_file import HistoryError
     from leadflow.history_import import rules_for
-    from leadflow.replay_pool import Progress
-    from schemas.records import Interaction
-    from streams.core.history import canonical_order
+    from leadflow.history_shards import Plan, first_bad_row, read_shards
 
-    groups: dict[str, dict[str, Input]] = {}
-    progress = Progress(f"{command}: reading {data}", None, unit="rows")
-    for _, record in read_history(data, rules_for(config)):  # received_at = occurred_at: independent of today
-        key = record.prospect_key if type(record) is Interaction else record.prospect_id
-        groups.setdefault(key, {}).setdefault(record.event_id, record)  # a row repeated in the file counts once
-        progress.advance(1)
-    return [(key, canonical_order(list(inputs.values()))) for key, inputs in sorted(groups.items())]
+    plan = Plan.of(data)
+    rules = rules_for(config)  # received_at = occurred_at: independent of today
+    with tempfile.TemporaryDirectory(prefix="leadflow-shards-") as directory, \
+            workers(model_text, model_source, plan.processes(processes)) as mapper:
+        shards = read_shards(data, plan, rules, mapper, directory, Progress(f"{command}: reading {data}", None,
+                                                                             unit="rows"))
+        try:
+            yield shards, mapper, None
+        except HistoryError as error:  # a shard's first bad row: the file's may be in another shard
+            raise first_bad_row(shards, mapper, error) from None
+
+
+def backtest_tally(config: Config, data: str | None, model: ScoringModel, model_text: str, model_source: str,
+                   thresholds: Sequence[float], window: Window, processes: int,
+                   seconds: Seconds | None = None) -> Tally:
+    """The command's whole path from the histories to the tally (`bench/backtest.py` times it)."""
+    from leadflow.replay_pool import Progress, backtest
+
+    with replay_sources(config, data, "backtest", model_text, model_source, processes) as (sources, mapper, count):
+        return backtest(sources, model_text, model_source, model, thresholds, window,
+                        progress=Progress("backtest", count), seconds=seconds, mapper=mapper)
 
 
 def _write(path: str, text: str) -> None:
@@ -139,7 +169,6 @@ def _write(path: str, text: str) -> None:
 
 
 def cmd_backtest(config: Config, args: argparse.Namespace) -> int:
-    from leadflow.replay_pool import Progress, backtest, chunked, processes_for
     from leadflow.terminal import printable, printable_lines
     from leadflow.tuning_report import backtest_html, backtest_text
     from streams.core.backtest import Window, default_thresholds, report
@@ -153,10 +182,7 @@ def cmd_backtest(config: Config, args: argparse.Namespace) -> int:
                                       | {model.promote_threshold}))
         except ValueError:
             raise UsageError(f"--thresholds must be numbers separated by commas, got {args.thresholds!r}") from None
-    histories = load_histories(config, args.data, "backtest")
-    progress = Progress("backtest", len(histories))
-    total = backtest(chunked(histories), text, source, model, thresholds, window,
-                     processes_for(len(histories), args.processes), progress)
+    total = backtest_tally(config, args.data, model, text, source, thresholds, window, args.processes)
     result = report(total, model)
     print(printable_lines(backtest_text(result)))
     if args.html:
@@ -166,7 +192,7 @@ def cmd_backtest(config: Config, args: argparse.Namespace) -> int:
 
 
 def cmd_tune(config: Config, args: argparse.Namespace) -> int:
-    from leadflow.replay_pool import Progress, ShardPool, chunked, extract_all, processes_for
+    from leadflow.replay_pool import Progress, ShardPool, extract_all
     from leadflow.terminal import printable, printable_lines
     from leadflow.tuning_report import day, tune_html, tune_text
     from streams.core.candidate_model import candidate_text, unified_diff, version_for
@@ -182,17 +208,17 @@ def cmd_tune(config: Config, args: argparse.Namespace) -> int:
     settings = Settings(args.min_leads, args.per, percent(args.tolerance, "--tolerance"))
     if args.min_leads <= 0:
         raise UsageError("--min-leads must be above 0 (sales' capacity per --per)")
-    histories = load_histories(config, args.data, "tune")
-    extracted = extract_all(chunked(histories), text, source, bounds, processes_for(len(histories), args.processes),
-                            Progress("tune: features", len(histories)))
+    with replay_sources(config, args.data, "tune", text, source, args.processes) as (sources, mapper, count):
+        extracted = extract_all(sources, text, source, bounds, progress=Progress("tune: features", count),
+                                mapper=mapper)
     anchors = [p.anchor for p in extracted.prospects if p.anchor is not None]
     if not anchors or extracted.first_at is None or extracted.last_at is None:
-        print(f"leadflow: no CRM verdicts in the {len(histories):,} histories: nothing to tune on", file=sys.stderr)
+        print(f"leadflow: no CRM verdicts in the {extracted.count:,} histories: nothing to tune on", file=sys.stderr)
         return 1
     periods = Periods(extracted.first_at, split_at(anchors, extracted.last_at, holdout), extracted.last_at)
     with ShardPool(extracted.prospects, bounds.grid, periods.split, args.processes) as pool:
         result = tune(bounds, pool.evaluate, periods, settings, progress=lambda line: print(line, file=sys.stderr))
-        view = _view(model, bounds, settings, result, pool, len(histories), extracted.inputs,
+        view = _view(model, bounds, settings, result, pool, extracted.count, extracted.inputs,
                      len(extracted.prospects), args.holdout)
     if result.verdict == PROPOSED:
         assert result.stage2 is not None

@@ -16,7 +16,8 @@ LIBRARIES = {"embedded_stack", "histogram", "hostile_inputs", "smoke"}
 # The figure lines each script must print (regexes, each matched against some line of its output).
 FIGURES = {
     "backtest": [r"^backtest: 4,000 prospects, [1-9][\d,]* inputs in [\d.]+ s \([\d,]+ prospects/s, \d+ processes\)$",
-                 r"^worker CPU: [\d.]+ s decoding the chunks, [\d.]+ s replaying them .* by the `synthetic` generator",
+                 r"^worker CPU after reading the file: [\d.]+ s converting and merging the shards, [\d.]+ s "
+                 r"replaying them .* by the `synthetic` generator",
                  r"^at threshold 50: [1-9][\d,]* leads, [1-9][\d,]* judged, [\d,]+ outcome unknown, reject rate \d"],
     "core": [r"^core apply: 2,000 events over \d+ prospects at .* events/s \(CPU time\)$", r"^state per prospect .*KiB",
              r"^core with automations: 2,000 events over \d+ prospects at .* events/s \(CPU time\)$",
