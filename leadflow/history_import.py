@@ -1,7 +1,7 @@
 """`leadflow import FILE`: a history file onto the input topics, all of it or nothing.
 
 Why all or nothing: a history half imported scores half the prospects on half their past, and
-nobody can tell which half. So the whole file is validated first (``history_file.scan_history``);
+nobody can tell which half. So the whole file is validated first (``history_scan.scan_history``);
 any bad row refuses the file with the first errors and their count, and only `--skip-bad` imports
 the good rows of a file with bad ones. Then the records are published as the collector publishes
 live inputs: interactions to ``leadflow.interactions`` keyed by prospect key, outcomes to
@@ -41,7 +41,8 @@ from aiokafka import AIOKafkaProducer
 from connectors.collector.event_names import load_event_names
 from leadflow.config import Config
 from leadflow.errors import UsageError
-from leadflow.history_file import HistoryScan, Record, Rules, read_history, scan_history
+from leadflow.history_file import Record, Rules, read_history
+from leadflow.history_scan import HistoryScan, scan_history
 from leadflow.kafka import Outgoing, new_producer, send_batched
 from leadflow.terminal import printable
 from leadflow.topics import create_topics

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from leadflow.errors import UsageError
-from leadflow.history_file import (INTERACTION_FIELDS, HistoryError, Rules, check_history, read_history,
-                                   scan_history)
+from leadflow.history_file import INTERACTION_FIELDS, HistoryError, Rules, read_history
+from leadflow.history_scan import check_history, scan_history
 from schemas.records import CrmFeedback, Interaction
 from streams.core.identity import prospect_id_for
 from streams.core.model import INTERACTION_TYPES

@@ -12,7 +12,8 @@ import pytest
 from leadflow.cli import main
 from leadflow.config import DEFAULT_MODEL
 from leadflow.errors import UsageError
-from leadflow.history_file import read_history, scan_history
+from leadflow.history_file import read_history
+from leadflow.history_scan import scan_history
 from leadflow.synthetic_history import (CHUNK, DEFAULT_END, Settings, won_probability, write_cli,
                                         write_history)
 from schemas.records import CrmFeedback, Interaction
