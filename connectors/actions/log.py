@@ -7,7 +7,7 @@ later (their Kafka offsets can move on: the row keeps them), and counts the mark
 for the cap checked at send time. The suppression list is what the providers' webhooks and the unsubscribe
 endpoint reported, so an email queued before an unsubscribe is not sent after it.
 
-Every call waits out a lost database (``connectors.crm.database``) until the process stops (``Stopped``): a
+Every call waits out a lost database (``leadflow.database``) until the process stops (``Stopped``): a
 handler must not give up on a batch while running, or its records would be skipped until the next restart.
 """
 
@@ -18,7 +18,7 @@ from typing import Awaitable, Callable, TypeVar
 
 from psycopg import AsyncConnection
 
-from connectors.crm.database import Database
+from leadflow.database import Database
 
 T = TypeVar("T")
 DONE = ("sent", "written", "suppressed")

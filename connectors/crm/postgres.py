@@ -12,7 +12,7 @@ from psycopg.types.json import Jsonb
 
 from connectors.crm import metrics
 from connectors.crm.delivery import Delivery
-from connectors.crm.database import PERMANENT, Database
+from leadflow.database import PERMANENT, Database
 from leadflow.outbound import Stopped
 from leadflow.stage import Failure
 from schemas.records import LeadEvent, SlaEvent

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from psycopg import AsyncConnection
 
-from connectors.crm.database import PERMANENT, Database
+from leadflow.database import PERMANENT, Database
 from leadflow.outbound import AttemptFailed
 from schemas.records import Action
 

@@ -1,4 +1,5 @@
-"""One connection to the CRM database for a process that must ride out the database being away.
+"""One connection to the CRM database for a process that must ride out the database being away: a runtime
+piece the CRM sink and the action delivery share, so neither imports the other for it.
 
 Why one: the sink's PostgreSQL target, the CRM tasks and the action delivery's log each kept a connection and
 retried while the database was down, three copies of the same loop. Here it is once: one autocommit
@@ -19,7 +20,7 @@ from psycopg import AsyncConnection
 from leadflow.outbound import Stopped
 from leadflow.stage import backoff_delays, pause
 
-log = logging.getLogger("leadflow.crm")
+log = logging.getLogger("leadflow.database")
 T = TypeVar("T")
 TRANSIENT = (psycopg.OperationalError, psycopg.InterfaceError)  # the database is away; it may come back
 PERMANENT = (psycopg.IntegrityError, psycopg.DataError)  # this row can never be written as it is
