@@ -188,6 +188,14 @@ class Config:
     worker_batch_size: int = 1000
     worker_batch_wait_ms: int = 20
     worker_checkpoint_ms: int = 1000
+    state_store: str = "rocksdb"  # the worker's local prospect store: rocksdb (on disk) or memory
+    state_path: Path | None = None  # None: <data dir>/state
+    state_cache: int = 50_000  # live prospect states the worker keeps in memory beyond those changed lately
+
+    @property
+    def state_dir(self) -> Path:
+        """Where the worker keeps its local prospect stores, one directory per topic prefix and partition."""
+        return self.state_path or self.data_dir / "state"
 
     def topic(self, name: str) -> str:
         """Full topic name, e.g. ``topic("interactions") == "leadflow.interactions"``."""

@@ -115,6 +115,14 @@ SETTINGS: tuple[Setting, ...] = (
             "longest the worker waits to fill a batch: the latency it may add"),
     Setting("LEADFLOW_WORKER_CHECKPOINT_MS", "worker_checkpoint_ms", parsers.positive_int,
             "how often the worker stores its changed states and commits its inputs (a restart replays at most this)"),
+    Setting("LEADFLOW_STATE_STORE", "state_store", parsers.choice(("rocksdb", "memory"), str.lower),
+            "the worker's local prospect store: rocksdb (on disk; a restart reads only the changelog's tail) or "
+            "memory (every start reads the whole changelog)"),
+    Setting("LEADFLOW_STATE_DIR", "state_path", lambda raw: Path(raw).expanduser(),
+            "where the worker keeps its local prospect stores (unset = <data dir>/state)"),
+    Setting("LEADFLOW_STATE_CACHE", "state_cache", parsers.positive_int,
+            "prospect states the worker keeps live in memory (least recently used out first); the others are "
+            "read from the local store when next touched"),
     Setting("LEADFLOW_SINK_TARGET", "target", parsers.choice(SINK_TARGETS, str.lower),
             "where the sink delivers lead and SLA events: postgres (the CRM tables) or webhook"),
     Setting("LEADFLOW_WEBHOOK_URL", "webhook_url", parsers.url, "the URL the webhook target POSTs each event to"),

@@ -16,9 +16,12 @@ from leadflow.config import Config
 
 
 class TopicReader:
-    def __init__(self, config: Config, topic: str, partitions: list[int] | None = None) -> None:
+    def __init__(self, config: Config, topic: str, partitions: list[int] | None = None,
+                 start: dict[int, int] | None = None) -> None:
+        """``start``: the offset to read each partition from (the beginning when not given)."""
         self.topic = topic
         self._only = partitions
+        self._start = start or {}
         self._consumer = AIOKafkaConsumer(**config.kafka.client_kwargs(), enable_auto_commit=False)
         self.partitions: list[TopicPartition] = []
 
@@ -31,6 +34,9 @@ class TopicReader:
             if self.partitions:
                 self._consumer.assign(self.partitions)
                 await self._consumer.seek_to_beginning(*self.partitions)
+                for tp in self.partitions:
+                    if self._start.get(tp.partition):
+                        self._consumer.seek(tp, self._start[tp.partition])
         except BaseException:
             await self._consumer.stop()
             raise
@@ -48,6 +54,25 @@ class TopicReader:
                 continue
             fetched = await self._consumer.getmany(timeout_ms=poll_ms, max_records=max_records)
             yield [record for records in fetched.values() for record in records]
+
+    async def up_to(self, ends: dict[int, int]) -> AsyncIterator[list[ConsumerRecord]]:
+        """Every record before ``ends[partition]`` (an offset the caller knows was written, such as a marker it
+        produced), and nothing after: exact on any broker, whatever it reports as the partition's end."""
+        remaining = {p for p, end in ends.items() if end > self._start.get(p, 0)}
+        async for records in self.batches():
+            if not remaining:
+                return
+            kept = [r for r in records if r.offset < ends[r.partition]]
+            for record in records:
+                if record.offset + 1 >= ends[record.partition]:
+                    remaining.discard(record.partition)
+            if kept:
+                yield kept
+
+    async def beginning_offsets(self) -> dict[int, int]:
+        """The first offset each partition still holds (retention and compaction move it on)."""
+        found = await self._consumer.beginning_offsets(self.partitions) if self.partitions else {}
+        return {tp.partition: offset for tp, offset in found.items()}
 
     async def end_offsets(self) -> dict[TopicPartition, int]:
         return await self._consumer.end_offsets(self.partitions) if self.partitions else {}

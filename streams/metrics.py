@@ -40,6 +40,12 @@ SCORING_LATENCY_SECONDS = Histogram(
 PROSPECT_SCORE = Histogram("leadflow_worker_prospect_score", "Total score of a prospect after each change (its "
                            "distribution across prospects)",
                            buckets=(-25, 0, 5, 10, 20, 30, 40, 50, 60, 80, 100, 150, 200, 400))
+STATES_CACHED = Gauge("leadflow_worker_states_cached", "Prospect states live in the worker's memory (the cache)")
+STATES_EVICTED = Counter("leadflow_worker_states_evicted_total",
+                         "Prospect states the cache let go (kept in the local store, read back when next touched)")
+RECOVERY_SECONDS = Histogram("leadflow_worker_recovery_seconds",
+                             "Time to recover newly assigned partitions: local stores checked, changelog tail read",
+                             buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300))
 STATES_WRITTEN = Counter("leadflow_worker_states_written_total", "Prospect states written to the changelog")
 SLA_STEPS = Counter("leadflow_sla_steps_total", "SLA clock steps emitted (sla.started, sla.met, sla.breached, "
                     "sla.escalated, sla.cancelled)", ["type"])

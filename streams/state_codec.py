@@ -21,7 +21,7 @@ from streams.core.scoring import DecayingSum, RuleTally
 from streams.core.seen import RecentIds
 from streams.core.sla import SlaClock
 
-_FORMAT = 5
+FORMAT = 5
 _READS = (4, 5)  # format 4 (before the automation engine) reads as a state no automation touched yet
 _INTERACTION_FIELDS = attrgetter(*(f.name for f in dataclasses.fields(Interaction)))
 _FEEDBACK_FIELDS = attrgetter(*(f.name for f in dataclasses.fields(CrmFeedback)))
@@ -30,7 +30,7 @@ _ACTION_FIELDS = attrgetter(*(f.name for f in dataclasses.fields(Action)))
 
 def dump_state(state: ProspectState) -> bytes:
     return orjson.dumps({
-        "f": _FORMAT,
+        "f": FORMAT,
         "key": state.key,
         "prospect_id": state.prospect_id,
         "email": state.email,

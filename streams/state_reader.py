@@ -13,6 +13,9 @@ from streams.core.prospect import ProspectState
 from streams.state_codec import load_state
 
 
+END_MARKER = b"\x00leadflow:end"  # a tombstone a recovering worker writes to find a partition's end; not a prospect
+
+
 def changelog_topic(config: Config) -> str:
     return config.topic("prospect-state")
 
@@ -25,7 +28,7 @@ async def read_latest(config: Config, partitions: list[int] | None = None,
     async with TopicReader(config, changelog_topic(config), partitions) as reader:
         async for records in reader.to_end():
             for record in records:
-                if only is None or record.key == only:
+                if (only is None or record.key == only) and record.key != END_MARKER:
                     latest[record.key] = record.value
     return latest
 

@@ -1,56 +1,180 @@
-"""The prospects table: live states of the assigned partitions, backed by a compacted changelog topic.
+"""The prospects table: the assigned partitions' states, in local stores, backed by a compacted changelog topic.
 
 The changelog is partitioned like the input topics (same key, same partitioner), so the
-worker that owns input partition p owns changelog partition p: on assignment it reads
-that partition back to its end, on revocation it forgets it. States stay bytes until a
-prospect is next touched, so recovering a large partition is a read, not a decode.
+worker that owns input partition p owns changelog partition p. Each partition has a local
+store (``streams.store``) that is a copy of the changelog up to an offset it records: on
+assignment the worker checks the store is a copy of this changelog (else rebuilds it),
+reads only the changelog's tail after that offset, and is ready; a worker handed a
+partition it never held reads it whole. The end of the tail is a marker the worker
+writes to the partition itself, so recovery never trusts a broker's high watermark (the
+embedded broker's is the last batch's base offset + 1).
+
+Live states sit in a bounded cache (``streams.live_states``); a checkpoint writes the
+changed states to the changelog, then to the stores with the changelog offsets they
+reach, then lets the cache shed what it holds beyond its limit.
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from typing import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Collection, Iterable, Iterator
+
+from aiokafka import AIOKafkaProducer
 
 from leadflow.config import Config
+from leadflow.kafka import send_batched
 from leadflow.partitioner import partition_of
+from leadflow.topic_reader import TopicReader
 from streams.batch import Record, live_state
 from streams.core.prospect import ProspectState
-from streams.state_codec import dump_state
-from streams.state_reader import changelog_topic, read_latest
+from streams.live_states import LiveStates
+from streams.state_codec import FORMAT, dump_state
+from streams.state_reader import END_MARKER, changelog_topic
+from streams.store import PartitionStore, StoreIdentity, open_store
+
+log = logging.getLogger("leadflow.worker")
+TAIL_CHUNK = 5_000  # changelog records a recovery writes to the store at a time
+
+
+@dataclass
+class Recovered:
+    """What recovering a set of partitions found: the keys the changelog's tail changed (their timers and model
+    must be looked at again), the partitions read whole, and figures for the log."""
+
+    tail_keys: set[bytes] = field(default_factory=set)
+    rebuilt: set[int] = field(default_factory=set)
+    records: int = 0
+    seconds: float = 0.0
 
 
 class ProspectTable:
-    """``states`` maps prospect key to a live state, or to bytes not decoded since recovery."""
-
     def __init__(self, config: Config) -> None:
         self._config = config
         self.topic = changelog_topic(config)
-        self.states: dict[bytes, object] = {}
-        self.partitions: set[int] = set()
+        self.stores: dict[int, PartitionStore] = {}
+        self.states = LiveStates(self._stored, config.state_cache)
+
+    @property
+    def partitions(self) -> set[int]:
+        return set(self.stores)
 
     def partition_of(self, key: bytes) -> int:
         return partition_of(key, self._config.partitions)
 
-    def keys(self, partitions: Iterable[int] | None = None) -> Iterator[bytes]:
-        wanted = None if partitions is None else set(partitions)
-        return iter([k for k in self.states if wanted is None or self.partition_of(k) in wanted])
+    def _stored(self, key: bytes) -> bytes | None:
+        store = self.stores.get(self.partition_of(key))
+        return None if store is None else store.get(key)
 
-    async def recover(self, partitions: set[int]) -> tuple[int, float]:
-        """Read the newest state of every key of ``partitions``; (keys read, seconds)."""
-        started = time.perf_counter()
-        latest = await read_latest(self._config, sorted(partitions)) if partitions else {}
-        for key, value in latest.items():
-            if value is None:
-                self.states.pop(key, None)
+    def identity(self, partition: int) -> StoreIdentity:
+        return StoreIdentity(self.topic, self._config.partitions, partition, FORMAT)
+
+    def keys(self, partition: int) -> Iterator[bytes]:
+        """Every prospect of an assigned partition, from its store."""
+        return (key for key, _ in self.stores[partition].items())
+
+    async def recover(self, partitions: set[int], producer: AIOKafkaProducer) -> Recovered:
+        """Open (or rebuild) the stores of ``partitions`` and bring each up to the changelog's end."""
+        started, found = time.perf_counter(), Recovered()
+        if not partitions:
+            return found
+        for partition in sorted(partitions):
+            self.stores[partition] = self._open_checked(partition)
+        # the end of each partition: a marker written now, so every state written before it is read
+        written = await send_batched(producer, [Record(self.topic, END_MARKER, None, p) for p in partitions])
+        ends = {p: written[self.topic, p] for p in partitions}
+        async with TopicReader(self._config, self.topic, sorted(partitions)) as probe:
+            beginnings = await probe.beginning_offsets()
+        start = {}
+        for partition in partitions:
+            store = self.stores[partition]
+            why = None
+            if store.offset() > ends[partition]:
+                why = f"it holds changelog offsets up to {store.offset()}, past the changelog's end {ends[partition]}"
+            elif store.offset() < beginnings.get(partition, 0):
+                why = f"the changelog no longer holds its offsets {store.offset()}-{beginnings[partition] - 1}"
+            if why:
+                self._rebuild(partition, store, why)
+            if store.offset() == 0:
+                found.rebuilt.add(partition)
+            start[partition] = store.offset()
+        async with TopicReader(self._config, self.topic, sorted(partitions), start=start) as reader:
+            async for records in reader.up_to(ends):
+                found.records += len(records)
+                self._apply_tail(records, found.tail_keys)
+        for partition in partitions:
+            self.stores[partition].write({}, {}, ends[partition] + 1)
+        found.seconds = time.perf_counter() - started
+        return found
+
+    def _open_checked(self, partition: int) -> PartitionStore:
+        store = open_store(self._config, partition)
+        wanted = self.identity(partition)
+        why = wanted.mismatch(store.identity())
+        if why is not None:
+            if store.identity() is not None or store.offset():
+                self._rebuild(partition, store, why)
             else:
-                self.states[key] = value
-        self.partitions |= partitions
-        return len(latest), time.perf_counter() - started
+                store.reset(wanted)  # a new store
+        return store
+
+    def _rebuild(self, partition: int, store: PartitionStore, why: str) -> None:
+        log.warning("partition %d: the local state store %s is not a copy of this changelog (%s): rebuilding it "
+                    "from the changelog", partition, store.location, why)
+        store.reset(self.identity(partition))
+
+    def _apply_tail(self, records: list, keys: set[bytes]) -> None:
+        """Changelog records into the stores, a chunk at a time, each chunk with the offset it reaches."""
+        by_partition: dict[int, dict[bytes, bytes | None]] = {}
+        last: dict[int, int] = {}
+        for record in records:
+            if record.key == END_MARKER:
+                continue
+            by_partition.setdefault(record.partition, {})[record.key] = record.value
+            last[record.partition] = record.offset
+            keys.add(record.key)
+        for partition, states in by_partition.items():
+            for key in states:
+                self.states.discard(key)  # the store's copy is the newer one
+            self.stores[partition].write(states, {key: None for key, value in states.items() if value is None},
+                                         last[partition] + 1)
 
     def forget(self, partitions: set[int]) -> None:
-        for key in self.keys(partitions):
-            del self.states[key]
-        self.partitions -= partitions
+        """Partitions handed to another worker: their cached states go, their stores close (kept on disk)."""
+        for partition in partitions:
+            store = self.stores.pop(partition, None)
+            if store is not None:
+                store.close()
+        self.states.drop(lambda key: self.partition_of(key) in self.stores)
+
+    def close(self) -> None:
+        self.forget(set(self.stores))
+
+    def save(self, dumped: dict[bytes, tuple[int, bytes]], timers: dict[bytes, bytes | None],
+             reached: dict[tuple[str, int], int]) -> None:
+        """A checkpoint's states (already in the changelog, up to the offsets ``reached``) into the stores."""
+        by_partition: dict[int, dict[bytes, bytes | None]] = {}
+        for key, (partition, value) in dumped.items():
+            by_partition.setdefault(partition, {})[key] = value
+        for partition, states in by_partition.items():
+            store = self.stores.get(partition)
+            if store is None:
+                continue  # handed over meanwhile: the changelog has it for the next owner
+            offset = reached.get((self.topic, partition))
+            store.write(states, {key: timers.get(key) for key in states}, None if offset is None else offset + 1)
+
+    def index(self, timers: dict[bytes, bytes | None]) -> None:
+        """Timer index entries alone (prospects recovered from the changelog, their states unchanged)."""
+        by_partition: dict[int, dict[bytes, bytes | None]] = {}
+        for key, entry in timers.items():
+            by_partition.setdefault(self.partition_of(key), {})[key] = entry
+        for partition, entries in by_partition.items():
+            if partition in self.stores:
+                self.stores[partition].write({}, entries, None)
+
+    def trim(self, pinned: Collection[bytes]) -> int:
+        return self.states.trim(pinned)
 
     def records(self, changed: dict[bytes, int]) -> list[list[Record]]:
         """The changed states as changelog records, in the groups to send one after the other."""
@@ -60,7 +184,8 @@ class ProspectTable:
     def groups(self, dumped: dict[bytes, tuple[int, bytes]]) -> list[list[Record]]:
         """Serialized states (key -> (partition, state)) as changelog records, in the groups to send one after
         the other. On a broker that reports a partition's end as its last batch's base offset + 1 (the embedded
-        one), each partition's last record goes alone, so recovery reads to the real end."""
+        one), each partition's last record goes alone, so a reader that trusts it (``leadflow explain``) reads
+        to the real end."""
         records = [Record(self.topic, key, value, partition) for key, (partition, value) in dumped.items()]
         if not self._config.kafka.seal_changelog:
             return [records]
@@ -68,5 +193,23 @@ class ProspectTable:
         return [[r for r in records if sealed.get(r.partition) is not r], list(sealed.values())]
 
     def live(self, key: bytes) -> ProspectState | None:
-        """The prospect's state, decoded on first use after recovery; None for a prospect never seen."""
+        """The prospect's state, decoded on first use; None for a prospect never seen."""
         return live_state(self.states, key)
+
+    def disk_bytes(self) -> int:
+        return sum(store.disk_bytes() for store in self.stores.values())
+
+
+def timer_entry(due: int | None, clock: str | None) -> bytes | None:
+    """A prospect's line in the store's timer index: when it next has something due, and its SLA clock's status."""
+    return None if due is None and clock is None else f"{'' if due is None else due} {clock or ''}".encode()
+
+
+def read_timer(entry: bytes) -> tuple[int | None, str | None]:
+    due, _, clock = entry.decode().partition(" ")
+    return (int(due) if due else None), (clock or None)
+
+
+def keys_of(partitions: Iterable[int], table: ProspectTable, keys: Iterable[bytes]) -> list[bytes]:
+    wanted = set(partitions)
+    return [key for key in keys if table.partition_of(key) in wanted]

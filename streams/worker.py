@@ -50,7 +50,7 @@ from streams.core.automation_index import Engine
 from streams.core.automation_state import ProgramChange
 from streams.gc_policy import settle_long_lived_objects
 from streams.state_codec import dump_state
-from streams.table import ProspectTable
+from streams.table import ProspectTable, keys_of, read_timer, timer_entry
 from streams.web import start_web
 
 log = logging.getLogger("leadflow.worker")
@@ -133,6 +133,7 @@ class Worker(ConsumerRebalanceListener):
             await self._consumer.stop()
             await self._producer.stop()
             await self._changelog.stop()
+            self.table.close()
 
     async def _process(self, inputs: Inputs[Decoded], stop: asyncio.Event) -> list[Failure]:
         """Score a batch and deliver its outputs, acknowledged; the stage then releases its offsets to
@@ -198,8 +199,13 @@ class Worker(ConsumerRebalanceListener):
             for key in list(itertools.islice(unsnapped, SNAPSHOT_SLICE)):
                 snapped[key] = (unsnapped.pop(key), dump_state(states[key]))  # type: ignore[arg-type]
             await asyncio.sleep(0)  # a batch scored meanwhile serializes what it changes first (_keep)
+        reached: dict[tuple[str, int], int] = {}
         for group in self.table.groups(snapped):
-            await send_batched(self._changelog, group)
+            reached.update(await send_batched(self._changelog, group))
+        # then the local stores, with the changelog offsets they reach; a store that cannot be written (a full
+        # disk) stops the worker here, before the inputs are committed
+        self.table.save(snapped, {key: timer_entry(self.due.get(key), self.clocks.get(key)) for key in snapped},
+                        reached)
         if offsets:
             try:
                 await self._consumer.commit(offsets)
@@ -207,6 +213,8 @@ class Worker(ConsumerRebalanceListener):
                 log.warning("the group rebalanced before this checkpoint's commit: the partitions' new owners read "
                             "those inputs again and find them already applied")
         metrics.CHECKPOINT_SECONDS.observe(time.perf_counter() - started)
+        metrics.STATES_EVICTED.inc(self.table.trim(pinned=self._dirty))
+        metrics.STATES_CACHED.set(len(self.table.states))
 
     async def _deliver(self, records: list[Record]) -> None:
         await send_batched(self._producer, records)
@@ -232,30 +240,50 @@ class Worker(ConsumerRebalanceListener):
             await self.take_over({tp.partition for tp in assigned})
 
     async def take_over(self, partitions: set[int]) -> None:
-        """Forget the partitions handed over; recover the new ones, recompute their states scored under another
-        model (a new model was deployed), follow their leads and clocks, and let the GC stop rescanning them."""
-        gone = self.table.partitions - partitions
-        for key in self.table.keys(gone):
+        """Forget the partitions handed over; recover the new ones (their stores, then the changelog's tail),
+        recompute states scored under another model (a new model was deployed), follow their leads and clocks,
+        and let the GC stop rescanning them."""
+        table = self.table
+        gone = table.partitions - partitions
+        for key in keys_of(gone, table, [*self.due, *self._ticked, *self.clocks]):
             self.due.pop(key, None)
             self._ticked.pop(key, None)
             self._clock_status(key, None)
-        metrics.TIMERS_PENDING.set(len(self.due))
-        self.table.forget(gone)
-        new = partitions - self.table.partitions
-        count, seconds = await self.table.recover(new)
+        table.forget(gone)
+        new = partitions - table.partitions
+        found = await table.recover(new, self._changelog)
         if new:
-            log.info("recovered partitions %s: %d prospect states in %.2fs", sorted(new), count, seconds)
+            log.info("recovered partitions %s: %d changelog records read%s in %.2fs", sorted(new), found.records,
+                     f" (rebuilt: {sorted(found.rebuilt)})" if found.rebuilt else "", found.seconds)
+        metrics.RECOVERY_SECONDS.observe(found.seconds)
+        model = self._model.version.encode()
+        whole = {p for p in new if table.stores[p].meta("model") != model}  # every state looked at again
+        look = [key for key in found.tail_keys if table.partition_of(key) not in whole  # not deleted by the tail
+                and table.states.get(key) is not None]
+        look += [key for p in sorted(whole) for key in table.keys(p)]
+        for partition in new - whole:  # the others' timers and clocks come from the stores' timer index
+            for key, entry in table.stores[partition].timers():
+                due, clock = read_timer(entry)
+                if due is not None:
+                    self.due[key] = due
+                if clock is not None:
+                    self._clock_status(key, clock)
         batch = self._new_batch()
-        for key in self.table.keys(new):
-            if batch.rescore_if_stale(key, self.table.partition_of(key)):
+        for key in look:
+            if batch.rescore_if_stale(key, table.partition_of(key)):
                 metrics.RESCORED.inc()
         if batch.changed:
             log.info("rescored %d prospects under model %s", len(batch.changed), self._model.version)
             await self._complete(batch)
-            await self._checkpoint()
-        self._follow(batch, self.table.keys(new))  # the partitions kept are followed batch by batch already
+        self._follow(batch, look)  # the partitions kept are followed batch by batch already
+        if batch.changed:
+            await self._checkpoint(wait=True)
+        table.index({key: timer_entry(self.due.get(key), self.clocks.get(key)) for key in look})
+        for partition in whole:  # every state is under this model now, in the changelog and the store
+            table.stores[partition].write({}, {}, None, {"model": model})
         settle_long_lived_objects()
         metrics.ASSIGNED_PARTITIONS.set(len(partitions))
+        metrics.STATES_CACHED.set(len(table.states))
         self._set_ready(True)
 
     def _set_ready(self, ready: bool) -> None:

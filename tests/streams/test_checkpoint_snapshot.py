@@ -39,6 +39,7 @@ def test_a_checkpoint_stores_the_states_as_of_its_offsets_while_the_next_batches
     async def send_batched(producer, records):
         sent.extend(r for r in records if r.topic == worker.table.topic)
         await asyncio.sleep(0)
+        return {}
 
     monkeypatch.setattr(worker_module, "send_batched", send_batched)
     worker._consumer, worker._producer, worker._changelog = Consumer(), None, None
@@ -66,3 +67,38 @@ def test_a_checkpoint_stores_the_states_as_of_its_offsets_while_the_next_batches
     assert {record.key: record.value for record in sent} == at_checkpoint
     assert len(sent) == len(keys)
     assert set(dirty) == {keys[0], keys[SNAPSHOT_SLICE + 1], keys[-1]}  # for the next checkpoint
+
+
+def test_a_store_that_cannot_be_written_stops_the_checkpoint_before_the_commit(monkeypatch, tmp_path):
+    """A full disk: the changelog has the states, the local store does not, so the inputs stay uncommitted and
+    the worker stops with the store's path (a restart reads the changelog's tail into the store)."""
+    import pytest
+
+    from streams.store import MemoryStore, StoreError
+
+    class FullDisk(MemoryStore):
+        def write(self, *args, **kwargs):
+            raise StoreError(f"cannot write the state store {tmp_path}/p0: IO error: No space left on device")
+
+    model = load_model(Config().model_path)
+    worker = Worker(Config(), model, Codec())
+    consumer = Consumer()
+
+    async def send_batched(producer, records):
+        return {(worker.table.topic, 0): 41}
+
+    monkeypatch.setattr(worker_module, "send_batched", send_batched)
+    worker._consumer, worker._producer, worker._changelog = consumer, None, None
+    worker.table.stores[0] = FullDisk(0)
+
+    async def scenario() -> None:
+        batch = worker._new_batch()
+        batch.add(b"p@example.com", 0, view(0, b"p@example.com", 1_000))
+        await worker._complete(batch)
+        worker._uncommitted[object()] = 7  # an input offset waiting for this checkpoint
+        consumer.assignment = lambda: set(worker._uncommitted)
+        await worker._checkpoint(wait=True)
+
+    with pytest.raises(StoreError, match="No space left on device"):
+        asyncio.run(scenario())
+    assert consumer.committed == []

@@ -1,0 +1,23 @@
+"""The worker's local prospect store: one key-value database per changelog partition.
+
+The changelog topic stays the source of truth; a partition's store is a copy of it as of a
+changelog offset it records, so a restarted worker reads only the changelog's tail, and a
+prospect the worker has not touched lately costs disk, not memory (``streams.table``).
+``open_store`` picks the implementation the configuration names: RocksDB (``rocksdict``,
+the default: it survives a restart) or memory (tests, and what the worker did before).
+"""
+
+from __future__ import annotations
+
+from leadflow.config import Config
+from streams.store.base import PartitionStore, StoreError, StoreIdentity
+from streams.store.memory import MemoryStore
+from streams.store.rocks import RocksStore
+
+__all__ = ["PartitionStore", "StoreError", "StoreIdentity", "MemoryStore", "RocksStore", "open_store"]
+
+
+def open_store(config: Config, partition: int) -> PartitionStore:
+    if config.state_store == "memory":
+        return MemoryStore(partition)
+    return RocksStore(config.state_dir / config.topic_prefix / f"partition-{partition}", partition)

@@ -1,0 +1,95 @@
+"""Restarts on the real broker with the local stores: a restarted worker reads only the changelog's tail, a
+store that is not a copy of this changelog is rebuilt from it, and either way the scores are the same."""
+
+import asyncio
+import re
+import shutil
+import time
+import urllib.request
+
+import pytest
+
+from leadflow.config import Config
+from streams.core.model import parse_model
+from streams.core.prospect import ProspectState, apply, scores
+from streams.state_codec import load_state
+from streams.state_reader import read_states
+from streams.store import RocksStore, StoreIdentity
+from tests.processes import leadflow, wait_until
+from tests.streams.test_worker import MODEL, events_processed, produce, view
+
+pytestmark = pytest.mark.integration
+RECOVERED = re.compile(r"recovered partitions \[([\d, ]+)\]: (\d+) changelog records read(?: \(rebuilt: \[([\d, ]*)\]\))?")
+
+
+def run_worker(config: Config, env: dict, log, expect: int) -> dict:
+    """A worker until it has processed ``expect`` inputs, stopped cleanly; what its recovery said."""
+    with leadflow(["worker"], env, log):
+        assert wait_until(lambda: ready(config) and events_processed(config) >= expect or None, 90), \
+            log.read_text()[-3000:]
+    lines = RECOVERED.findall(log.read_text())
+    assert lines, log.read_text()[-3000:]
+    partitions, records, rebuilt = lines[-1]
+    return {"records": int(records), "rebuilt": sorted(int(p) for p in rebuilt.split(",") if p.strip())}
+
+
+def ready(config: Config) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{config.worker_metrics_port}/metrics", timeout=5) as page:
+            return "leadflow_worker_ready 1.0" in page.read().decode()
+    except OSError:
+        return False
+
+
+def store_dir(config: Config):
+    return config.state_dir / config.topic_prefix
+
+
+def test_a_restart_reads_only_the_tail_and_a_foreign_store_is_rebuilt(config, tmp_path):
+    model_text = MODEL.replace("half_life: 2s", "half_life: 30d")
+    (tmp_path / "model.yaml").write_text(model_text)
+    env = {**config.as_env(), "LEADFLOW_MODEL": str(tmp_path / "model.yaml"), "LEADFLOW_TIMER_SECONDS": "3600"}
+    now = time.time_ns() // 1_000_000
+    prospects = [f"p_{n:02d}" for n in range(30)]
+    first = [view(i, pid, "/steady" if i % 2 else "/fading", now + i) for i in range(4) for pid in prospects]
+    second = [view(i, pid, "/steady", now + i) for i in range(4, 6) for pid in prospects[:10]]
+
+    asyncio.run(produce(config, first))
+    started = run_worker(config, env, tmp_path / "w1.log", len(first))
+    assert started == {"records": 0, "rebuilt": [0, 1, 2]}  # new stores, an empty changelog
+    kept = tmp_path / "stores-after-first"
+    shutil.copytree(store_dir(config), kept)
+
+    again = run_worker(config, env, tmp_path / "w2.log", 0)  # nothing new: nothing to read
+    assert again == {"records": 0, "rebuilt": []}
+
+    asyncio.run(produce(config, second))
+    run_worker(config, env, tmp_path / "w3.log", len(second))
+    # Back to the stores as of the first run: the next worker reads what the third wrote since, and no more.
+    shutil.rmtree(store_dir(config))
+    shutil.copytree(kept, store_dir(config))
+    # Partition 1's store now says it belongs to another deployment.
+    foreign = RocksStore(store_dir(config) / "partition-1", 1)
+    foreign.reset(StoreIdentity("elsewhere.prospect-state", 3, 1, 5))
+    foreign.close()
+    tail = run_worker(config, env, tmp_path / "w4.log", 0)
+    log = (tmp_path / "w4.log").read_text()
+    assert "partition 1: the local state store" in log and "its topic is 'elsewhere.prospect-state'" in log
+    assert tail["rebuilt"] == [1]
+    assert 0 < tail["records"] < len(first) + len(second)
+
+    model = parse_model(model_text)
+    states = asyncio.run(read_states(config))
+    for partition in range(3):  # each store holds what the changelog holds
+        store = RocksStore(store_dir(config) / f"partition-{partition}", partition)
+        try:
+            for key, value in store.items():
+                assert load_state(value).history == states[key.decode()].history
+        finally:
+            store.close()
+    for pid in prospects:
+        reference = ProspectState(pid)
+        for record in first + second:
+            if record.prospect_key == pid:
+                reference = apply(reference, record, model).state
+        assert scores(states[pid], model).total == pytest.approx(scores(reference, model).total), pid
