@@ -57,6 +57,7 @@ class KafkaSettings:
     session_timeout_s: float = 45.0
     heartbeat_interval_s: float = 3.0
     seal_changelog: bool = False
+    reseed_changelog: bool = False  # a broker that forgets its topics on restart: refill the changelog from the stores
 
     def client_kwargs(self) -> dict[str, Any]:
         """Connection and security settings shared by every aiokafka/kafka-python client."""

@@ -73,6 +73,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LEADFLOW_KAFKA_SEAL_CHANGELOG", "seal_changelog", parsers.boolean,
             "end every changelog write with a one-record batch (the embedded broker reports high watermarks "
             "per batch, which would cut table recovery short; not needed on Apache Kafka)"),
+    Setting("LEADFLOW_KAFKA_RESEED_CHANGELOG", "reseed_changelog", parsers.boolean,
+            "when a changelog partition is empty and the worker's local store holds states past its end (a broker "
+            "that keeps nothing across restarts, like the embedded one), write the store back to the changelog "
+            "instead of rebuilding the store from it; `leadflow up` turns it on"),
     Setting("LEADFLOW_TOPIC_PREFIX", "topic_prefix", parsers.prefix, "prefix of every topic name"),
     Setting("LEADFLOW_PARTITIONS", "partitions", parsers.positive_int,
             "partitions per topic (the most workers that can share the load)"),

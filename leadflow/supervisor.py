@@ -37,9 +37,11 @@ POSTGRES_PORT = 15432
 # What the embedded broker (Tansu) needs: it rejects idempotent producers; it holds a first JoinGroup for about
 # half the session timeout, so short timeouts make a group form in ~2 s; and it reports a partition's high
 # watermark as the last batch's base offset + 1, so the worker ends each changelog write with a one-record
-# batch, or table recovery would stop short of the newest state.
+# batch, or a reader that trusts it (`leadflow explain`) would stop short of the newest state. And it keeps its
+# topics in memory: a new `leadflow up` starts with an empty changelog, which the worker refills from its local
+# stores, so scores, `explain` and the prospect API go on where they stopped.
 EMBEDDED_KAFKA = dict(idempotence=False, rebalance_timeout_s=3.0, session_timeout_s=3.0, heartbeat_interval_s=0.5,
-                      seal_changelog=True)
+                      seal_changelog=True, reseed_changelog=True)
 
 
 @dataclass

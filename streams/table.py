@@ -45,6 +45,7 @@ class Recovered:
 
     tail_keys: set[bytes] = field(default_factory=set)
     rebuilt: set[int] = field(default_factory=set)
+    reseeded: set[int] = field(default_factory=set)
     records: int = 0
     seconds: float = 0.0
 
@@ -90,7 +91,11 @@ class ProspectTable:
         for partition in partitions:
             store = self.stores[partition]
             why = None
-            if store.offset() > ends[partition]:
+            if store.offset() > ends[partition] and self._config.kafka.reseed_changelog and \
+                    ends[partition] == beginnings.get(partition, 0):  # nothing before the marker: a new broker's
+                await self._reseed(partition, store, producer)
+                found.reseeded.add(partition)
+            elif store.offset() > ends[partition]:
                 why = f"it holds changelog offsets up to {store.offset()}, past the changelog's end {ends[partition]}"
             elif store.offset() < beginnings.get(partition, 0):
                 why = f"the changelog no longer holds its offsets {store.offset()}-{beginnings[partition] - 1}"
@@ -103,10 +108,26 @@ class ProspectTable:
             async for records in reader.up_to(ends):
                 found.records += len(records)
                 self._apply_tail(records, found.tail_keys)
-        for partition in partitions:
-            self.stores[partition].write({}, {}, ends[partition] + 1)
+        for partition in partitions:  # the marker itself read too (a re-seeded store is past it already)
+            store = self.stores[partition]
+            store.write({}, {}, max(store.offset(), ends[partition] + 1))
         found.seconds = time.perf_counter() - started
         return found
+
+    async def _reseed(self, partition: int, store: PartitionStore, producer: AIOKafkaProducer) -> None:
+        """The changelog partition is empty, the store is not: write the store's states back to the changelog
+        (a broker that forgot its topics on restart), then note the offsets they now have."""
+        log.info("partition %d: the changelog is empty and the local store %s holds states up to offset %d: "
+                 "writing them back to the changelog", partition, store.location, store.offset())
+        written, chunk = None, []
+        for key, value in store.items():
+            chunk.append(Record(self.topic, key, value, partition))
+            if len(chunk) == TAIL_CHUNK:
+                written = (await send_batched(producer, chunk))[self.topic, partition]
+                chunk = []
+        if chunk:
+            written = (await send_batched(producer, chunk))[self.topic, partition]
+        store.write({}, {}, 0 if written is None else written + 1)
 
     def _open_checked(self, partition: int) -> PartitionStore:
         store = open_store(self._config, partition)

@@ -253,8 +253,9 @@ class Worker(ConsumerRebalanceListener):
         new = partitions - table.partitions
         found = await table.recover(new, self._changelog)
         if new:
-            log.info("recovered partitions %s: %d changelog records read%s in %.2fs", sorted(new), found.records,
-                     f" (rebuilt: {sorted(found.rebuilt)})" if found.rebuilt else "", found.seconds)
+            log.info("recovered partitions %s: %d changelog records read%s%s in %.2fs", sorted(new), found.records,
+                     f" (rebuilt: {sorted(found.rebuilt)})" if found.rebuilt else "",
+                     f" (changelog re-seeded: {sorted(found.reseeded)})" if found.reseeded else "", found.seconds)
         metrics.RECOVERY_SECONDS.observe(found.seconds)
         model = self._model.version.encode()
         whole = {p for p in new if table.stores[p].meta("model") != model}  # every state looked at again

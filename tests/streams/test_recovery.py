@@ -93,3 +93,39 @@ def test_a_restart_reads_only_the_tail_and_a_foreign_store_is_rebuilt(config, tm
             if record.prospect_key == pid:
                 reference = apply(reference, record, model).state
         assert scores(states[pid], model).total == pytest.approx(scores(reference, model).total), pid
+
+
+def test_a_new_broker_gets_its_changelog_back_from_the_local_stores(config, tmp_path):
+    """What `leadflow up` does across restarts: the embedded broker keeps nothing, so the worker writes its
+    stores back to the new, empty changelog; the scores go on where they stopped."""
+    from leadflow.embedded.broker import EmbeddedBroker
+    from leadflow.topics import create_topics
+    from leadflow.process import free_ports
+
+    (tmp_path / "model.yaml").write_text(MODEL.replace("half_life: 2s", "half_life: 30d"))
+    env = {**config.as_env(), "LEADFLOW_MODEL": str(tmp_path / "model.yaml"), "LEADFLOW_TIMER_SECONDS": "3600",
+           "LEADFLOW_KAFKA_RESEED_CHANGELOG": "true"}
+    now = time.time_ns() // 1_000_000
+    prospects = [f"p_{n:02d}" for n in range(12)]
+    asyncio.run(produce(config, [view(0, pid, "/steady", now) for pid in prospects]))
+    run_worker(config, env, tmp_path / "w1.log", len(prospects))
+    before = asyncio.run(read_states(config))
+
+    broker = EmbeddedBroker("127.0.0.1", free_ports(1)[0], tmp_path / "broker-2.log")
+    try:
+        fresh = config.with_changes(bootstrap=broker.start())
+        create_topics(fresh)
+        env = {**fresh.as_env(), **{k: env[k] for k in ("LEADFLOW_MODEL", "LEADFLOW_TIMER_SECONDS",
+                                                           "LEADFLOW_KAFKA_RESEED_CHANGELOG")}}
+        reseeded = run_worker(fresh, env, tmp_path / "w2.log", 0)
+        assert "changelog re-seeded: [0, 1, 2]" in (tmp_path / "w2.log").read_text()
+        assert reseeded["records"] == 0
+        assert {k: s.history for k, s in asyncio.run(read_states(fresh)).items()} == \
+            {k: s.history for k, s in before.items()}
+        asyncio.run(produce(fresh, [view(1, pid, "/fading", now + 1) for pid in prospects]))  # one more view each
+        run_worker(fresh, env, tmp_path / "w3.log", len(prospects))
+        after = asyncio.run(read_states(fresh))
+        assert {pid: (len(after[pid].history), after[pid].stage) for pid in prospects} == \
+            {pid: (2, "lead") for pid in prospects}  # 30 + 30 points: promoted
+    finally:
+        broker.stop()
