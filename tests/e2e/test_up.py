@@ -158,7 +158,9 @@ def test_up_runs_the_stack_promotes_a_lead_and_stops_cleanly(workdir):
 
 
 def test_data_survives_a_restart(workdir):
-    """The embedded PostgreSQL keeps the CRM under the data dir; a second `up` finds it again."""
+    """The embedded PostgreSQL keeps the CRM under the data dir, and the worker its prospect states: a second `up`
+    finds both again (the embedded broker keeps nothing, so the worker refills its changelog from the stores),
+    and `explain` agrees with the CRM."""
     for attempt in range(2):
         env = clean_env()
         proc = subprocess.Popen([sys.executable, "-m", "leadflow", "up"], cwd=workdir, env=env, text=True,
@@ -175,6 +177,9 @@ def test_data_survives_a_restart(workdir):
             row = wait_for_row(stack_dsn(workdir), "SELECT stage FROM crm_leads WHERE email = %s", ("kept@example.com",),
                                10)
             assert row == ("lead",)
+            if attempt == 1:
+                explained = second_terminal(workdir, "explain", "kept@example.com")
+                assert explained.returncode == 0 and "stage lead   total 63.00" in explained.stdout, explained.stderr
         finally:
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(12) == 0
