@@ -46,6 +46,8 @@ STATES_EVICTED = Counter("leadflow_worker_states_evicted_total",
 RECOVERY_SECONDS = Histogram("leadflow_worker_recovery_seconds",
                              "Time to recover newly assigned partitions: local stores checked, changelog tail read",
                              buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300))
+CHANGELOG_BYTES = Counter("leadflow_worker_changelog_bytes_total",
+                          "Bytes of prospect state the worker wrote to its changelog (keys and values)")
 STATES_WRITTEN = Counter("leadflow_worker_states_written_total", "Prospect states written to the changelog")
 SLA_STEPS = Counter("leadflow_sla_steps_total", "SLA clock steps emitted (sla.started, sla.met, sla.breached, "
                     "sla.escalated, sla.cancelled)", ["type"])

@@ -199,6 +199,7 @@ class Worker(ConsumerRebalanceListener):
             for key in list(itertools.islice(unsnapped, SNAPSHOT_SLICE)):
                 snapped[key] = (unsnapped.pop(key), dump_state(states[key]))  # type: ignore[arg-type]
             await asyncio.sleep(0)  # a batch scored meanwhile serializes what it changes first (_keep)
+        metrics.CHANGELOG_BYTES.inc(sum(len(key) + len(value) for key, (_, value) in snapped.items()))
         reached: dict[tuple[str, int], int] = {}
         for group in self.table.groups(snapped):
             reached.update(await send_batched(self._changelog, group))
