@@ -13,17 +13,29 @@ import os
 from pathlib import Path
 from typing import Iterator, Mapping
 
-from rocksdict import DBCompressionType, Options, Rdict, WriteBatch
+from rocksdict import BlockBasedOptions, Cache, DBCompressionType, Options, Rdict, WriteBatch
 
 from streams.store.base import StoreError, StoreIdentity
 
 _TIMERS, _META = "timers", "meta"
 _OFFSET, _IDENTITY = b"offset", b"identity"
 WRITE_BUFFER_BYTES = 16 << 20  # per partition: a worker holds several, and states reach the disk once a second
+BLOCK_CACHE_BYTES = 64 << 20  # one cache for every store of the process: recently read blocks of states
+BLOOM_BITS_PER_KEY = 10  # most reads are of prospects never seen: a filter answers them without touching a block
+_cache: Cache | None = None
 
 
 def _options() -> Options:
+    global _cache
+    if _cache is None:
+        _cache = Cache(BLOCK_CACHE_BYTES)
+    table = BlockBasedOptions()
+    table.set_bloom_filter(BLOOM_BITS_PER_KEY, False)
+    table.set_block_cache(_cache)
+    table.set_cache_index_and_filter_blocks(True)  # their memory counts against the cache, not outside it
+    table.set_pin_l0_filter_and_index_blocks_in_cache(True)
     options = Options(raw_mode=True)
+    options.set_block_based_table_factory(table)
     options.create_if_missing(True)
     options.create_missing_column_families(True)
     options.set_write_buffer_size(WRITE_BUFFER_BYTES)

@@ -9,7 +9,8 @@ import tests.deploy.exported  # noqa: F401  (registers every process's metrics)
 # states (0/1), counts of things named by the noun itself, scores
 UNITLESS = {"leadflow_worker_ready", "leadflow_sink_ready", "leadflow_worker_assigned_partitions",
             "leadflow_worker_batch_size", "leadflow_worker_prospect_score", "leadflow_sla_clocks_waiting",
-            "leadflow_automation_timers_pending", "leadflow_actions_scheduled", "leadflow_actions_ready"}
+            "leadflow_automation_timers_pending", "leadflow_actions_scheduled", "leadflow_actions_ready",
+            "leadflow_worker_states_cached"}
 
 
 def test_names_are_prefixed_snake_case_with_base_units_and_help() -> None:
