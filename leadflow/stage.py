@@ -107,7 +107,7 @@ class Stage(Generic[T]):
                  target: str, decode: Callable[[bytes], T], handle: Handler[T],
                  on_dead_lettered: Callable[[list[DeadLetter]], None], batch_size: int, batch_wait_ms: int = 0,
                  poll_ms: int = 500, defer_commit: Callable[[Offsets], None] | None = None,
-                 clock: Clock = system_clock) -> None:
+                 holds: Callable[[TopicPartition], bool] = lambda tp: True, clock: Clock = system_clock) -> None:
         self._consumer = consumer
         self._producer = producer
         self._codec = codec
@@ -120,6 +120,7 @@ class Stage(Generic[T]):
         self._batch_wait_s = batch_wait_ms / 1000
         self._poll_ms = poll_ms
         self._defer_commit = defer_commit
+        self._holds = holds
         self._clock = clock
 
     async def run(self, stop: asyncio.Event, *, guard: asyncio.Lock | None = None,
@@ -158,7 +159,10 @@ class Stage(Generic[T]):
         offsets: Offsets = {}
         size = 0
         for tp, records in fetched.items():
-            if tp not in assigned or not records:  # revoked while the batch filled: the new owner reads these
+            # revoked while the batch filled, or between a rebalance's revocation and its new assignment (when the
+            # consumer still lists the old one but the handler has let the partition go): the next owner reads
+            # these from the committed offset, and so does this consumer if the partition comes back
+            if tp not in assigned or not records or not self._holds(tp):
                 continue
             size += len(records)
             for record in records:

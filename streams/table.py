@@ -16,6 +16,7 @@ reach, then lets the cache shed what it holds beyond its limit.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -32,10 +33,11 @@ from streams.core.prospect import ProspectState
 from streams.live_states import LiveStates
 from streams.state_codec import FORMAT, dump_state
 from streams.state_reader import END_MARKER, changelog_topic
-from streams.store import PartitionStore, StoreIdentity, open_store
+from streams.store import PartitionStore, StoreIdentity, StoreLocked, open_store
 
 log = logging.getLogger("leadflow.worker")
 TAIL_CHUNK = 5_000  # changelog records a recovery writes to the store at a time
+LOCK_WAIT_S = 30.0  # how long a partition's previous owner on this machine may take to let go of its store
 
 
 @dataclass
@@ -81,7 +83,7 @@ class ProspectTable:
         if not partitions:
             return found
         for partition in sorted(partitions):
-            self.stores[partition] = self._open_checked(partition)
+            self.stores[partition] = await self._open_checked(partition)
         # the end of each partition: a marker written now, so every state written before it is read
         written = await send_batched(producer, [Record(self.topic, END_MARKER, None, p) for p in partitions])
         ends = {p: written[self.topic, p] for p in partitions}
@@ -129,8 +131,20 @@ class ProspectTable:
             written = (await send_batched(producer, chunk))[self.topic, partition]
         store.write({}, {}, 0 if written is None else written + 1)
 
-    def _open_checked(self, partition: int) -> PartitionStore:
-        store = open_store(self._config, partition)
+    async def _open(self, partition: int) -> PartitionStore:
+        """The partition's store; while another process on this machine holds it (its previous owner, handing
+        it over), try again for a while."""
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            try:
+                return open_store(self._config, partition)
+            except StoreLocked:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+
+    async def _open_checked(self, partition: int) -> PartitionStore:
+        store = await self._open(partition)
         wanted = self.identity(partition)
         why = wanted.mismatch(store.identity())
         if why is not None:

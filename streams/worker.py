@@ -104,7 +104,8 @@ class Worker(ConsumerRebalanceListener):
             decode=lambda value: to_input(self._codec.decode(value), self._codec), handle=self._process,
             on_dead_lettered=_undecodable, batch_size=config.worker_batch_size,
             batch_wait_ms=config.worker_batch_wait_ms, poll_ms=IDLE_POLL_MS,
-            defer_commit=lambda offsets: self._uncommitted.update(offsets))
+            defer_commit=lambda offsets: self._uncommitted.update(offsets),
+            holds=lambda tp: tp.partition in self.table.stores)
         await self._producer.start()
         await self._changelog.start()
         self._consumer.subscribe(inputs, listener=self)
@@ -235,6 +236,7 @@ class Worker(ConsumerRebalanceListener):
         async with self._lock:
             self._set_ready(False)
             await self._checkpoint(wait=True)
+            self._release({tp.partition for tp in revoked} & self.table.partitions)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         async with self._lock:
@@ -245,12 +247,7 @@ class Worker(ConsumerRebalanceListener):
         recompute states scored under another model (a new model was deployed), follow their leads and clocks,
         and let the GC stop rescanning them."""
         table = self.table
-        gone = table.partitions - partitions
-        for key in keys_of(gone, table, [*self.due, *self._ticked, *self.clocks]):
-            self.due.pop(key, None)
-            self._ticked.pop(key, None)
-            self._clock_status(key, None)
-        table.forget(gone)
+        self._release(table.partitions - partitions)
         new = partitions - table.partitions
         found = await table.recover(new, self._changelog)
         if new:
@@ -287,6 +284,17 @@ class Worker(ConsumerRebalanceListener):
         metrics.ASSIGNED_PARTITIONS.set(len(partitions))
         metrics.STATES_CACHED.set(len(table.states))
         self._set_ready(True)
+
+    def _release(self, partitions: set[int]) -> None:
+        """Partitions handed over (their states stored): their timers and clocks are the next owner's, their stores
+        close, kept on disk (the next owner on this machine opens them; a partition that comes back reads only
+        what changed meanwhile)."""
+        for key in keys_of(partitions, self.table, [*self.due, *self._ticked, *self.clocks]):
+            self.due.pop(key, None)
+            self._ticked.pop(key, None)
+            self._clock_status(key, None)
+        self.table.forget(partitions)
+        metrics.TIMERS_PENDING.set(len(self.due))
 
     def _set_ready(self, ready: bool) -> None:
         self.ready = ready

@@ -10,11 +10,11 @@ the default: it survives a restart) or memory (tests, and what the worker did be
 from __future__ import annotations
 
 from leadflow.config import Config
-from streams.store.base import PartitionStore, StoreError, StoreIdentity
+from streams.store.base import PartitionStore, StoreError, StoreIdentity, StoreLocked
 from streams.store.memory import MemoryStore
 from streams.store.rocks import RocksStore
 
-__all__ = ["PartitionStore", "StoreError", "StoreIdentity", "MemoryStore", "RocksStore", "open_store"]
+__all__ = ["PartitionStore", "StoreError", "StoreIdentity", "StoreLocked", "MemoryStore", "RocksStore", "open_store"]
 
 
 def open_store(config: Config, partition: int) -> PartitionStore:

@@ -21,6 +21,10 @@ class StoreError(LeadflowError):
     stops before it commits offsets past states it could not keep."""
 
 
+class StoreLocked(StoreError):
+    """Another process holds the store open: the partition's previous owner, still handing it over."""
+
+
 @dataclass(frozen=True)
 class StoreIdentity:
     """Whose copy a store is: the changelog topic and partition count it was filled from, and the state format."""

@@ -15,7 +15,7 @@ from typing import Iterator, Mapping
 
 from rocksdict import BlockBasedOptions, Cache, DBCompressionType, Options, Rdict, WriteBatch
 
-from streams.store.base import StoreError, StoreIdentity
+from streams.store.base import StoreError, StoreIdentity, StoreLocked
 
 _TIMERS, _META = "timers", "meta"
 _OFFSET, _IDENTITY = b"offset", b"identity"
@@ -54,7 +54,8 @@ class RocksStore:
             self._db = Rdict(str(path), options=_options(),
                              column_families={_TIMERS: Options(raw_mode=True), _META: Options(raw_mode=True)})
         except Exception as exc:  # rocksdict raises plain Exception: a held lock, a corrupt or unreadable store
-            raise StoreError(f"cannot open the state store {path}: {exc}") from exc
+            kind = StoreLocked if "lock" in str(exc).lower() else StoreError
+            raise kind(f"cannot open the state store {path}: {exc}") from exc
         self._open_families()
 
     def _open_families(self) -> None:

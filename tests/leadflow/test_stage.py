@@ -307,3 +307,28 @@ def test_records_of_a_partition_no_longer_held_are_left_to_its_new_owner(config:
 
     released, tp = asyncio.run(main())
     assert released == {tp: 1} and [e.prospect_id for e in owner.seen] == ["a"] and owner.letters == []
+
+
+def test_records_of_a_partition_its_owner_let_go_mid_rebalance_are_neither_handled_nor_released(config: Config) -> None:
+    """Between a rebalance's revocation and its new assignment the consumer still lists the old partitions, but
+    the worker has stored and let go of their states: it says so with ``holds``, and those records wait for the
+    committed offset, whoever owns the partition next."""
+    codec, topic = Codec(), config.topic("leads")
+    owner = Owner()
+
+    async def main():
+        await produce(config, "leads", [(b"k", codec.encode(lead("a"), topic))])
+        consumer = new_consumer(config, f"stage-{uuid.uuid4().hex[:8]}", topic)
+        await consumer.start()
+        stage: Stage[Record] = Stage(consumer, None, codec, dlq_topic=None, target="test", decode=codec.decode,
+                                     handle=owner.handle, on_dead_lettered=owner.letters.extend, batch_size=10,
+                                     holds=lambda tp: False)
+        try:
+            fetched: dict = {}
+            while not fetched:
+                fetched = await stage.fetch(asyncio.Event())
+            return await stage.process(fetched, asyncio.Event())
+        finally:
+            await consumer.stop()
+
+    assert asyncio.run(main()) == {} and owner.seen == []
