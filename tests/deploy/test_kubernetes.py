@@ -90,7 +90,7 @@ def test_the_workers_get_the_scoring_model_the_automation_file_and_the_settings(
         "deploy/k8s/base/automations.yaml must be a copy of leadflow/models/automations.yaml"
     worker = by_kind(manifests, "Deployment")["leadflow-worker"]["spec"]
     container = worker["template"]["spec"]["containers"][0]
-    mount, templates = container["volumeMounts"]
+    mount, templates, state = container["volumeMounts"]
     assert templates["mountPath"] == f"{mount['mountPath']}/templates"  # next to the automation file
     (templates_volume,) = [v for v in worker["template"]["spec"]["volumes"] if v["name"] == templates["name"]]
     assert templates_volume["configMap"]["name"].startswith("leadflow-templates")
@@ -101,6 +101,9 @@ def test_the_workers_get_the_scoring_model_the_automation_file_and_the_settings(
     assert [s["configMap"]["name"] for s in volume["projected"]["sources"]] == \
         [model_map["metadata"]["name"], automations_map["metadata"]["name"]]  # the hashed names: a change rolls
     assert worker["replicas"] <= int(settings["data"]["LEADFLOW_PARTITIONS"]), "idle workers beyond the partitions"
+    assert env["LEADFLOW_STATE_DIR"] == state["mountPath"] and not state.get("readOnly")  # the local stores
+    (state_volume,) = [v for v in worker["template"]["spec"]["volumes"] if v["name"] == state["name"]]
+    assert "emptyDir" in state_volume
     assert int(settings["data"]["LEADFLOW_REPLICATION_FACTOR"]) == 3
 
 
