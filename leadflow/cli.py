@@ -292,7 +292,7 @@ def cmd_synthetic(out: str, prospects: int, seed: int, months: int, end: str | N
 
 
 def cmd_signed_url(config: Config, args: argparse.Namespace) -> int:
-    from connectors.collector.links import LinkError, click_url, pixel_url
+    from leadflow.signed_links import LinkError, click_url, pixel_url
     from streams.core.identity import InvalidEmail
 
     secret = config.secrets.link_secret

@@ -28,7 +28,7 @@ from connectors.actions.email.message import ACTION_ID_HEADER, Email, Provider
 from connectors.actions.email.providers import provider_for
 from connectors.actions.email.render import Templates
 from connectors.actions.outbox import OUTBOX, write_record
-from connectors.crm.tasks import TaskTable
+from connectors.actions.crm_tasks import TaskTable
 from leadflow.config import Config
 from leadflow.outbound import AttemptFailed, with_retries
 from schemas.records import Action

@@ -74,7 +74,7 @@ def test_a_production_collector_refuses_to_run_unprotected(infra):
 def test_link_and_pixel_print_signed_urls_without_the_email(tmp_path):
     from urllib.parse import parse_qs, urlsplit
 
-    from connectors.collector.links import verify_click, verify_pixel
+    from leadflow.signed_links import verify_click, verify_pixel
 
     secret = "cli-link-secret-0123456789"
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEADFLOW_")}
