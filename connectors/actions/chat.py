@@ -115,7 +115,7 @@ def _parsed(entries: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 
 def route(target: str | None, settings: ActionSettings) -> ChatRoute | None:
     """The webhook a notification for ``target`` goes to, or None: a person (emailed instead), or no webhook
-    configured for it (the caller writes it to the outbox)."""
+    configured for it (the caller writes it elsewhere: a notification row in crm_tasks)."""
     kind, _, name = (target or "owner").partition(":")
     if kind == "person":
         return None
