@@ -1,4 +1,11 @@
-"""The `leadflow` command: `up` for the embedded stack, one command per production process, and admin tools."""
+"""The `leadflow` command: `up` for the embedded stack, one command per production process, and admin tools.
+
+This module is the argument parser and the dispatch, and the commands that only start something or print a
+line or two. The admin tools that read the worker's changelog or a topic have their bodies in modules named
+for what they show: explain_commands (explain, rescore), automation_commands (automations), dlq_commands
+(dlq list, dlq replay), tuning_commands (backtest, tune), history_import (import); they are imported when their
+command runs, so `leadflow up` does not load them.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +19,13 @@ import warnings
 from pathlib import Path
 from typing import Callable
 
-from leadflow.command_settings import MissingSetting, load_for, settings_parent
+from leadflow.command_settings import MissingSetting, load_for, require, settings_parent
 from leadflow.config import SETTINGS, Config
 from leadflow.errors import LeadflowError, UsageError
 from leadflow.process import StartupError
 from streams.core.yaml_lines import ModelError
+
+_require = require  # tuning_commands.load_histories imports it from here (command_settings.require is the one)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -114,11 +123,14 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_signed_url(config, args)
         if command == "demo":
             return cmd_demo(config, args.prospects, args.keep)
-        if command == "explain":
-            return cmd_explain(config, args.target, args.json)
-        if command == "rescore":
-            return cmd_rescore(config, args.new_model)
+        if command in ("explain", "rescore"):
+            from leadflow import explain_commands
+
+            return explain_commands.cmd_explain(config, args.target, args.json) if command == "explain" else \
+                explain_commands.cmd_rescore(config, args.new_model)
         if command == "automations":
+            from leadflow.automation_commands import cmd_automations
+
             return cmd_automations(config, args.dry_run)
         if command in ("backtest", "tune"):
             from leadflow import tuning_commands
@@ -131,10 +143,11 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_import(config, args.file, args.dry_run, args.skip_bad)
         if command == "synthetic":
             return cmd_synthetic(args.out, args.prospects, args.seed, args.months, args.end)
-        if command == "dlq list":
-            return cmd_dlq_list(config, args.json)
-        if command == "dlq replay":
-            return cmd_dlq_replay(config, args.ids)
+        if command in ("dlq list", "dlq replay"):
+            from leadflow import dlq_commands
+
+            return dlq_commands.cmd_dlq_list(config, args.json) if command == "dlq list" else \
+                dlq_commands.cmd_dlq_replay(config, args.ids)
         return COMMANDS[command](config)
     except (LeadflowError, ModelError) as exc:  # the one place a command's error becomes a line and an exit code
         print(f"leadflow: {exc}", file=sys.stderr)
@@ -149,13 +162,6 @@ def _setup_logging(config: Config) -> None:
         for chatty in ("kafka", "aiokafka"):
             logging.getLogger(chatty).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-
-
-def _require(config: Config, command: str, kafka: bool = False, crm: bool = False) -> None:
-    if kafka and not config.kafka.bootstrap:
-        raise MissingSetting("LEADFLOW_KAFKA_BOOTSTRAP", command, config.data_dir)
-    if crm and not config.crm_dsn:
-        raise MissingSetting("LEADFLOW_CRM_DSN", command, config.data_dir)
 
 
 def _not_running_yet(data_dir: Path) -> None:
@@ -215,73 +221,11 @@ def _ready_to_run(config: Config) -> Config:
     return config
 
 
-def cmd_explain(config: Config, target: str, as_json: bool) -> int:
-    import json
-
-    from streams.core.explain import as_json as explain_json
-    from leadflow.terminal import printable_lines
-    from streams.core.explain import as_table
-    from streams.core.identity import InvalidEmail, key_for
-    from streams.core.model import load_model
-    from streams.state_reader import changelog_topic, read_states
-
-    _require(config, "explain", kafka=True)
-    try:
-        key = key_for(target)
-    except InvalidEmail as exc:
-        print(f"leadflow: {exc}", file=sys.stderr)
-        return 2
-    model = load_model(config.model_path)
-    state = asyncio.run(read_states(config, key)).get(key)
-    if state is None:
-        print(f"leadflow: no state for {key} on {changelog_topic(config)}", file=sys.stderr)
-        return 1
-    print(json.dumps(explain_json(state, model), indent=2) if as_json else printable_lines(as_table(state, model)))
-    return 0
-
-
-def cmd_rescore(config: Config, new_model_path: str) -> int:
-    import time
-
-    from streams.core.explain import rescore
-    from streams.core.model import load_model
-    from streams.state_reader import read_states
-
-    _require(config, "rescore", kafka=True)
-    old, new = load_model(config.model_path), load_model(Path(new_model_path))
-    states = list(asyncio.run(read_states(config)).values())
-    print(rescore(states, old, new, time.time_ns() // 1_000_000).render(old, new))
-    return 0
-
-
-def cmd_automations(config: Config, candidate: str | None) -> int:
-    import time
-
-    from leadflow.config import DEFAULT_AUTOMATIONS
-    from streams.core.automation_index import load_engine
-    from streams.core.automation_report import counts, dry_run
-    from streams.core.model import load_model
-    from streams.state_reader import read_states
-
-    _require(config, "automations", kafka=True)
-    model = load_model(config.model_path)
-    path = Path(candidate) if candidate else config.automations_path or DEFAULT_AUTOMATIONS
-    engine = load_engine(path, model)  # a bad candidate stops here, with the file, the line and the automation
-    assert engine is not None
-    states = list(asyncio.run(read_states(config)).values())
-    if candidate:
-        report = dry_run(states, engine, time.time_ns() // 1_000_000)
-        print(report.render(engine, f"dry run: {path} over the retained histories (nothing is sent)"))
-    else:
-        print(counts(states).render(engine, "automations and programs, from the prospect states"))
-    return 0
-
-
 def cmd_import(config: Config, path: str, dry_run: bool, skip_bad: bool) -> int:
     from leadflow.history_import import run_import
 
     if not dry_run:
-        _require(config, "import", kafka=True)
+        require(config, "import", kafka=True)
     return run_import(config, path, dry_run, skip_bad)
 
 
@@ -292,7 +236,7 @@ def cmd_synthetic(out: str, prospects: int, seed: int, months: int, end: str | N
 
 
 def cmd_signed_url(config: Config, args: argparse.Namespace) -> int:
-    from connectors.collector.links import LinkError, click_url, pixel_url
+    from leadflow.signed_links import LinkError, click_url, pixel_url
     from streams.core.identity import InvalidEmail
 
     secret = config.secrets.link_secret
@@ -314,7 +258,7 @@ def cmd_collector(config: Config) -> int:
     from connectors.collector.event_names import load_event_names
     from connectors.collector.processes import run_collector
 
-    _require(config, "collector", kafka=True)
+    require(config, "collector", kafka=True)
     load_event_names(config.collector.event_names_path)  # a bad file stops it here, naming the file and line
     return run_collector(config)  # refuses to start with an unprotected write endpoint
 
@@ -324,7 +268,7 @@ def cmd_worker(config: Config) -> int:
     from streams.core.automation_index import load_engine
     from streams.core.model import load_model
 
-    _require(config, "worker", kafka=True)
+    require(config, "worker", kafka=True)
     model = load_model(config.model_path)
     engine = load_engine(config.automations_path, model)  # a bad file stops the worker here, file:line:automation
     from leadflow.topics import create_topics
@@ -340,7 +284,7 @@ def cmd_sink(config: Config) -> int:
     from connectors.crm.sink import CrmSink
     from schemas.codec import Codec
 
-    _require(config, "sink", kafka=True, crm=config.sink.target == "postgres")
+    require(config, "sink", kafka=True, crm=config.sink.target == "postgres")
     if config.sink_metrics_port:
         start_http_server(config.sink_metrics_port, addr=config.internal_host)
     sink = CrmSink(config, Codec.for_config(config))
@@ -355,7 +299,7 @@ def cmd_actions(config: Config) -> int:
     from streams.core.automation_index import load_engine
     from streams.core.model import load_model
 
-    _require(config, "actions", kafka=True, crm=True)  # its log of what it delivered is in the CRM database
+    require(config, "actions", kafka=True, crm=True)  # its log of what it delivered is in the CRM database
     engine = load_engine(config.automations_path, load_model(config.model_path))  # quiet hours, cap, templates
     delivery = ActionDelivery(config, Codec.for_config(config), engine)  # a bad provider setting stops it here
     if config.actions_metrics_port:
@@ -390,50 +334,6 @@ def cmd_outbox(config: Config, limit: int, as_json: bool) -> int:
     return 0
 
 
-def cmd_dlq_list(config: Config, as_json: bool) -> int:
-    import json
-    from datetime import datetime, timezone
-
-    from connectors.crm.dead_letters import entries
-    from leadflow.terminal import printable
-    from schemas.codec import Codec
-
-    _require(config, "dlq list", kafka=True)
-    found = asyncio.run(entries(config, Codec.for_config(config)))
-    for entry in found:
-        letter = entry.letter
-        when = datetime.fromtimestamp(letter.occurred_at / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-        source = f"{letter.source_topic}[{letter.source_partition}]@{letter.source_offset}"
-        if as_json:
-            print(json.dumps({"event_id": letter.event_id, "at": when, "source": source, "what": entry.summary,
-                              "target": letter.target, "attempts": letter.attempts, "error": letter.error,
-                              "replayed": entry.replayed}))
-        else:
-            print(printable(f"{letter.event_id}  {when}  {'replayed' if entry.replayed else 'pending '}  {source}  "
-                            f"{entry.summary}"))  # escaped: ids, summaries and errors quote what senders wrote
-            print(printable(f"    {letter.target}, {letter.attempts} attempt(s): {letter.error}"))
-    if not as_json:
-        pending = sum(not e.replayed for e in found)
-        print(f"{len(found)} dead letter(s), {pending} not replayed", file=sys.stderr)
-    return 0
-
-
-def cmd_dlq_replay(config: Config, ids: list[str]) -> int:
-    from connectors.crm.dead_letters import replay
-    from schemas.codec import Codec
-
-    _require(config, "dlq replay", kafka=True)
-    done = asyncio.run(replay(config, Codec.for_config(config), set(ids) or None))
-    missing = set(ids) - {e.letter.event_id for e in done}
-    for entry in done:
-        print(f"replayed {entry.letter.event_id} -> {entry.letter.source_topic} ({entry.summary})")
-    print(f"{len(done)} dead letter(s) replayed", file=sys.stderr)
-    if missing:
-        print(f"leadflow: no dead letter with id {', '.join(sorted(missing))}", file=sys.stderr)
-        return 1
-    return 0
-
-
 def _run_until_signal(main: Callable[[asyncio.Event], object]) -> int:
     async def runner() -> None:
         stop = asyncio.Event()
@@ -449,7 +349,7 @@ def _run_until_signal(main: Callable[[asyncio.Event], object]) -> int:
 def cmd_topics_create(config: Config) -> int:
     from leadflow.topics import create_topics
 
-    _require(config, "topics create", kafka=True)
+    require(config, "topics create", kafka=True)
     created = create_topics(config)
     for name in created:
         print(f"created {name} ({config.partitions} partitions, replication factor {config.replication_factor})")
@@ -461,7 +361,7 @@ def cmd_topics_create(config: Config) -> int:
 def cmd_topics_describe(config: Config) -> int:
     from leadflow.topics import describe_topics
 
-    _require(config, "topics describe", kafka=True)
+    require(config, "topics describe", kafka=True)
     missing = 0
     for info in describe_topics(config):
         state = f"{info.partitions} partitions" if info.partitions is not None else "MISSING"
@@ -473,7 +373,7 @@ def cmd_topics_describe(config: Config) -> int:
 def cmd_migrate(config: Config) -> int:
     from connectors.crm.migrations import migrate
 
-    _require(config, "migrate", crm=True)
+    require(config, "migrate", crm=True)
     applied = migrate(config.crm_dsn)  # type: ignore[arg-type]
     for migration in applied:
         print(f"applied {migration.version:04d}_{migration.name}")

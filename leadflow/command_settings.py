@@ -88,6 +88,15 @@ class MissingSetting(ConfigError):
         self.setting = env
 
 
+def require(config: Config, command: str, kafka: bool = False, crm: bool = False) -> None:
+    """``MissingSetting`` unless ``config`` has the broker (``kafka``) and the CRM database (``crm``) ``command``
+    needs: checked before the command connects, so nothing set fails in one line instead of a timeout."""
+    if kafka and not config.kafka.bootstrap:
+        raise MissingSetting("LEADFLOW_KAFKA_BOOTSTRAP", command, config.data_dir)
+    if crm and not config.crm_dsn:
+        raise MissingSetting("LEADFLOW_CRM_DSN", command, config.data_dir)
+
+
 def settings_parent(command: str, exclude: tuple[str, ...] = ()) -> argparse.ArgumentParser:
     """The settings flags of ``command``: those it uses in their own --help group, the others accepted silently."""
     parent = argparse.ArgumentParser(add_help=False)

@@ -5,6 +5,10 @@ schema's CRC-64-AVRO fingerprint + the body), so a reader knows which schema wro
 a value. With a Schema Registry URL, values use the Confluent wire format (``00`` +
 4-byte schema id + body). Readers accept both, and old writer schemas from
 ``schemas/history`` resolve to the current reader schema.
+
+``peek`` reads one leading field of a value without decoding the rest, as its own writer schema wrote it:
+for a consumer that keeps few records of a topic (the action delivery's suppression feed reads only the type
+of each interaction, then decodes the few it keeps).
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ from typing import Any, Protocol
 import fastavro
 from fastavro.schema import fingerprint, parse_schema, to_parsing_canonical_form
 
-from schemas.fast_reader import Decoder, compile_decoder
-from schemas.fast_writer import compile_encoder
+from schemas.fast_reader import Decoder, compile_decoder, compile_field_reader
+from schemas.fast_writer import Unsupported, compile_encoder
 from schemas.records import RECORD_TYPES, Record
 from schemas.registry import SchemaRegistryClient
 
@@ -39,7 +43,10 @@ class DecodeError(ValueError):
     """The bytes are not a value any known schema wrote."""
 
 
-@dataclass(frozen=True)
+UNREAD = object()  # what ``peek`` answers when it cannot read the field: decode the whole value instead
+
+
+@dataclass(frozen=True, eq=False)  # hashed by identity: one per writer schema, a key of the field readers
 class _Writer:
     name: str
     schema: Any
@@ -75,6 +82,7 @@ class Codec:
         self._encoders = {name: compile_encoder(raw) for name, raw in self._raw.items()}
         self._registry_writers: dict[int, _Writer] = {}
         self._registry_headers: dict[tuple[str, str], bytes] = {}
+        self._field_readers: dict[tuple[_Writer, str], Decoder | None] = {}
 
     @classmethod
     def for_config(cls, config: RegistrySettings) -> "Codec":
@@ -98,6 +106,30 @@ class Codec:
             return RECORD_TYPES[writer.name].from_avro(value)
         except Exception as exc:  # fastavro raises many types for corrupt bodies
             raise DecodeError(f"corrupt {writer.name} value: {exc!r}") from None
+
+    def peek(self, data: bytes, record: str, field: str) -> Any:
+        """The value of ``field`` in ``data`` if a ``record`` schema wrote it, reading no further than that field;
+        ``UNREAD`` when it cannot tell (another record, a writer schema without the field, framing or bytes
+        that do not parse): ``decode`` the value then, which reports what is wrong with it."""
+        try:
+            writer, offset = self._writer_for(data)
+        except DecodeError:
+            return UNREAD
+        if writer.name != record:
+            return UNREAD
+        key = (writer, field)
+        if key not in self._field_readers:
+            try:
+                self._field_readers[key] = compile_field_reader(writer.schema, field)
+            except (Unsupported, KeyError, TypeError):
+                self._field_readers[key] = None
+        reader = self._field_readers[key]
+        if reader is None:
+            return UNREAD
+        try:
+            return reader(data, offset)[0]
+        except (IndexError, ValueError):  # a corrupt body (UnicodeDecodeError is a ValueError)
+            return UNREAD
 
     def _writer_for(self, data: bytes) -> tuple[_Writer, int]:
         if data[:2] == SINGLE_OBJECT_MAGIC and len(data) >= 10:

@@ -8,7 +8,9 @@ violation fails here naming the file and line instead of surfacing as a cycle la
 - shells (``streams`` outside the core, ``connectors``) use the core, and from ``leadflow``
   only the shared runtime pieces (configuration, Kafka clients, clock, HTTP auth, ...),
   never the CLI, the supervisor or the demo;
-- the collector and the CRM side do not import each other, nor the action delivery (which uses both);
+- the collector, the CRM side and the action delivery do not import each other: what two of them share
+  (the signed links the delivery makes and the collector follows, the CRM database connection) is a shared
+  runtime piece in ``leadflow``, and a shared piece imports no shell (or it would carry one into the others);
 - the worker's shell imports no connector.
 """
 
@@ -25,7 +27,10 @@ PACKAGES = ("schemas", "streams", "connectors", "leadflow")
 SHARED = {"leadflow.config", "leadflow.settings", "leadflow.parsers", "leadflow.clock", "leadflow.kafka",
           "leadflow.partitioner",
           "leadflow.topics", "leadflow.topic_reader", "leadflow.consumer_lag", "leadflow.http_auth",
-          "leadflow.process", "leadflow.private_files", "leadflow.stage", "leadflow.outbound", "leadflow.webhooks", "leadflow.database"}
+          "leadflow.process", "leadflow.private_files", "leadflow.stage", "leadflow.outbound", "leadflow.webhooks", "leadflow.database",
+          "leadflow.signed_links", "leadflow.redirects"}
+# the three connectors: each runs as its own process and none imports another
+CONNECTORS = ("connectors.collector", "connectors.crm", "connectors.actions")
 IO_LIBRARIES = ("aiohttp", "aiokafka", "kafka", "psycopg", "urllib.request", "socket", "requests", "asyncio")
 
 
@@ -59,14 +64,16 @@ def violation(importer: str, imported: str) -> str | None:
         if within(imported, *IO_LIBRARIES):
             return "the core does no I/O"
     shells = within(importer, "streams", "connectors") and not within(importer, "streams.core")
+    shell_imported = within(imported, "streams", "connectors") and not within(imported, "streams.core")
+    if within(importer, *SHARED) and shell_imported:
+        return "a shared runtime piece imports no shell: every shell imports it"
     if shells and within(imported, "leadflow") and not within(imported, *SHARED):
         return f"shells use only leadflow's shared runtime pieces ({', '.join(sorted(SHARED))})"
-    if within(importer, "connectors.collector") and within(imported, "connectors.crm"):
-        return "the collector and the CRM side do not import each other"
-    if within(importer, "connectors.crm") and within(imported, "connectors.collector"):
-        return "the collector and the CRM side do not import each other"
-    if within(importer, "connectors.collector", "connectors.crm") and within(imported, "connectors.actions"):
-        return "the action delivery uses the collector's link signing and the CRM's tables, not the reverse"
+    for side in CONNECTORS:
+        others = [other for other in CONNECTORS if other != side]
+        if within(importer, side) and within(imported, *others):
+            return ("the collector, the CRM side and the action delivery do not import each other "
+                    "(what two of them share is a runtime piece in leadflow)")
     if within(importer, "streams") and within(imported, "connectors"):
         return "the worker's shell imports no connector"
     return None
@@ -89,6 +96,15 @@ def test_imports_point_down_the_layers(path):
     ("streams.core.prospect", "schemas.records", False),
     ("connectors.crm.sink", "connectors.collector.clock", True),
     ("connectors.crm.sink", "leadflow.clock", False),
+    ("connectors.collector.pixel", "connectors.crm.sink", True),
+    ("connectors.actions.channels", "connectors.crm.tasks", True),
+    ("connectors.actions.email.tracking", "connectors.collector.links", True),
+    ("connectors.collector.clicks", "connectors.actions.email.tracking", True),
+    ("connectors.crm.sink", "connectors.actions.log", True),
+    ("connectors.actions.email.tracking", "leadflow.signed_links", False),
+    ("connectors.actions.channels", "connectors.actions.crm_tasks", False),
+    ("leadflow.signed_links", "connectors.collector.redirects", True),
+    ("leadflow.signed_links", "streams.core.identity", False),
     ("streams.web", "leadflow.cli", True),
     ("schemas.codec", "streams.core.model", True),
 ])

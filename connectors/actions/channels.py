@@ -28,7 +28,7 @@ from connectors.actions.email.message import ACTION_ID_HEADER, Email, Provider
 from connectors.actions.email.providers import provider_for
 from connectors.actions.email.render import Templates
 from connectors.actions.outbox import OUTBOX, write_record
-from connectors.crm.tasks import TaskTable
+from connectors.actions.crm_tasks import TaskTable
 from leadflow.config import Config
 from leadflow.outbound import AttemptFailed, with_retries
 from schemas.records import Action
@@ -109,12 +109,13 @@ class Channels:
         owner = action.payload.get("owner", "")
         if kind == "person" or (kind == "owner" and "@" in owner):
             return await self._send(self._note(action, name if kind == "person" else owner), stop, counted)
+        where = chat.route(target, self._settings)
+        if where is None:
+            return await self._task(action, "notification", stop)
         notification = chat.Notification.of(action)
-        if chat.route(target, self._settings) is not None:
-            routed = await self._retried(lambda: chat.send(self._http(), self._settings, notification),
-                                         f"chat for {action.action_id}", stop, counted, "chat")
-            return Delivered(SENT, "chat", routed.via if routed else None)
-        return await self._task(action, "notification", stop)
+        await self._retried(lambda: chat.send(self._http(), self._settings, where, notification),
+                            f"chat for {action.action_id}", stop, counted, "chat")
+        return Delivered(SENT, "chat", where.via)
 
     async def _crm_task(self, action: Action, stop: asyncio.Event, counted: Callable[[], None]) -> Delivered:
         return await self._task(action, "task", stop)

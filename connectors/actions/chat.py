@@ -5,8 +5,9 @@ Rocket.Chat and Teams (through a Workflows webhook) all take one. Where a notifi
 (``route``): a ``channel:#name`` or ``queue:<name>`` target with an entry in ``LEADFLOW_CHAT_WEBHOOKS``
 (``#sales=https://...,inbound-sdr=https://...``; channels are written with their ``#``) goes there, anything
 else (``owner``, a channel or queue without an entry) to ``LEADFLOW_CHAT_WEBHOOK_URL``. ``person:<email>`` is
-never routed here (a person is emailed), and with no webhook configured ``route``/``send`` answer None so the
-caller writes the notification to the outbox instead.
+never routed here (a person is emailed), and with no webhook configured ``route`` answers None so the caller
+writes the notification elsewhere instead. The caller routes once and hands the route to ``send``: every attempt
+of one notification goes where it was routed.
 
 Formats (``LEADFLOW_CHAT_FORMAT``):
 
@@ -114,7 +115,7 @@ def _parsed(entries: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 
 def route(target: str | None, settings: ActionSettings) -> ChatRoute | None:
     """The webhook a notification for ``target`` goes to, or None: a person (emailed instead), or no webhook
-    configured for it (the caller writes it to the outbox)."""
+    configured for it (the caller writes it elsewhere: a notification row in crm_tasks)."""
     kind, _, name = (target or "owner").partition(":")
     if kind == "person":
         return None
@@ -127,16 +128,12 @@ def route(target: str | None, settings: ActionSettings) -> ChatRoute | None:
     return None
 
 
-async def send(session: aiohttp.ClientSession, settings: ActionSettings, notification: Notification,
-               clock: Callable[[], float] = time.time) -> ChatRoute | None:
-    """One attempt to post ``notification`` where ``route`` sends it; the route, or None when it has none
-    (nothing was sent). Raises ``AttemptFailed``."""
-    where = route(notification.target, settings)
-    if where is None:
-        return None
+async def send(session: aiohttp.ClientSession, settings: ActionSettings, where: ChatRoute,
+               notification: Notification, clock: Callable[[], float] = time.time) -> None:
+    """One attempt to post ``notification`` to ``where`` (what ``route`` chose for it), in
+    ``LEADFLOW_CHAT_FORMAT``. Raises ``AttemptFailed``."""
     body = payload(notification, settings.chat_format)
     await post(session, where.url, body, clock, settings.actions_timeout_s)
-    return where
 
 
 def payload(notification: Notification, chat_format: str) -> dict[str, Any]:

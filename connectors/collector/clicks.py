@@ -14,10 +14,10 @@ from aiohttp import web
 
 from connectors.collector.email_dedup import email_event_id
 from connectors.collector.intake import Intake
-from connectors.collector.links import LinkError, verify_click
 from connectors.collector.pixel import NO_CACHE, anonymous_id, set_anonymous_cookie, tracking_allowed
 from connectors.collector.privacy import client_details
 from leadflow.config import Config
+from leadflow.signed_links import LinkError, verify_click
 from schemas.records import Interaction
 
 log = logging.getLogger("leadflow.collector")

@@ -46,9 +46,9 @@ from connectors.collector.json_reader import NotJson, read_json
 from connectors.collector.pixel import COOKIE, set_anonymous_cookie, tracking_allowed
 from connectors.collector.privacy import client_details, client_ip
 from connectors.collector.rate_limit import RateLimiter, client_key, rate_of, retry_after
-from connectors.collector.redirects import RedirectError, allowed_redirect
 from connectors.collector.thanks import DEFAULT_THANKS, error_page, prefers_html, thank_you_page
 from leadflow.config import Config
+from leadflow.redirects import RedirectError, allowed_redirect
 from schemas.records import Interaction
 from streams.core.identity import InvalidEmail, anonymous_key, normalize_email, prospect_id_for
 

@@ -18,9 +18,9 @@ from aiohttp import web
 from connectors.collector import metrics
 from connectors.collector.email_dedup import email_event_id
 from connectors.collector.intake import Intake
-from connectors.collector.links import LinkError, VerifiedLink, verify_pixel
 from connectors.collector.privacy import client_details
 from leadflow.config import Config
+from leadflow.signed_links import LinkError, VerifiedLink, verify_pixel
 from schemas.records import Interaction
 from streams.core.hygiene import MAX_URL, problem, strip
 from streams.core.identity import anonymous_key

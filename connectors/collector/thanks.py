@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 
-from connectors.collector.redirects import RedirectError, browser_target
+from leadflow.redirects import RedirectError, browser_target
 
 DEFAULT_THANKS = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

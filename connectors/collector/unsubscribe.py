@@ -26,9 +26,9 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from connectors.collector.intake import Intake
-from connectors.collector.links import UNSUBSCRIBED, LinkError, VerifiedLink, verify_unsubscribe
 from connectors.collector.thanks import prefers_html, render
 from leadflow.config import Config
+from leadflow.signed_links import UNSUBSCRIBED, LinkError, VerifiedLink, verify_unsubscribe
 from schemas.records import Interaction
 
 log = logging.getLogger("leadflow.collector")

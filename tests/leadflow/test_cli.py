@@ -74,7 +74,7 @@ def test_a_production_collector_refuses_to_run_unprotected(infra):
 def test_link_and_pixel_print_signed_urls_without_the_email(tmp_path):
     from urllib.parse import parse_qs, urlsplit
 
-    from connectors.collector.links import verify_click, verify_pixel
+    from leadflow.signed_links import verify_click, verify_pixel
 
     secret = "cli-link-secret-0123456789"
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEADFLOW_")}
@@ -94,39 +94,6 @@ def test_link_and_pixel_print_signed_urls_without_the_email(tmp_path):
     missing = subprocess.run([sys.executable, "-m", "leadflow", "link", "--email", "a@b.io", "--url", "https://a.io"],
                              env=env, capture_output=True, text=True)
     assert missing.returncode == 2 and "LEADFLOW_LINK_SECRET is not set: `leadflow link` needs it" in missing.stderr
-
-
-def test_dlq_list_and_replay_show_what_the_sink_dead_lettered(config):
-    import asyncio
-
-    from leadflow.kafka import new_producer
-
-    async def poison():
-        producer = new_producer(config)
-        await producer.start()
-        await producer.send_and_wait(config.topic("sink-dlq"), key=b"p_1", value=dead_letter_bytes(config))
-        await producer.stop()
-
-    def dead_letter_bytes(config):
-        from aiokafka.structs import ConsumerRecord
-
-        from leadflow.stage import dead_letter
-        from schemas.codec import Codec
-
-        record = ConsumerRecord(config.topic("leads"), 2, 41, 0, 0, b"p_1", b"\x00junk", None, 5, 0, ())
-        return Codec().encode(dead_letter(record, "undecodable: junk", "postgres", 0, 1_767_000_000_000),
-                              config.topic("sink-dlq"))
-
-    env = {k: v for k, v in config.as_env().items() if k.startswith(("LEADFLOW_KAFKA", "LEADFLOW_TOPIC"))}
-    assert run(["dlq", "list"], env).stderr.strip().endswith("0 dead letter(s), 0 not replayed")
-    asyncio.run(poison())
-    listed = run(["dlq", "list"], env)
-    assert listed.returncode == 0 and "pending" in listed.stdout and "leads[2]@41" in listed.stdout, listed.stderr
-    assert "undecodable: junk" in listed.stdout and "5 undecodable bytes" in listed.stdout
-    replayed = run(["dlq", "replay"], env)
-    assert replayed.returncode == 0 and "1 dead letter(s) replayed" in replayed.stderr, replayed.stderr
-    assert '"replayed": true' in run(["dlq", "list", "--json"], env).stdout
-    assert run(["dlq", "replay", "no-such-id"], env).returncode == 1
 
 
 def test_a_bad_event_name_file_stops_up_and_the_collector_naming_the_line(infra, tmp_path):
@@ -152,49 +119,3 @@ def test_a_bad_automation_file_stops_up_and_the_worker_naming_the_line_and_the_a
         assert result.returncode == 2, result.stderr
         assert result.stderr.startswith(f"leadflow: {automations}:5: automation 'hello': send_email: unknown "
                                         "template 'welcome'"), result.stderr
-
-
-def test_automations_reports_what_ran_and_dry_runs_a_candidate_file(config, tmp_path):
-    """The counts come from the prospect states on the changelog; a dry run replays their histories."""
-    import asyncio
-    import shutil
-
-    from leadflow.config import DEFAULT_AUTOMATIONS, DEFAULT_MODEL
-    from leadflow.kafka import new_producer
-    from schemas.records import Interaction
-    from streams.core.automation_index import load_engine
-    from streams.core.automations import step
-    from streams.core.model import load_model
-    from streams.core.prospect import ProspectState
-    from streams.state_codec import dump_state
-
-    model = load_model(DEFAULT_MODEL)
-    engine = load_engine(DEFAULT_AUTOMATIONS, model)
-    state = ProspectState("p_ada")
-    for n, url in enumerate(["https://a.io/", "https://a.io/pricing", "https://a.io/pricing"]):
-        at = 1_767_600_000_000 + n * 60_000
-        step(state, Interaction(event_id=f"e{n}", prospect_key="p_ada", prospect_id="p_ada", email="ada@a.io",
-                                type="page.viewed", occurred_at=at, received_at=at, source="test", url=url),
-             model, engine)
-
-    async def store():
-        producer = new_producer(config)
-        await producer.start()
-        await producer.send_and_wait(config.topic("prospect-state"), key=b"p_ada", value=dump_state(state))
-        await producer.stop()
-
-    asyncio.run(store())
-    env = {k: v for k, v in config.as_env().items()}
-    listed = run(["automations"], env)
-    assert listed.returncode == 0, listed.stderr
-    assert "1 prospects; file automations-1" in listed.stdout and "pricing-twice" in listed.stdout
-    assert any(line.startswith("welcome ") and line.split()[1] == "1" for line in listed.stdout.splitlines())
-    candidate = tmp_path / "candidate.yaml"
-    candidate.write_text(DEFAULT_AUTOMATIONS.read_text().replace("automations-1", "automations-2")
-                         .replace("count: 2", "count: 3"))
-    shutil.copytree(DEFAULT_AUTOMATIONS.parent / "templates", tmp_path / "templates")
-    dry = run(["automations", "--dry-run", str(candidate)], env)
-    assert dry.returncode == 0, dry.stderr
-    assert dry.stdout.startswith(f"dry run: {candidate}") and "file automations-2" in dry.stdout
-    row = next(line for line in dry.stdout.splitlines() if line.startswith("pricing-twice"))
-    assert row.split()[-1] == "-"  # twice is not three times: the candidate would not have notified

@@ -3,6 +3,7 @@ with nothing running and nothing set it says in one line what is missing."""
 
 import argparse
 import os
+from pathlib import Path
 
 import pytest
 
@@ -36,6 +37,17 @@ def test_every_command_declares_real_settings():
     assert set(commands(build_parser())) == set(USES)
     assert {command: [n for n in names if n not in known] for command, names in USES.items()} == \
         {command: [] for command in USES}
+
+
+def test_the_readme_command_table_names_every_command():
+    """A command's row starts ``| `leadflow <command>``; a second command of one family (``topics describe``,
+    ``dlq replay``) may be named in its sibling's row."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    table = readme[readme.index("| command | what it does |"):]
+    table = table[:table.index("\n\n")]
+    rows = [line for line in table.splitlines() if line.startswith("| `leadflow ")]
+    assert [name for name in commands(build_parser())
+            if not any(row.startswith(f"| `leadflow {name}") or f"`{name}" in row for row in rows)] == []
 
 
 def test_help_lists_the_settings_the_command_uses_first_and_only_those(capsys):

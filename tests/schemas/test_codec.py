@@ -1,11 +1,14 @@
+import io
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import fastavro
 import pytest
+from fastavro.schema import parse_schema
 
 from schemas import Action, Codec, DecodeError, Interaction, LeadEvent, RejectedInput, Score, TimelineEntry
-from schemas.codec import SINGLE_OBJECT_MAGIC, schema_fingerprint
+from schemas.codec import SCHEMA_DIR, SINGLE_OBJECT_MAGIC, UNREAD, history, schema_fingerprint
 from schemas.registry import SchemaRegistryClient
 
 INTERACTION = Interaction(event_id="e1", prospect_key="p_1", type="page.viewed", occurred_at=1, received_at=2,
@@ -91,3 +94,32 @@ def test_fingerprint_is_canonical():
     a = {"type": "record", "name": "A", "fields": [{"name": "x", "type": "int", "doc": "ignored"}]}
     b = {"name": "A", "type": "record", "fields": [{"type": "int", "name": "x"}]}
     assert schema_fingerprint(a) == schema_fingerprint(b)
+
+
+def test_peek_reads_one_field_as_the_writer_schema_wrote_it():
+    codec = Codec()
+    data = codec.encode(INTERACTION, "t")
+    assert codec.peek(data, "Interaction", "type") == "page.viewed"
+    assert codec.peek(data, "Interaction", "prospect_id") == "p_1"
+    old = [s for s in history("Interaction") if schema_fingerprint(s) != schema_fingerprint(
+        json.loads((SCHEMA_DIR / "Interaction.avsc").read_text()))][0]  # a released older writer schema
+    body = io.BytesIO()
+    fastavro.schemaless_writer(body, parse_schema(old), {**fastavro_defaults(old), "event_id": "e0",
+                                                          "prospect_key": "p_0", "type": "email.bounced",
+                                                          "occurred_at": 1, "received_at": 1, "source": "ses"})
+    assert codec.peek(SINGLE_OBJECT_MAGIC + schema_fingerprint(old) + body.getvalue(), "Interaction",
+                      "type") == "email.bounced"
+
+
+def test_peek_answers_unread_when_it_cannot_tell():
+    codec = Codec()
+    data = codec.encode(INTERACTION, "t")
+    assert codec.peek(codec.encode(LEAD, "t"), "Interaction", "type") is UNREAD  # another record
+    assert codec.peek(data, "Interaction", "no_such_field") is UNREAD
+    assert codec.peek(data[:14], "Interaction", "type") is UNREAD  # cut short: decode reports it
+    assert codec.peek(b"{json}", "Interaction", "type") is UNREAD
+    assert codec.peek(SINGLE_OBJECT_MAGIC + b"\x01" * 8 + b"body", "Interaction", "type") is UNREAD
+
+
+def fastavro_defaults(schema):
+    return {f["name"]: f["default"] for f in schema["fields"] if "default" in f}

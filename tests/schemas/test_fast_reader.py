@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.codec import SCHEMA_DIR, Codec, DecodeError, load_schema_json
-from schemas.fast_reader import compile_decoder
+from schemas.fast_reader import compile_decoder, compile_field_reader
 from schemas.records import RECORD_TYPES
 
 
@@ -58,3 +58,24 @@ def test_a_truncated_value_is_a_decode_error():
     for cut in range(11, len(data) - 1):
         with pytest.raises(DecodeError):
             codec.decode(data[:cut])
+
+
+@pytest.mark.parametrize("name", sorted(RECORD_TYPES))
+def test_a_field_reader_reads_what_the_whole_decode_reads(name):
+    raw = load_schema_json(SCHEMA_DIR / f"{name}.avsc")
+    parsed = parse_schema(raw)
+    readers = {f["name"]: compile_field_reader(raw, f["name"]) for f in raw["fields"]}
+    for datum in generate_many(parsed, 100):
+        data = fastavro_bytes(parsed, datum)
+        whole = compile_decoder(raw)(data, 0)[0]
+        assert {field: read(data, 0)[0] for field, read in readers.items()} == whole
+    assert compile_field_reader(raw, "no_such_field") is None
+
+
+def test_a_field_reader_stops_at_its_field():
+    raw = {"type": "record", "name": "R", "fields": [{"name": "s", "type": "string"},
+                                                      {"name": "o", "type": ["null", "string"]},
+                                                      {"name": "n", "type": "long"}, {"name": "t", "type": "string"}]}
+    data = fastavro_bytes(parse_schema(raw), {"s": "skipped", "o": "too", "n": -5, "t": "read"})
+    value, end = compile_field_reader(raw, "n")(data, 0)
+    assert (value, data[end:]) == (-5, b"\x08read")  # the string after it is left unread

@@ -26,7 +26,7 @@ from typing import Callable
 
 from connectors.actions.email.message import ACTION_ID_HEADER, LIST_UNSUBSCRIBE, LIST_UNSUBSCRIBE_POST, ONE_CLICK
 from connectors.actions.email.render import Rendered
-from connectors.collector import links as signed
+from leadflow import signed_links as signed
 
 _TAG_NAME = re.compile(r"<[A-Za-z][^\s/>]*")
 _ATTRIBUTE = re.compile(r"""(?:\s|/(?!>))*([^\s/>=][^\s/>=]*)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s>"'][^\s>]*))?""")

@@ -80,13 +80,7 @@ def test_a_person_is_never_routed_to_chat_and_nothing_configured_says_so():
     assert [chat.route(t, nothing) for t in ("owner", "channel:#sales", "queue:x")] == [None, None, None]
     only_sales = ActionSettings(chat_webhooks=("#sales=https://hooks.test/s",))
     assert chat.route("channel:#sales", only_sales).via == "#sales"
-    assert chat.route("owner", only_sales) is None
-
-    async def scenario(session, base):
-        return await chat.send(session, nothing, Notification.of(notify_action()), clock=lambda: NOW)
-
-    hook = Hook()
-    assert run(hook, scenario) is None and hook.received == []  # the caller writes it to the outbox
+    assert chat.route("owner", only_sales) is None  # the caller writes it elsewhere (crm_tasks)
 
 
 @pytest.mark.parametrize("entries", [("sales",), ("=https://a.io/x",), ("#sales=ftp://a.io/x",), ("#s=not a url",)])
@@ -160,10 +154,12 @@ def test_send_posts_the_chosen_format_to_the_routed_webhook(chat_format):
     notification = Notification.of(notify_action("channel:#sales"))
 
     async def scenario(session, base):
-        return await chat.send(session, settings(base, chat_format=chat_format), notification, clock=lambda: NOW)
+        configured = settings(base, chat_format=chat_format)
+        where = chat.route(notification.target, configured)
+        assert where.via == "#sales"
+        return await chat.send(session, configured, where, notification, clock=lambda: NOW)
 
-    where = run(hook, scenario)
-    assert where.via == "#sales"
+    assert run(hook, scenario) is None
     [(path, body, content_type)] = hook.received
     assert path == "/sales/SECRET" and content_type == "application/json"
     assert body == chat.payload(notification, chat_format)
@@ -185,7 +181,9 @@ def test_answers_map_to_final_or_retryable_failures(status, text, headers, retry
 
     async def scenario(session, base):
         with pytest.raises(AttemptFailed) as failure:
-            await chat.send(session, settings(base), Notification.of(notify_action()), clock=lambda: NOW)
+            configured = settings(base)
+            await chat.send(session, configured, chat.route("owner", configured), Notification.of(notify_action()),
+                            clock=lambda: NOW)
         return failure.value
 
     failure = run(hook, scenario)
@@ -193,6 +191,19 @@ def test_answers_map_to_final_or_retryable_failures(status, text, headers, retry
     assert "SECRET" not in failure.reason and "127.0.0.1" in failure.reason
     if status != 200:
         assert failure.status == status and text in failure.reason
+
+
+def test_send_posts_where_it_was_routed_without_routing_again():
+    """The route is the caller's (one routing per notification): ``send`` posts there even when the settings
+    would route the target elsewhere."""
+    hook = Hook()
+
+    async def scenario(session, base):
+        where = chat.ChatRoute("#sales", f"{base}/sales/SECRET")
+        await chat.send(session, ActionSettings(), where, Notification.of(notify_action("owner")), clock=lambda: NOW)
+
+    run(hook, scenario)
+    assert [path for path, _, _ in hook.received] == ["/sales/SECRET"]
 
 
 def test_an_unreachable_webhook_is_retryable_and_a_2xx_is_done():

@@ -3,7 +3,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from connectors.collector.links import click_url
+from leadflow.signed_links import click_url
 from streams.core.identity import prospect_id_for
 from tests.conftest import LINK_SECRET
 from tests.connectors.collector.client import NOW, with_client
@@ -69,7 +69,7 @@ def test_repeated_clicks_share_one_event_id_per_window(config):
 
 def test_an_ambiguous_signed_target_is_a_400_never_a_redirect(config):
     """Links signed before targets were read as browsers read them are refused when followed."""
-    from connectors.collector.links import SIGNATURE_PARAM, signature
+    from leadflow.signed_links import SIGNATURE_PARAM, signature
     from urllib.parse import urlencode
 
     paths = []

@@ -4,8 +4,8 @@ import asyncio
 
 import pytest
 
-from connectors.collector.links import pixel_url
 from connectors.collector.pixel import COOKIE, GIF
+from leadflow.signed_links import pixel_url
 from schemas.records import Interaction, RejectedInput
 from streams.core.identity import prospect_id_for
 from tests.conftest import LINK_SECRET

@@ -5,8 +5,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 
-from connectors.collector.links import unsubscribe_url
 from connectors.collector.unsubscribe import unsubscribe_event_id
+from leadflow.signed_links import unsubscribe_url
 from streams.core.identity import prospect_id_for
 from tests.conftest import LINK_SECRET
 from tests.connectors.collector.client import NOW, with_client

@@ -7,7 +7,7 @@ import pytest
 
 from connectors.actions.email.compose import Sending, compose, templates_for
 from connectors.actions.email.render import TemplateFailed, Templates
-from connectors.collector import links
+from leadflow import signed_links as links
 from leadflow.config import Config, ConfigError
 from leadflow.outbound import AttemptFailed
 from schemas.records import Action

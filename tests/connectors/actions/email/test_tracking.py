@@ -9,8 +9,8 @@ import pytest
 
 from connectors.actions.email.render import Rendered
 from connectors.actions.email.tracking import Links, rewrite_html_links, track
-from connectors.collector import links
-from connectors.collector.redirects import browser_target
+from leadflow import signed_links as links
+from leadflow.redirects import browser_target
 from streams.core.identity import prospect_id_for
 
 SECRET = "test-link-secret-0123456789"

@@ -1,4 +1,8 @@
-"""Signed tracking links for email templates: open pixels and click redirects.
+"""Signed tracking links for email templates: open pixels, click redirects and one-click unsubscribe.
+
+Why shared (a runtime piece in ``leadflow``): the action delivery signs these links into every email and the
+collector verifies them when they are followed; one module keeps the two sides on the same format and neither
+shell imports the other.
 
 The prospect travels as its ``prospect_id`` (a hash), never as an email address, and
 the parameters that matter are signed with ``LEADFLOW_LINK_SECRET`` (HMAC-SHA256), so a
@@ -7,7 +11,7 @@ click link cannot be turned into an open redirect or pinned on someone else.
 A pixel's signature binds its event type and campaign as well as the prospect and the
 message, so an open pixel cannot be replayed as page views of any URL. Pixels signed in the
 old format (prospect and message only) are still in sent emails: they stay valid, as
-email opens only. Click targets are read as browsers read them (connectors.collector.redirects)
+email opens only. Click targets are read as browsers read them (leadflow.redirects)
 when signing and again when following: an ambiguous target is never signed nor followed.
 """
 
@@ -21,7 +25,7 @@ from dataclasses import dataclass
 from typing import Mapping
 from urllib.parse import urlencode
 
-from connectors.collector.redirects import RedirectError, browser_target
+from leadflow.redirects import RedirectError, browser_target
 from streams.core.identity import prospect_id_for
 
 SIGNATURE_PARAM = "s"

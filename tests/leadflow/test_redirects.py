@@ -2,7 +2,7 @@
 
 import pytest
 
-from connectors.collector.redirects import RedirectError, allowed_redirect, browser_target
+from leadflow.redirects import RedirectError, allowed_redirect, browser_target
 
 HOSTS = ("www.example.com", "bücher.example")
 

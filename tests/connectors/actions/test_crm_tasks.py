@@ -8,9 +8,9 @@ from datetime import datetime, timezone
 import psycopg
 import pytest
 
+from connectors.actions.crm_tasks import (CREATED, NOTIFICATION, SLA_ESCALATION, TASK, UNCHANGED, UPDATED, Task,
+                                         TaskTable, upsert_task)
 from connectors.crm.migrations import migrate
-from connectors.crm.tasks import (CREATED, NOTIFICATION, SLA_ESCALATION, TASK, UNCHANGED, UPDATED, Task, TaskTable,
-                                  upsert_task)
 from leadflow.outbound import AttemptFailed, Stopped
 from schemas.records import Action
 

@@ -2,8 +2,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from connectors.collector.links import (LEGACY_PIXEL_SIGNED, SIGNATURE_PARAM, LinkError, click_url, pixel_url,
-                                       signature, verify_click, verify_pixel)
+from leadflow.signed_links import (LEGACY_PIXEL_SIGNED, SIGNATURE_PARAM, LinkError, click_url, pixel_url,
+                                   signature, verify_click, verify_pixel)
 from streams.core.identity import prospect_id_for
 
 SECRET = "unit-test-secret-0123456789"

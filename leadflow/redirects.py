@@ -14,6 +14,10 @@ followed by exactly ``//``, userinfo (``user@``), ``%`` in the host, empty label
 that are not a plain dotted quad, malformed IPv6 literals (``http://[``) and bad ports. A
 non-ASCII host is normalized with IDNA (UTS #46, as browsers do) and compared in ASCII, so a
 homoglyph is a different host. Pure: no I/O.
+
+Why shared (a runtime piece in ``leadflow``): signed click links read their target this way when the action
+delivery signs them and again when the collector follows them (``signed_links``); the collector's form
+redirects use it too.
 """
 
 from __future__ import annotations

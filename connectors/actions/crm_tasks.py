@@ -15,6 +15,10 @@ falls back to the lead's owner). ``assignee`` keeps the target as the automation
 The database being away is waited out (backoff with jitter, as the sink does) for as long as it lasts, until
 the process stops (``Stopped``: the action is read again); a task the database refuses as such (a data or
 integrity error) is a final ``AttemptFailed``, so the delivery dead-letters that action alone.
+
+Why here, in the action delivery: it is the only writer (the CRM sink never touches ``crm_tasks``; the CRM
+itself reads and closes the rows), as with its own ``action_deliveries`` (``log``). The table's migration stays
+with the other CRM database migrations (``connectors.crm.migrations``: one numbered sequence per database).
 """
 
 from __future__ import annotations
