@@ -14,9 +14,12 @@ from typing import Callable, Collection, Iterator, MutableMapping
 
 
 class LiveStates(MutableMapping[bytes, object]):
-    def __init__(self, stored: Callable[[bytes], bytes | None], limit: int) -> None:
+    def __init__(self, stored: Callable[[bytes], object | None], limit: int,
+                 on_evict: Callable[[bytes, None], object] = lambda key, default: None) -> None:
+        """``stored`` reads a prospect from its store; ``on_evict(key, None)`` hears of every prospect let go."""
         self._items: OrderedDict[bytes, object] = OrderedDict()
         self._stored = stored
+        self._on_evict = on_evict
         self.limit = limit
         self.misses = 0  # reads that went to a store
 
@@ -58,11 +61,13 @@ class LiveStates(MutableMapping[bytes, object]):
 
     def discard(self, key: bytes) -> None:
         self._items.pop(key, None)
+        self._on_evict(key, None)
 
     def drop(self, keep: Callable[[bytes], bool]) -> None:
         """Forget every cached prospect ``keep`` refuses (partitions handed to another worker)."""
         for key in [k for k in self._items if not keep(k)]:
             del self._items[key]
+            self._on_evict(key, None)
 
     def trim(self, pinned: Collection[bytes]) -> int:
         """Evict the least recently used prospects beyond the limit, except ``pinned`` ones (changed since the
@@ -79,4 +84,5 @@ class LiveStates(MutableMapping[bytes, object]):
                     break
         for key in evicted:
             del items[key]
+            self._on_evict(key, None)
         return len(evicted)

@@ -21,15 +21,24 @@ from streams.core.scoring import DecayingSum, RuleTally
 from streams.core.seen import RecentIds
 from streams.core.sla import SlaClock
 
-FORMAT = 5
-_READS = (4, 5)  # format 4 (before the automation engine) reads as a state no automation touched yet
+FORMAT = 6  # 6: the changelog holds a head and chunks of the long lists (streams/state_chunks.py)
+_READS = (4, 5, 6)  # format 4 (before the automation engine) reads as a state no automation touched yet
 _INTERACTION_FIELDS = attrgetter(*(f.name for f in dataclasses.fields(Interaction)))
 _FEEDBACK_FIELDS = attrgetter(*(f.name for f in dataclasses.fields(CrmFeedback)))
 _ACTION_FIELDS = attrgetter(*(f.name for f in dataclasses.fields(Action)))
 
 
+LISTS = ("history", "ledger", "seen")  # the long, mostly appended parts (streams/state_chunks.py writes them apart)
+
+
 def dump_state(state: ProspectState) -> bytes:
-    return orjson.dumps({
+    """The whole state in one document (the changelog keeps heads and chunks instead: ``state_chunks``)."""
+    return orjson.dumps({**head_fields(state), **{name: encode_list(name, list_of(state, name)) for name in LISTS}})
+
+
+def head_fields(state: ProspectState) -> dict:
+    """Everything but the long lists."""
+    return {
         "f": FORMAT,
         "key": state.key,
         "prospect_id": state.prospect_id,
@@ -46,23 +55,46 @@ def dump_state(state: ProspectState) -> bytes:
         "version": state.version,
         "promoted_at": state.promoted_at,
         "last_activity_at": state.last_activity_at,
-        "history": [("i", *_INTERACTION_FIELDS(i)) if type(i) is Interaction else ("f", *_FEEDBACK_FIELDS(i))
-                    for i in state.history],
-        "ledger": [tuple(e) for e in state.ledger],  # orjson leaves tuple subclasses alone
-        "seen": list(state.seen),
         "alias_of": state.alias_of,
         "model_version": state.model_version,
         "sla": None if state.sla is None else dataclasses.astuple(state.sla),
         "owner": state.owner,
         "queue": state.queue,
         "automation": None if state.automation is None else _dump_automation(state.automation),
-    })
+    }
+
+
+def list_of(state: ProspectState, name: str) -> list | deque | RecentIds:
+    return state.history if name == "history" else state.ledger if name == "ledger" else state.seen
+
+
+def encode_list(name: str, entries) -> list:
+    if name == "history":
+        return [("i", *_INTERACTION_FIELDS(i)) if type(i) is Interaction else ("f", *_FEEDBACK_FIELDS(i))
+                for i in entries]
+    if name == "ledger":
+        return [tuple(e) for e in entries]  # orjson leaves tuple subclasses alone
+    return list(entries)
+
+
+def decode_list(name: str, raw: list) -> list:
+    if name == "history":
+        return [Interaction(*i[1:]) if i[0] == "i" else CrmFeedback(*i[1:]) for i in raw]
+    if name == "ledger":
+        return [LedgerEntry(*e) for e in raw]
+    return raw
 
 
 def load_state(data: bytes) -> ProspectState:
-    raw = orjson.loads(data)
+    return state_from(orjson.loads(data))
+
+
+def state_from(raw: dict, lists: dict[str, list] | None = None) -> ProspectState:
+    """A state from its head fields and its lists (decoded; from ``raw`` itself when not given)."""
     if raw.get("f") not in _READS:
         raise ValueError(f"unsupported prospect state format {raw.get('f')!r}")
+    if lists is None:
+        lists = {name: decode_list(name, raw[name]) for name in LISTS}
     return ProspectState(
         key=raw["key"], prospect_id=raw["prospect_id"], email=raw["email"], stage=raw["stage"],
         profile=raw["profile"], fit=raw["fit"], fit_rules=tuple(raw["fit_rules"]),
@@ -70,9 +102,8 @@ def load_state(data: bytes) -> ProspectState:
         behaviour_by_half_life={h: DecayingSum(v, a) for h, v, a in raw["behaviour"]},
         clock=raw["clock"], behaviour=raw["behaviour_now"], segments=tuple(raw["segments"]), version=raw["version"],
         promoted_at=raw["promoted_at"], last_activity_at=raw["last_activity_at"],
-        history=[Interaction(*i[1:]) if i[0] == "i" else CrmFeedback(*i[1:]) for i in raw["history"]],
-        ledger=deque((LedgerEntry(*e) for e in raw["ledger"]), maxlen=LEDGER_LIMIT),
-        seen=RecentIds(SEEN_WINDOW, raw["seen"]), alias_of=raw["alias_of"], model_version=raw.get("model_version"),
+        history=lists["history"], ledger=deque(lists["ledger"], maxlen=LEDGER_LIMIT),
+        seen=RecentIds(SEEN_WINDOW, lists["seen"]), alias_of=raw["alias_of"], model_version=raw.get("model_version"),
         sla=None if raw.get("sla") is None else SlaClock(*raw["sla"]), owner=raw.get("owner"), queue=raw.get("queue"),
         automation=None if raw.get("automation") is None else _load_automation(raw["automation"]),
     )

@@ -10,7 +10,7 @@ from leadflow.config import Config
 from leadflow.partitioner import partition_of
 from leadflow.topic_reader import TopicReader
 from streams.core.prospect import ProspectState
-from streams.state_codec import load_state
+from streams.state_chunks import is_chunk, load, prospect_of
 
 
 END_MARKER = b"\x00leadflow:end"  # a tombstone a recovering worker writes to find a partition's end; not a prospect
@@ -28,7 +28,7 @@ async def read_latest(config: Config, partitions: list[int] | None = None,
     async with TopicReader(config, changelog_topic(config), partitions) as reader:
         async for records in reader.to_end():
             for record in records:
-                if (only is None or record.key == only) and record.key != END_MARKER:
+                if (only is None or prospect_of(record.key) == only) and record.key != END_MARKER:
                     latest[record.key] = record.value
     return latest
 
@@ -39,4 +39,4 @@ async def read_states(config: Config, key: str | None = None) -> dict[str, Prosp
         latest = await read_latest(config)
     else:
         latest = await read_latest(config, [partition_of(key.encode(), config.partitions)], key.encode())
-    return {k.decode(): load_state(v) for k, v in latest.items() if v is not None}
+    return {k.decode(): load(v, latest.get)[0] for k, v in latest.items() if v is not None and not is_chunk(k)}

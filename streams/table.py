@@ -31,11 +31,14 @@ from leadflow.topic_reader import TopicReader
 from streams.batch import Record, live_state
 from streams.core.prospect import ProspectState
 from streams.live_states import LiveStates
-from streams.state_codec import FORMAT, dump_state
+from streams import state_chunks
+from streams.state_chunks import Written, is_chunk, prospect_of
+from streams.state_codec import FORMAT
 from streams.state_reader import END_MARKER, changelog_topic
 from streams.store import PartitionStore, StoreIdentity, StoreLocked, open_store
 
 log = logging.getLogger("leadflow.worker")
+Dumped = dict[bytes, tuple[int, list[tuple[bytes, bytes | None]]]]  # prospect -> (partition, its records)
 TAIL_CHUNK = 5_000  # changelog records a recovery writes to the store at a time
 LOCK_WAIT_S = 30.0  # how long a partition's previous owner on this machine may take to let go of its store
 
@@ -57,7 +60,8 @@ class ProspectTable:
         self._config = config
         self.topic = changelog_topic(config)
         self.stores: dict[int, PartitionStore] = {}
-        self.states = LiveStates(self._stored, config.state_cache)
+        self.written: dict[bytes, Written] = {}  # per live prospect: what its last changelog write held
+        self.states = LiveStates(self._stored, config.state_cache, on_evict=self.written.pop)
 
     @property
     def partitions(self) -> set[int]:
@@ -66,16 +70,27 @@ class ProspectTable:
     def partition_of(self, key: bytes) -> int:
         return partition_of(key, self._config.partitions)
 
-    def _stored(self, key: bytes) -> bytes | None:
+    def _stored(self, key: bytes) -> ProspectState | None:
         store = self.stores.get(self.partition_of(key))
-        return None if store is None else store.get(key)
+        head = None if store is None else store.get(key)
+        if head is None:
+            return None
+        state, written = state_chunks.load(head, store.get)  # type: ignore[union-attr]
+        if written is not None:
+            self.written[key] = written
+        return state
+
+    def dump(self, key: bytes) -> list[tuple[bytes, bytes | None]]:
+        """The changelog records of this prospect's state now: its head and the chunks changed since the last."""
+        records, self.written[key] = state_chunks.dump(key, self.states[key], self.written.get(key))  # type: ignore
+        return records
 
     def identity(self, partition: int) -> StoreIdentity:
         return StoreIdentity(self.topic, self._config.partitions, partition, FORMAT)
 
     def keys(self, partition: int) -> Iterator[bytes]:
         """Every prospect of an assigned partition, from its store."""
-        return (key for key, _ in self.stores[partition].items())
+        return (key for key, _ in self.stores[partition].items() if not is_chunk(key))
 
     async def recover(self, partitions: set[int], producer: AIOKafkaProducer) -> Recovered:
         """Open (or rebuild) the stores of ``partitions`` and bring each up to the changelog's end."""
@@ -116,7 +131,7 @@ class ProspectTable:
         found.seconds = time.perf_counter() - started
         return found
 
-    async def _reseed(self, partition: int, store: PartitionStore, producer: AIOKafkaProducer) -> None:
+    async def _reseed(self, partition: int, store: PartitionStore, producer: AIOKafkaProducer) -> None:  # noqa: D401
         """The changelog partition is empty, the store is not: write the store's states back to the changelog
         (a broker that forgot its topics on restart), then note the offsets they now have."""
         log.info("partition %d: the changelog is empty and the local store %s holds states up to offset %d: "
@@ -168,12 +183,12 @@ class ProspectTable:
                 continue
             by_partition.setdefault(record.partition, {})[record.key] = record.value
             last[record.partition] = record.offset
-            keys.add(record.key)
+            keys.add(prospect_of(record.key))
         for partition, states in by_partition.items():
             for key in states:
-                self.states.discard(key)  # the store's copy is the newer one
-            self.stores[partition].write(states, {key: None for key, value in states.items() if value is None},
-                                         last[partition] + 1)
+                self.states.discard(prospect_of(key))  # the store's copy is the newer one
+            self.stores[partition].write(states, {key: None for key, value in states.items()
+                                                  if value is None and not is_chunk(key)}, last[partition] + 1)
 
     def forget(self, partitions: set[int]) -> None:
         """Partitions handed to another worker: their cached states go, their stores close (kept on disk)."""
@@ -186,18 +201,18 @@ class ProspectTable:
     def close(self) -> None:
         self.forget(set(self.stores))
 
-    def save(self, dumped: dict[bytes, tuple[int, bytes]], timers: dict[bytes, bytes | None],
-             reached: dict[tuple[str, int], int]) -> None:
+    def save(self, dumped: Dumped, timers: dict[bytes, bytes | None], reached: dict[tuple[str, int], int]) -> None:
         """A checkpoint's states (already in the changelog, up to the offsets ``reached``) into the stores."""
         by_partition: dict[int, dict[bytes, bytes | None]] = {}
-        for key, (partition, value) in dumped.items():
-            by_partition.setdefault(partition, {})[key] = value
+        for key, (partition, records) in dumped.items():
+            by_partition.setdefault(partition, {}).update(records)
         for partition, states in by_partition.items():
             store = self.stores.get(partition)
             if store is None:
                 continue  # handed over meanwhile: the changelog has it for the next owner
             offset = reached.get((self.topic, partition))
-            store.write(states, {key: timers.get(key) for key in states}, None if offset is None else offset + 1)
+            store.write(states, {key: timers.get(key) for key in states if key in timers},
+                        None if offset is None else offset + 1)
 
     def index(self, timers: dict[bytes, bytes | None]) -> None:
         """Timer index entries alone (prospects recovered from the changelog, their states unchanged)."""
@@ -211,17 +226,13 @@ class ProspectTable:
     def trim(self, pinned: Collection[bytes]) -> int:
         return self.states.trim(pinned)
 
-    def records(self, changed: dict[bytes, int]) -> list[list[Record]]:
-        """The changed states as changelog records, in the groups to send one after the other."""
-        return self.groups({key: (partition, dump_state(self.states[key]))  # type: ignore[arg-type]
-                            for key, partition in changed.items()})
-
-    def groups(self, dumped: dict[bytes, tuple[int, bytes]]) -> list[list[Record]]:
-        """Serialized states (key -> (partition, state)) as changelog records, in the groups to send one after
-        the other. On a broker that reports a partition's end as its last batch's base offset + 1 (the embedded
-        one), each partition's last record goes alone, so a reader that trusts it (``leadflow explain``) reads
-        to the real end."""
-        records = [Record(self.topic, key, value, partition) for key, (partition, value) in dumped.items()]
+    def groups(self, dumped: Dumped) -> list[list[Record]]:
+        """Serialized states (key -> (partition, its records)) as changelog records, in the groups to send one
+        after the other. On a broker that reports a partition's end as its last batch's base offset + 1 (the
+        embedded one), each partition's last record goes alone, so a reader that trusts it (``leadflow explain``)
+        reads to the real end."""
+        records = [Record(self.topic, subkey, value, partition)
+                   for partition, written in dumped.values() for subkey, value in written]
         if not self._config.kafka.seal_changelog:
             return [records]
         sealed = {r.partition: r for r in records}

@@ -49,8 +49,7 @@ from streams.core.model import ScoringModel
 from streams.core.automation_index import Engine
 from streams.core.automation_state import ProgramChange
 from streams.gc_policy import settle_long_lived_objects
-from streams.state_codec import dump_state
-from streams.table import ProspectTable, keys_of, read_timer, timer_entry
+from streams.table import Dumped, ProspectTable, keys_of, read_timer, timer_entry
 from streams.web import start_web
 
 log = logging.getLogger("leadflow.worker")
@@ -85,7 +84,7 @@ class Worker(ConsumerRebalanceListener):
         # store serializes them a slice at a time while batches go on, and a batch about to change one of them
         # serializes it first (_keep), so the checkpoint holds every state as of its offsets.
         self._unsnapped: dict[bytes, int] = {}
-        self._snapped: dict[bytes, tuple[int, bytes]] = {}
+        self._snapped: Dumped = {}
         self._lag = LagGauge(f"{config.topic_prefix}-worker")
         self.ready = False  # partitions held, their states recovered
 
@@ -187,7 +186,7 @@ class Worker(ConsumerRebalanceListener):
         """A batch is about to change this prospect's state: if the checkpoint in flight has not serialized it
         yet, it does now."""
         if key in self._unsnapped:
-            self._snapped[key] = (self._unsnapped.pop(key), dump_state(self.table.states[key]))  # type: ignore
+            self._snapped[key] = (self._unsnapped.pop(key), self.table.dump(key))
 
     async def _stored(self) -> None:
         if self._storing is not None:
@@ -195,12 +194,13 @@ class Worker(ConsumerRebalanceListener):
             await storing
 
     async def _store(self, offsets: dict[TopicPartition, int], started: float) -> None:
-        unsnapped, snapped, states = self._unsnapped, self._snapped, self.table.states
+        unsnapped, snapped, table = self._unsnapped, self._snapped, self.table
         while unsnapped:
             for key in list(itertools.islice(unsnapped, SNAPSHOT_SLICE)):
-                snapped[key] = (unsnapped.pop(key), dump_state(states[key]))  # type: ignore[arg-type]
+                snapped[key] = (unsnapped.pop(key), table.dump(key))
             await asyncio.sleep(0)  # a batch scored meanwhile serializes what it changes first (_keep)
-        metrics.CHANGELOG_BYTES.inc(sum(len(key) + len(value) for key, (_, value) in snapped.items()))
+        metrics.CHANGELOG_BYTES.inc(sum(len(subkey) + len(value or b"") for _, records in snapped.values()
+                                        for subkey, value in records))
         reached: dict[tuple[str, int], int] = {}
         for group in self.table.groups(snapped):
             reached.update(await send_batched(self._changelog, group))

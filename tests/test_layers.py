@@ -28,7 +28,7 @@ SHARED = {"leadflow.config", "leadflow.settings", "leadflow.parsers", "leadflow.
           "leadflow.partitioner",
           "leadflow.topics", "leadflow.topic_reader", "leadflow.consumer_lag", "leadflow.http_auth",
           "leadflow.process", "leadflow.private_files", "leadflow.stage", "leadflow.outbound", "leadflow.webhooks", "leadflow.database",
-          "leadflow.signed_links", "leadflow.redirects"}
+          "leadflow.signed_links", "leadflow.redirects", "leadflow.errors"}
 # the three connectors: each runs as its own process and none imports another
 CONNECTORS = ("connectors.collector", "connectors.crm", "connectors.actions")
 IO_LIBRARIES = ("aiohttp", "aiokafka", "kafka", "psycopg", "urllib.request", "socket", "requests", "asyncio")

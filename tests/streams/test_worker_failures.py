@@ -14,7 +14,7 @@ from leadflow.kafka import send_batched
 from leadflow.topic_reader import TopicReader
 from streams.core.model import parse_model
 from streams.core.prospect import ProspectState, apply, scores
-from streams.state_codec import dump_state
+from streams import state_chunks
 from streams.state_reader import read_latest, read_states
 from streams.table import ProspectTable
 from tests.processes import leadflow, wait_until
@@ -82,8 +82,9 @@ def test_a_recovery_cut_short_leaves_a_store_the_next_one_completes(config, monk
     """A worker that dies while it reads the changelog into its stores: the stores say how far they got, and the
     next recovery reads on from there to the same contents as the changelog."""
     table = ProspectTable(config)
-    states = {f"p_{n:03d}".encode(): (table.partition_of(f"p_{n:03d}".encode()), dump_state(ProspectState(f"p_{n:03d}")))
-              for n in range(300)}
+    keys = [f"p_{n:03d}".encode() for n in range(300)]  # new prospects: a head each, no chunks yet
+    states = {key: (table.partition_of(key), state_chunks.dump(key, ProspectState(key.decode()), None)[0])
+              for key in keys}
 
     async def fill() -> None:
         from leadflow.kafka import new_producer

@@ -1,0 +1,143 @@
+"""A prospect's state as several changelog records: a small head, and its long lists in chunks.
+
+Why: a hot prospect keeps up to 500 inputs of history, 1,000 ledger entries and 2,000 recent
+event ids, and it changes at every checkpoint; writing its whole state each time made the
+changelog grow by kilobytes per input (`bench/scale.py`). The lists are mostly appended to
+and trimmed at the old end, so each is cut into chunks of consecutive entries, numbered by
+the entries' absolute position; a checkpoint writes the head and only the chunks whose
+entries changed (usually the last one), and deletes the chunks trimmed away.
+
+Records, all in the prospect's partition: the head under the prospect's key, each chunk
+under ``key NUL <list code>.<chunk number>.<state version>``. The head lists the chunk
+keys it was written with, and is written after its chunks and before the tombstones of
+the chunks it replaced, so a reader that has a head has everything it names, even if the
+writer died halfway. A replay writes the same keys (the state version is deterministic).
+
+What the last write held is kept per prospect (``Written``, by the table) and compared by
+identity: the core never changes an entry in place, it appends, inserts or drops them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import orjson
+
+from streams.core.prospect import ProspectState
+from streams.state_codec import LISTS, decode_list, encode_list, head_fields, list_of, state_from
+
+SEP = b"\x00"
+CODES = {"history": "h", "ledger": "l", "seen": "s"}
+SIZES = {"history": 32, "ledger": 64, "seen": 256}  # entries per chunk: a few KiB each
+
+
+@dataclass
+class Written:
+    """Per list: the absolute position of its first entry, the entries as last written, and the chunk keys then."""
+
+    lists: dict[str, tuple[int, tuple, dict[int, bytes]]] = field(default_factory=dict)
+
+
+def is_chunk(key: bytes) -> bool:
+    return SEP in key
+
+
+def prospect_of(key: bytes) -> bytes:
+    """The prospect a changelog key belongs to (a head's key is the prospect's)."""
+    return key.split(SEP, 1)[0]
+
+
+def dump(key: bytes, state: ProspectState, written: Written | None) -> tuple[list[tuple[bytes, bytes | None]], Written]:
+    """The records a checkpoint writes for this state (chunks, head, then tombstones), and what they hold."""
+    chunks: list[tuple[bytes, bytes | None]] = []
+    gone: list[tuple[bytes, bytes | None]] = []
+    head = head_fields(state)
+    listing = {}
+    now = Written()
+    for name in LISTS:
+        entries = tuple(list_of(state, name))
+        old = written.lists.get(name) if written is not None else None
+        base, keys = _chunks(key, name, entries, old, state.version, chunks)
+        if old is not None:
+            gone.extend((k, None) for c, k in old[2].items() if keys.get(c) != k)
+        now.lists[name] = (base, entries, keys)
+        listing[name] = [base, len(entries), [k.decode("latin-1") for _, k in sorted(keys.items())]]
+    head["chunks"] = listing
+    return [*chunks, (key, orjson.dumps(head)), *gone], now
+
+
+def _chunks(key: bytes, name: str, entries: tuple, old: tuple[int, tuple, dict[int, bytes]] | None, version: int,
+            out: list[tuple[bytes, bytes | None]]) -> tuple[int, dict[int, bytes]]:
+    """Write the chunks of ``entries`` that differ from ``old``; (absolute position of the first entry, the chunk
+    keys by chunk number)."""
+    size = SIZES[name]
+    if old is None:
+        base, same, old_keys, old_base, old_len = 0, 0, {}, 0, 0
+    else:
+        old_base, old_entries, old_keys = old
+        old_len = len(old_entries)
+        shift = _index(old_entries, entries[0]) if entries else old_len
+        base = old_base + shift
+        same = 0  # entries from the start that are the very ones written before
+        limit = min(len(entries), old_len - shift)
+        while same < limit and entries[same] is old_entries[shift + same]:
+            same += 1
+    keys: dict[int, bytes] = {}
+    if not entries:
+        return base, keys
+    for number in range(base // size, (base + len(entries) - 1) // size + 1):
+        start, end = max(number * size, base), min((number + 1) * size, base + len(entries))
+        unchanged = (number in old_keys and start == max(number * size, old_base)
+                     and end == min((number + 1) * size, old_base + old_len) and end <= base + same)
+        if unchanged:
+            keys[number] = old_keys[number]
+            continue
+        chunk_key = key + SEP + f"{CODES[name]}.{number}.{version}".encode()
+        out.append((chunk_key, orjson.dumps(encode_list(name, entries[start - base:end - base]))))
+        keys[number] = chunk_key
+    return base, keys
+
+
+def _index(entries: tuple, entry: object) -> int:
+    for position, candidate in enumerate(entries):
+        if candidate is entry:
+            return position
+    return len(entries)  # not there: everything written before is gone (or the list starts with a new entry)
+
+
+def load(head: bytes, chunk: Callable[[bytes], bytes | None]) -> tuple[ProspectState, Written | None]:
+    """A state from its head and its chunks (``chunk`` reads one by key); a head written whole (before chunks,
+    format 5) loads as it is, with nothing known of what was written."""
+    raw = orjson.loads(head)
+    listing = raw.get("chunks")
+    if listing is None:
+        return state_from(raw), None
+    lists, written = {}, Written()
+    for name in LISTS:
+        base, count, names = listing[name]
+        entries: list = []
+        keys: dict[int, bytes] = {}
+        for chunk_name in names:
+            chunk_key = chunk_name.encode("latin-1")
+            data = chunk(chunk_key)
+            if data is None:
+                raise ValueError(f"prospect {raw['key']}: chunk {chunk_key!r} of its {name} is missing")
+            keys[int(chunk_key.rsplit(b".", 2)[1])] = chunk_key
+            entries.extend(decode_list(name, orjson.loads(data)))
+        if len(entries) != count:
+            raise ValueError(f"prospect {raw['key']}: its {name} has {len(entries)} entries, its head says {count}")
+        lists[name] = entries
+        written.lists[name] = (base, (), keys)  # identities come from the state built below
+    state = state_from(raw, lists)
+    for name in LISTS:
+        base, _, keys = written.lists[name]
+        written.lists[name] = (base, tuple(list_of(state, name)), keys)
+    return state, written
+
+
+def chunk_keys(head: bytes) -> Iterable[bytes]:
+    listing = orjson.loads(head).get("chunks") or {}
+    for _, _, names in listing.values():
+        for chunk_name in names:
+            yield chunk_name.encode("latin-1")
