@@ -5,7 +5,9 @@ event ids, and it changes at every checkpoint; writing its whole state each time
 changelog grow by kilobytes per input (`bench/scale.py`). The lists are mostly appended to
 and trimmed at the old end, so each is cut into chunks of consecutive entries, numbered by
 the entries' absolute position; a checkpoint writes the head and only the chunks whose
-entries changed (usually the last one), and deletes the chunks trimmed away.
+entries changed (usually the last one), and deletes the chunks trimmed away. A list no
+longer than one chunk stays in the head: most prospects have a handful of inputs, and
+one record each.
 
 Records, all in the prospect's partition: the head under the prospect's key, each chunk
 under ``key NUL <list code>.<chunk number>.<state version>``. The head lists the chunk
@@ -58,6 +60,14 @@ def dump(key: bytes, state: ProspectState, written: Written | None) -> tuple[lis
     for name in LISTS:
         entries = tuple(list_of(state, name))
         old = written.lists.get(name) if written is not None else None
+        if len(entries) <= SIZES[name]:  # short: in the head itself (most prospects have a handful of inputs)
+            base = 0 if old is None else old[0] + _index(old[1], entries[0]) if entries else 0
+            head[name] = encode_list(name, entries)
+            if old is not None:
+                gone.extend((k, None) for k in old[2].values())
+            now.lists[name] = (base, entries, {})
+            listing[name] = [base, len(entries), None]
+            continue
         base, keys = _chunks(key, name, entries, old, state.version, chunks)
         if old is not None:
             gone.extend((k, None) for c, k in old[2].items() if keys.get(c) != k)
@@ -118,6 +128,9 @@ def load(head: bytes, chunk: Callable[[bytes], bytes | None]) -> tuple[ProspectS
         base, count, names = listing[name]
         entries: list = []
         keys: dict[int, bytes] = {}
+        if names is None:  # short: in the head
+            entries = decode_list(name, raw[name])
+            names = []
         for chunk_name in names:
             chunk_key = chunk_name.encode("latin-1")
             data = chunk(chunk_key)
@@ -139,5 +152,5 @@ def load(head: bytes, chunk: Callable[[bytes], bytes | None]) -> tuple[ProspectS
 def chunk_keys(head: bytes) -> Iterable[bytes]:
     listing = orjson.loads(head).get("chunks") or {}
     for _, _, names in listing.values():
-        for chunk_name in names:
+        for chunk_name in names or ():
             yield chunk_name.encode("latin-1")

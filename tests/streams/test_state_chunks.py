@@ -63,13 +63,13 @@ def test_a_checkpoint_of_an_appended_input_writes_the_head_and_the_last_chunks_o
     whole = len(dump_state(state))
     assert sum(len(v or b"") for _, v in records) < whole / 2
     kinds = sorted(key.split(b"\x00")[1][:1] for key, value in records if value is not None and b"\x00" in key)
-    assert kinds == [b"h", b"l", b"s"]  # one chunk of each list: the one the new entry went into
+    assert kinds == [b"h"]  # one chunk of the history (the one the new entry went into); short lists: in the head
 
-def test_a_head_written_whole_by_format_5_loads_and_its_next_write_is_chunked():
+def test_a_head_written_whole_by_format_5_loads_and_is_rewritten_as_format_6():
     state = ProspectState(KEY.decode())
     apply(state, view(0, 1_000), MODEL)
     whole = dump_state(state).replace(b'"f":6', b'"f":5')
     loaded, written = state_chunks.load(whole, lambda key: None)
     assert written is None and loaded.history == state.history
-    records, _ = state_chunks.dump(KEY, loaded, written)
-    assert any(state_chunks.is_chunk(key) for key, _ in records)
+    [(key, head)] = state_chunks.dump(KEY, loaded, written)[0]  # a short history: all in the head
+    assert key == KEY and b'"f":6' in head and b'"chunks"' in head
