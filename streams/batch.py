@@ -25,6 +25,7 @@ from streams.core.leads import lead_event, sla_event, sla_notification
 from streams.core.model import ScoringModel
 from streams.core.prospect import Forward, LeadChange, MergeRequest, Outcome, ProspectState, Tick, rescore
 from streams.core.sla import BREACHED, OPEN, SlaStep
+from streams.live_states import LiveStates
 from streams.state_codec import load_state
 
 WorkerInput = Union[Interaction, CrmFeedback, Tick, MergeRequest]
@@ -66,9 +67,10 @@ def to_input(record: object, codec: Codec) -> tuple[bytes, str, WorkerInput] | N
     return None
 
 
-def live_state(states: MutableMapping[bytes, object], key: bytes) -> ProspectState | None:
-    """The prospect's state, decoded on first use after recovery; None for a prospect never seen."""
-    stored = states.get(key)
+def live_state(states: MutableMapping[bytes, object], key: bytes, partition: int | None = None) -> ProspectState | None:
+    """The prospect's state, decoded on first use; None for a prospect never seen. ``partition``, when the caller
+    knows it (an input's record), spares the worker's table hashing the key to find the store."""
+    stored = states.get(key) if partition is None or type(states) is not LiveStates else states.fetch(key, partition)
     if isinstance(stored, bytes):
         stored = states[key] = load_state(stored)
     return stored if isinstance(stored, ProspectState) else None
@@ -97,8 +99,8 @@ class Batch:
     _pending_updates: dict[bytes, LeadChange] = field(default_factory=dict)
     _activity: dict[bytes, set[str]] = field(default_factory=dict)  # inputs since the key's last lead event
 
-    def state(self, key: bytes) -> ProspectState:
-        state = live_state(self.states, key)
+    def state(self, key: bytes, partition: int | None = None) -> ProspectState:
+        state = live_state(self.states, key, partition)
         if state is None:
             state = self.states[key] = ProspectState(key.decode())
             self.created["anonymous" if is_anonymous(state.key) else "known"] += 1
@@ -107,7 +109,7 @@ class Batch:
     def add(self, key: bytes, partition: int, item: WorkerInput) -> None:
         if self.before_change is not None:
             self.before_change(key)
-        state = self.state(key)
+        state = self.state(key, partition)
         unanswered = state.sla is not None and state.sla.responded_at is None
         outcome = automations.step(state, item, self.model, self.engine)
         if not outcome.changed:

@@ -14,7 +14,7 @@ from typing import Callable, Collection, Iterator, MutableMapping
 
 
 class LiveStates(MutableMapping[bytes, object]):
-    def __init__(self, stored: Callable[[bytes], object | None], limit: int,
+    def __init__(self, stored: Callable[[bytes, int | None], object | None], limit: int,
                  on_evict: Callable[[bytes, None], object] = lambda key, default: None) -> None:
         """``stored`` reads a prospect from its store; ``on_evict(key, None)`` hears of every prospect let go."""
         self._items: OrderedDict[bytes, object] = OrderedDict()
@@ -24,12 +24,16 @@ class LiveStates(MutableMapping[bytes, object]):
         self.misses = 0  # reads that went to a store
 
     def get(self, key: bytes, default: object = None) -> object:  # type: ignore[override]
+        return self.fetch(key, None, default)
+
+    def fetch(self, key: bytes, partition: int | None, default: object = None) -> object:
+        """``get``, for a caller that knows the prospect's partition."""
         items = self._items
         value = items.get(key)
         if value is not None:
             items.move_to_end(key)
             return value
-        value = self._stored(key)
+        value = self._stored(key, partition)
         if value is None:
             return default
         self.misses += 1

@@ -61,7 +61,7 @@ def dump(key: bytes, state: ProspectState, written: Written | None) -> tuple[lis
         entries = tuple(list_of(state, name))
         old = written.lists.get(name) if written is not None else None
         if len(entries) <= SIZES[name]:  # short: in the head itself (most prospects have a handful of inputs)
-            base = 0 if old is None else old[0] + _index(old[1], entries[0]) if entries else 0
+            base = 0  # once it outgrows the head, every chunk is new: no position to keep
             head[name] = encode_list(name, entries)
             if old is not None:
                 gone.extend((k, None) for k in old[2].values())

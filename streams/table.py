@@ -70,8 +70,8 @@ class ProspectTable:
     def partition_of(self, key: bytes) -> int:
         return partition_of(key, self._config.partitions)
 
-    def _stored(self, key: bytes) -> ProspectState | None:
-        store = self.stores.get(self.partition_of(key))
+    def _stored(self, key: bytes, partition: int | None) -> ProspectState | None:
+        store = self.stores.get(self.partition_of(key) if partition is None else partition)
         head = None if store is None else store.get(key)
         if head is None:
             return None

@@ -5,7 +5,7 @@ from streams.live_states import LiveStates
 
 def test_a_miss_reads_the_store_and_a_trim_evicts_the_least_recently_used_unpinned():
     store = {b"cold": b"bytes of cold"}
-    cache = LiveStates(store.get, limit=2)
+    cache = LiveStates(lambda key, partition: store.get(key), limit=2)
     assert cache.get(b"cold") == b"bytes of cold" and cache.misses == 1  # from the store, now cached
     assert cache.get(b"never") is None and b"never" not in cache
     cache[b"a"], cache[b"b"] = "A", "B"
@@ -18,7 +18,7 @@ def test_a_miss_reads_the_store_and_a_trim_evicts_the_least_recently_used_unpinn
 
 def test_discard_and_drop_forget_without_reading_the_store():
     reads = []
-    cache = LiveStates(lambda key: reads.append(key), limit=10)
+    cache = LiveStates(lambda key, partition: reads.append(key), limit=10)
     cache[b"p0"], cache[b"p1"] = "0", "1"
     cache.discard(b"p0")
     cache.discard(b"absent")
