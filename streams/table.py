@@ -35,7 +35,7 @@ from streams import state_chunks
 from streams.state_chunks import Written, is_chunk, prospect_of
 from streams.state_codec import FORMAT
 from streams.state_reader import END_MARKER, changelog_topic
-from streams.store import PartitionStore, StoreIdentity, StoreLocked, open_store
+from streams.store import PartitionStore, StoreError, StoreIdentity, StoreLocked, open_store, remove_store
 
 log = logging.getLogger("leadflow.worker")
 Dumped = dict[bytes, tuple[int, list[tuple[bytes, bytes | None]]]]  # prospect -> (partition, its records)
@@ -157,6 +157,10 @@ class ProspectTable:
                 if time.monotonic() > deadline:
                     raise
                 await asyncio.sleep(0.2)
+            except StoreError as exc:  # corrupt, or not a database: the changelog has everything it held
+                log.warning("partition %d: %s: removing it and rebuilding it from the changelog", partition, exc)
+                remove_store(self._config, partition)
+                return open_store(self._config, partition)
 
     async def _open_checked(self, partition: int) -> PartitionStore:
         store = await self._open(partition)

@@ -9,15 +9,29 @@ the default: it survives a restart) or memory (tests, and what the worker did be
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 from leadflow.config import Config
 from streams.store.base import PartitionStore, StoreError, StoreIdentity, StoreLocked
 from streams.store.memory import MemoryStore
 from streams.store.rocks import RocksStore
 
-__all__ = ["PartitionStore", "StoreError", "StoreIdentity", "StoreLocked", "MemoryStore", "RocksStore", "open_store"]
+__all__ = ["PartitionStore", "StoreError", "StoreIdentity", "StoreLocked", "MemoryStore", "RocksStore", "open_store", "remove_store",
+           "store_path"]
 
 
 def open_store(config: Config, partition: int) -> PartitionStore:
     if config.state_store == "memory":
         return MemoryStore(partition)
-    return RocksStore(config.state_dir / config.topic_prefix / f"partition-{partition}", partition)
+    return RocksStore(store_path(config, partition), partition)
+
+
+def store_path(config: Config, partition: int) -> Path:
+    return config.state_dir / config.topic_prefix / f"partition-{partition}"
+
+
+def remove_store(config: Config, partition: int) -> None:
+    """Delete a partition's store that cannot be opened (corrupt, or not a database at all)."""
+    if config.state_store != "memory":
+        shutil.rmtree(store_path(config, partition), ignore_errors=True)

@@ -131,3 +131,28 @@ def test_a_new_broker_gets_its_changelog_back_from_the_local_stores(config, tmp_
             {pid: (2, "lead") for pid in prospects}  # 30 + 30 points: promoted
     finally:
         broker.stop()
+
+
+def test_a_corrupt_store_is_named_removed_and_rebuilt_from_the_changelog(config, tmp_path):
+    (tmp_path / "model.yaml").write_text(MODEL.replace("half_life: 2s", "half_life: 30d"))
+    env = {**config.as_env(), "LEADFLOW_MODEL": str(tmp_path / "model.yaml"), "LEADFLOW_TIMER_SECONDS": "3600"}
+    now = time.time_ns() // 1_000_000
+    prospects = [f"p_{n:02d}" for n in range(12)]
+    records = [view(i, pid, "/steady", now + i) for i in range(2) for pid in prospects]
+    asyncio.run(produce(config, records))
+    run_worker(config, env, tmp_path / "w1.log", len(records))
+    before = asyncio.run(read_states(config))
+    for path in (store_dir(config) / "partition-2").iterdir():  # every file of partition 2's store overwritten
+        if path.is_file():
+            path.write_bytes(b"not a database")
+    again = run_worker(config, env, tmp_path / "w2.log", 0)
+    log = (tmp_path / "w2.log").read_text()
+    assert "partition 2: cannot open the state store" in log and "rebuilding it from the changelog" in log, log
+    assert again["rebuilt"] == [2] and again["records"] > 0
+    store = RocksStore(store_dir(config) / "partition-2", 2)
+    try:
+        contents = dict(store.items())
+        heads = {key.decode(): load(value, contents.get)[0] for key, value in contents.items() if not is_chunk(key)}
+    finally:
+        store.close()
+    assert heads and all(heads[key].history == before[key].history for key in heads)
