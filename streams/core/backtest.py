@@ -6,14 +6,18 @@ promotion, per-rule activations, score histograms) and the shell adds the tallie
 fixed order; ``report`` turns the total into figures.
 
 Definitions (the README's "Backtest" says the same):
-- a prospect is a *lead* at threshold T if its score (interactions only, ``trajectory``) ever
-  reaches T while it is a known person; it counts once, at that first promotion, and only if
-  the promotion falls inside the window (``--since``/``--until``);
-- its outcome is the sales episode that promotion belongs to (``outcomes.outcome_for``):
+- a prospect becomes a *lead* at threshold T when its score (interactions only, ``trajectory``)
+  first reaches T while it is a known person; if sales rejected that lead (disqualified, or
+  lost) the worker recycles it at the verdict, and the next time its score (recycled) reaches
+  T is another lead, and so on; each lead counts if its promotion falls inside the window
+  (``--since``/``--until``);
+- each lead's outcome is the sales episode it claims (``outcomes.claim``: the first one not
+  closed at its promotion and not claimed by the prospect's earlier leads):
   *judged* = won + rejected + still open; *accepted* = judged leads sales accepted or contacted
   (or won) at some point; a lead sales never judged is *outcome unknown*, counted apart;
 - reject rate = rejected / judged; value per lead = won value / judged leads;
-- time to promotion = first touch (its first interaction) to the promotion, counted in hours;
+- time to promotion = first touch (its first interaction) to its first promotion, counted in
+  hours (a re-promotion after a recycle is not a new first touch: it is left out);
 - score distributions: every prospect sales closed (its first won or rejected episode, closed
   inside the window), by its highest score up to that close;
 - per rule, the share of its points that came from repeats: activations after its first one
@@ -29,7 +33,7 @@ from typing import Iterable, Sequence
 from schemas.records import CrmFeedback, Interaction
 from streams.core.history import Input
 from streams.core.model import ScoringModel
-from streams.core.outcomes import REJECTED, WON, Episode, closing, episodes, outcome_for
+from streams.core.outcomes import REJECTED, WON, Episode, claim, closing, episodes, recycles
 from streams.core.trajectory import Trajectory, trajectory
 
 HOUR_MS = 3_600_000
@@ -73,13 +77,14 @@ def facts(key: str, inputs: Sequence[Input], model: ScoringModel, counts: dict[s
     and the rules that fired at all to ``firsts``."""
     interactions, verdicts = split_inputs(inputs)
     mine: dict[str, int] | None = {} if counts is not None else None
-    path = trajectory(key, interactions, model, mine)
+    judged = episodes(verdicts)
+    path = trajectory(key, interactions, model, mine, recycles(judged) if judged else ())
     if mine:
         assert counts is not None and firsts is not None
         for rule_id, n in mine.items():
             counts[rule_id] = counts.get(rule_id, 0) + n
             firsts[rule_id] = firsts.get(rule_id, 0) + 1
-    return ProspectFacts(key, path, episodes(verdicts), len(inputs))
+    return ProspectFacts(key, path, judged, len(inputs))
 
 
 @dataclass(slots=True)
@@ -164,13 +169,20 @@ class Tally:
         path, judged = prospect.trajectory, prospect.episodes
         if not path.times:
             return  # never a known person with a score: no model promotes it
+        window, touched = self.window, path.first_touch
         for counts, threshold in zip(self.by_threshold, self.thresholds):
             promoted = path.promoted_at(threshold)
-            if promoted is None or not self.window.holds(promoted):
+            if promoted is None:
                 continue
-            touched = path.first_touch
-            episode = outcome_for(judged, promoted) if judged else None
-            counts.add(episode, None if touched is None else (promoted - touched) // HOUR_MS)
+            hours = None if touched is None else (promoted - touched) // HOUR_MS
+            if not judged:
+                if window.holds(promoted):
+                    counts.add(None, hours)
+                continue
+            for promoted, episode in leads(path, judged, threshold, promoted):
+                if window.holds(promoted):
+                    counts.add(episode, hours)
+                hours = None  # re-promotions: no new first touch
         closed = closing(judged) if judged else None
         if closed is not None and self.window.holds(closed.ended_at):  # type: ignore[arg-type]
             scores = self.won_scores if closed.result == WON else self.rejected_scores
@@ -191,6 +203,21 @@ class Tally:
             if at is not None:
                 self.first_at = at if self.first_at is None else min(self.first_at, at)
                 self.last_at = at if self.last_at is None else max(self.last_at, at)
+
+
+def leads(path: Trajectory, judged: tuple[Episode, ...], threshold: float,
+          first: int) -> list[tuple[int, Episode | None]]:
+    """A prospect's leads at ``threshold`` from its first promotion (``first``) on, each with the episode it
+    claims (None: outcome unknown): a rejected lead's recycle lets the recycled score promote it again."""
+    episode, restart, after = claim(judged, first)
+    out = [(first, episode)]
+    while restart is not None:
+        promoted = path.after[restart].promoted_at(threshold)
+        if promoted is None:
+            break
+        episode, restart, after = claim(judged, promoted, after)
+        out.append((promoted, episode))
+    return out
 
 
 def tally(histories: Iterable[tuple[str, Sequence[Input]]], model: ScoringModel, thresholds: Sequence[float],

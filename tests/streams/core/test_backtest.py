@@ -10,7 +10,7 @@ from leadflow.config import DEFAULT_MODEL
 from schemas.records import CrmFeedback, Interaction
 from streams.core.backtest import Window, default_thresholds, median_hours, report, tally
 from streams.core.model import load_model, parse_model
-from streams.core.outcomes import GRACE_MS, OPEN, REJECTED, WON, episodes, outcome_for
+from streams.core.outcomes import GRACE_MS, OPEN, REJECTED, WON, claim, episodes
 from streams.core.prospect import ProspectState, apply
 from streams.core.trajectory import Parameters, feature_points, trajectory
 from tests.streams.core.prospects import BASE
@@ -105,14 +105,14 @@ def test_verdicts_form_episodes_one_per_promotion_sales_saw():
     assert [(e.result, e.accepted, e.value) for e in judged] == [(REJECTED, True, 0.0), (REJECTED, False, 0.0),
                                                                 (WON, True, 7000.0), (OPEN, True, 0.0)]
     assert [e.judged_at for e in judged] == [T0, T0 + 40 * DAY, T0 + 90 * DAY, T0 + 200 * DAY]
-    assert outcome_for(judged, T0 - 30 * DAY) is judged[0]  # promoted earlier than sales saw it: the same lead
-    assert outcome_for(judged, T0 + 20 * DAY) is judged[1]
-    assert outcome_for(judged, T0 + 95 * DAY) is judged[2]
-    assert outcome_for(judged, T0 + 150 * DAY) is judged[3]  # the open one covers every later promotion
+    assert claim(judged, T0 - 30 * DAY).episode is judged[0]  # promoted earlier than sales saw it: the same lead
+    assert claim(judged, T0 + 20 * DAY).episode is judged[1]
+    assert claim(judged, T0 + 95 * DAY).episode is judged[2]
+    assert claim(judged, T0 + 150 * DAY).episode is judged[3]  # the open one covers every later promotion
     closed = episodes([verdict(key, 0, "disqualified", T0)])
-    assert outcome_for(closed, T0 + GRACE_MS) is closed[0]  # a little later: the interest sales judged
-    assert outcome_for(closed, T0 + GRACE_MS + 1) is None  # much later: sales never judged that promotion
-    assert outcome_for((), T0) is None
+    assert claim(closed, T0 + GRACE_MS).episode is closed[0]  # a little later: the interest sales judged
+    assert claim(closed, T0 + GRACE_MS + 1).episode is None  # much later: sales never judged that promotion
+    assert claim((), T0).episode is None
 
 
 def hand_built():
