@@ -98,7 +98,7 @@ class Counts:
     won: int = 0
     open: int = 0
     unknown: int = 0
-    won_value: float = 0.0
+    won_cents: int = 0  # whole cents: sums are exact, whatever order chunks are added up in
     hours: Counter = field(default_factory=Counter)  # hours from first touch to promotion -> leads
 
     def add(self, episode: Episode | None, hours: int | None) -> None:
@@ -112,14 +112,14 @@ class Counts:
         self.accepted += episode.accepted
         if episode.result == WON:
             self.won += 1
-            self.won_value += episode.value
+            self.won_cents += round(episode.value * 100)
         elif episode.result == REJECTED:
             self.rejected += 1
         else:
             self.open += 1
 
     def merge(self, other: "Counts") -> None:
-        for name in ("leads", "judged", "accepted", "rejected", "won", "open", "unknown", "won_value"):
+        for name in ("leads", "judged", "accepted", "rejected", "won", "open", "unknown", "won_cents"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.hours.update(other.hours)
 
@@ -297,9 +297,9 @@ def report(total: Tally, model: ScoringModel) -> Report:
 
 def row(threshold: float, counts: Counts) -> Row:
     return Row(threshold, counts.leads, counts.judged, counts.accepted, counts.rejected, counts.won, counts.open,
-               counts.unknown, counts.won_value,
+               counts.unknown, counts.won_cents / 100,
                counts.rejected / counts.judged if counts.judged else None,
-               counts.won_value / counts.judged if counts.judged else None,
+               counts.won_cents / 100 / counts.judged if counts.judged else None,
                median_hours(counts.hours) / 24 if counts.hours else None)
 
 
