@@ -32,6 +32,7 @@ from typing import Iterable, Sequence
 
 from schemas.records import CrmFeedback, Interaction
 from streams.core.history import Input
+from streams.core.lead_figures import LeadFigures
 from streams.core.model import ScoringModel
 from streams.core.outcomes import REJECTED, WON, Episode, claim, closing, episodes, recycles
 from streams.core.trajectory import Trajectory, trajectory
@@ -237,24 +238,6 @@ def default_thresholds(model: ScoringModel) -> tuple[float, ...]:
 
 
 @dataclass(frozen=True, slots=True)
-class Row:
-    """The figures at one threshold."""
-
-    threshold: float
-    leads: int
-    judged: int
-    accepted: int
-    rejected: int
-    won: int
-    open: int
-    unknown: int
-    won_value: float
-    reject_rate: float | None  # None: nothing judged
-    value_per_lead: float | None
-    median_days_to_promotion: float | None
-
-
-@dataclass(frozen=True, slots=True)
 class RuleRepeats:
     rule: str
     activations: int
@@ -272,13 +255,13 @@ class Report:
     window: Window
     first_at: int | None
     last_at: int | None
-    rows: tuple[Row, ...]
+    rows: tuple[LeadFigures, ...]
     rules: tuple[RuleRepeats, ...]
     edges: tuple[float, ...]
     won_scores: tuple[int, ...]
     rejected_scores: tuple[int, ...]
 
-    def row_at(self, threshold: float) -> Row:
+    def row_at(self, threshold: float) -> LeadFigures:
         return next(row for row in self.rows if row.threshold == threshold)
 
 
@@ -295,12 +278,10 @@ def report(total: Tally, model: ScoringModel) -> Report:
                   tuple(total.rejected_scores))
 
 
-def row(threshold: float, counts: Counts) -> Row:
-    return Row(threshold, counts.leads, counts.judged, counts.accepted, counts.rejected, counts.won, counts.open,
-               counts.unknown, counts.won_cents / 100,
-               counts.rejected / counts.judged if counts.judged else None,
-               counts.won_cents / 100 / counts.judged if counts.judged else None,
-               median_hours(counts.hours) / 24 if counts.hours else None)
+def row(threshold: float, counts: Counts) -> LeadFigures:
+    return LeadFigures(threshold, counts.leads, counts.judged, counts.accepted, counts.rejected, counts.won,
+                       counts.open, counts.unknown, counts.won_cents / 100,
+                       median_days_to_promotion=median_hours(counts.hours) / 24 if counts.hours else None)
 
 
 def median_hours(hours: Counter) -> float:
