@@ -157,7 +157,7 @@ class Tally:
     @staticmethod
     def empty(thresholds: Sequence[float], window: Window, model_threshold: float) -> "Tally":
         edges = histogram_edges(model_threshold)
-        return Tally(tuple(thresholds), window, edges, model_threshold, [Counts() for _ in thresholds],
+        return Tally(tuple(sorted(thresholds)), window, edges, model_threshold, [Counts() for _ in thresholds],
                      won_scores=[0] * (len(edges) - 1), rejected_scores=[0] * (len(edges) - 1))
 
     def add(self, prospect: ProspectFacts, first_at: int | None, last_at: int | None) -> None:
@@ -170,11 +170,14 @@ class Tally:
         path, judged = prospect.trajectory, prospect.episodes
         if not path.times:
             return  # never a known person with a score: no model promotes it
-        window, touched = self.window, path.first_touch
+        window, touched, times, maxima = self.window, path.first_touch, path.times, path.maxima
+        index, top = 0, len(maxima)
         for counts, threshold in zip(self.by_threshold, self.thresholds):
-            promoted = path.promoted_at(threshold)
-            if promoted is None:
-                continue
+            while index < top and maxima[index] < threshold:  # path.promoted_at, thresholds ascending
+                index += 1
+            if index == top:
+                break  # no higher threshold promotes it either
+            promoted = times[index]
             hours = None if touched is None else (promoted - touched) // HOUR_MS
             if not judged:
                 if window.holds(promoted):

@@ -66,21 +66,28 @@ class Trajectory:
         return self.maxima[index - 1] if index else 0.0
 
 
-class _Recycled:
-    """The behaviour score of the prospect recycled at one moment, kept beside the plain one (``trajectory``)."""
+class _Score:
+    """A prospect's behaviour score as the worker keeps it (its decaying sums, at its clock) and the moments it
+    reached a new high while known: the plain one, and one per recycle (``trajectory``)."""
 
     __slots__ = ("sums", "behaviour", "clock", "best", "times", "maxima")
 
-    def __init__(self, sums: dict[int | None, DecayingSum], clock: int, at: int, factor: float) -> None:
-        # as the worker's verdict then recycle: the clock moves to the verdict, every decaying sum is scaled
-        self.clock = at if at > clock else clock
-        self.sums = {half_life: DecayingSum(s.value * factor, s.as_of) for half_life, s in sums.items()}
-        self.behaviour = scoring.behaviour(self.sums, self.clock)
+    def __init__(self, sums: dict[int | None, DecayingSum], clock: int) -> None:
+        self.sums = sums
+        self.clock = clock
+        self.behaviour = scoring.behaviour(sums, clock) if sums else 0.0
         self.best = float("-inf")
         self.times: list[int] = []
         self.maxima: list[float] = []
 
+    def recycled(self, at: int, factor: float) -> "_Score":
+        """This score recycled at ``at``, as the worker's verdict then recycle: the clock moves to the verdict,
+        every decaying sum is scaled."""
+        return _Score({half_life: DecayingSum(s.value * factor, s.as_of) for half_life, s in self.sums.items()},
+                      at if at > self.clock else self.clock)
+
     def step(self, rules: list[Rule], at: int, fit: float, known: bool) -> None:
+        """The rules an interaction at ``at`` fired, as ``prospect._interaction`` adds them."""
         previous = self.clock
         clock = self.clock = at if at > previous else previous
         after = scoring.behaviour(self.sums, clock) if clock != previous else self.behaviour
@@ -94,6 +101,9 @@ class _Recycled:
             self.times.append(at)
             self.maxima.append(total)
 
+    def trajectory(self, first_touch: int | None, after: tuple[Trajectory, ...] = ()) -> Trajectory:
+        return Trajectory(first_touch, tuple(self.times), tuple(self.maxima), after)
+
 
 def trajectory(key: str, interactions: Iterable[Interaction], model: ScoringModel,
                counts: dict[str, int] | None = None, recycles: Sequence[int] = ()) -> Trajectory:
@@ -101,17 +111,13 @@ def trajectory(key: str, interactions: Iterable[Interaction], model: ScoringMode
     ``recycles`` (ascending times; interactions after one are scored recycled); when ``counts`` is given, each
     rule's activations are added to it."""
     tallies: dict[str, RuleTally] = {}
-    sums: dict[int | None, DecayingSum] = {}
     profile: dict[str, str] = {}
     seen: set[str] = set()
-    behaviour = fit = 0.0
-    clock = 0
+    fit = 0.0
     known = False
     first_touch: int | None = None
-    times: list[int] = []
-    maxima: list[float] = []
-    best = float("-inf")
-    recycled: list[_Recycled] = []
+    plain = _Score({}, 0)
+    scores = [plain]
     waiting = len(recycles)
     next_recycle = recycles[0] if waiting else None
     for event in interactions:
@@ -124,37 +130,24 @@ def trajectory(key: str, interactions: Iterable[Interaction], model: ScoringMode
         if first_touch is None:
             first_touch = at
         while next_recycle is not None and at > next_recycle:
-            recycled.append(_Recycled(sums, clock, next_recycle, RECYCLE_FACTORS[model.recycle_policy]))
-            next_recycle = recycles[len(recycled)] if len(recycled) < waiting else None
+            scores.append(plain.recycled(next_recycle, RECYCLE_FACTORS[model.recycle_policy]))
+            next_recycle = recycles[len(scores) - 1] if len(scores) <= waiting else None
         rules = scoring.fired(tallies, event, model)
-        previous = clock
-        clock = at if at > previous else previous
-        after = scoring.behaviour(sums, clock) if clock != previous else behaviour
-        if rules or event.traits:
-            for rule in rules:
-                scoring.record(tallies, rule, at)
-                scoring.add_behaviour(sums, rule, at)
-                after += rule.points if at == clock else rule.points * decay_factor(clock - at, rule.half_life_ms)
-                if counts is not None:
-                    counts[rule.id] = counts.get(rule.id, 0) + 1
-            if event.traits:
-                profile.update(event.traits)
-                fit = scoring.fit(profile, model)[0]
-        behaviour = after
+        for rule in rules:
+            scoring.record(tallies, rule, at)
+            if counts is not None:
+                counts[rule.id] = counts.get(rule.id, 0) + 1
+        if event.traits:
+            profile.update(event.traits)
+            fit = scoring.fit(profile, model)[0]
         known = known or event.prospect_id is not None
-        total = fit + behaviour
-        if known and total > best:
-            best = total
-            times.append(at)
-            maxima.append(total)
-        if recycled:
-            for branch in recycled:
-                branch.step(rules, at, fit, known)
+        for score in scores:
+            score.step(rules, at, fit, known)
     if not waiting:
-        return Trajectory(first_touch, tuple(times), tuple(maxima))
-    after = [Trajectory(None, tuple(b.times), tuple(b.maxima)) for b in recycled]
-    after += [Trajectory(None, (), ())] * (waiting - len(recycled))  # recycles after its last interaction
-    return Trajectory(first_touch, tuple(times), tuple(maxima), tuple(after))
+        return plain.trajectory(first_touch)
+    after = [score.trajectory(None) for score in scores[1:]]
+    after += [Trajectory(None, (), ())] * (waiting - len(after))  # recycles after its last interaction
+    return plain.trajectory(first_touch, tuple(after))
 
 
 def _links_away(key: str, event: Interaction) -> bool:

@@ -187,3 +187,8 @@ def test_closed_prospects_are_binned_by_their_score_at_the_close():
 def test_the_default_sweep_surrounds_the_models_threshold_and_medians_are_in_hours():
     assert default_thresholds(MODEL) == (25.0, 30.0, 35.0, 40.0, 45.0, 50.0, 55.0, 60.0, 65.0, 70.0, 75.0)
     assert median_hours({3: 1, 10: 2}) == 10 and median_hours({2: 1, 4: 1}) == 3
+
+
+def test_thresholds_given_in_any_order_are_swept_in_ascending_order():
+    assert report(tally(hand_built(), MODEL, [60, 40, 50]), MODEL) == report(tally(hand_built(), MODEL, [40, 50, 60]),
+                                                                              MODEL)
