@@ -8,11 +8,11 @@ import pytest
 
 from leadflow.cli import main
 from leadflow.config import DEFAULT_MODEL
-from leadflow.kafka import new_producer
 from streams.core.backtest import default_thresholds, report, tally
 from streams.core.model import load_model
 from streams.core.prospect import ProspectState, apply
 from streams.state_codec import dump_state
+from tests.leadflow.test_stage import produce
 from tests.streams.core.sales_history import history
 
 pytestmark = pytest.mark.integration
@@ -30,19 +30,6 @@ def worker_states(model):
     return states
 
 
-def publish(config, records):
-    async def send():
-        producer = new_producer(config)
-        await producer.start()
-        try:
-            for key, value in records:
-                await producer.send_and_wait(config.topic("prospect-state"), key=key.encode(), value=value)
-        finally:
-            await producer.stop()
-
-    asyncio.run(send())
-
-
 @pytest.fixture
 def changelog(config, monkeypatch, tmp_path):
     """The worker states on this test's changelog, with an older state of one key before its newest, an alias
@@ -55,7 +42,7 @@ def changelog(config, monkeypatch, tmp_path):
     alias.alias_of = first
     records = [(first, dump_state(stale)), *[(key, dump_state(state)) for key, state in states.items()],
                ("anon:visitor-1", dump_state(alias)), ("p_deleted", dump_state(stale)), ("p_deleted", None)]
-    publish(config, records)
+    asyncio.run(produce(config, "prospect-state", [(key.encode(), value) for key, value in records]))
     for name, value in config.as_env().items():
         monkeypatch.setenv(name, value)
     monkeypatch.chdir(tmp_path)

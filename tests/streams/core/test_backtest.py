@@ -76,6 +76,13 @@ def test_the_trajectory_is_the_workers_score_to_the_last_bit(model):
         assert path.first_touch == events[0].occurred_at
 
 
+def with_points(model, points):
+    """``model`` with these points (behaviour rules, then fit rules, as ``Parameters``): a candidate."""
+    rules = tuple(dataclasses.replace(r, points=points[i]) for i, r in enumerate(model.rules))
+    fits = tuple(dataclasses.replace(f, points=points[len(rules) + i]) for i, f in enumerate(model.fit_rules))
+    return dataclasses.replace(model, rules=rules, fit_rules=fits)
+
+
 def test_features_give_every_candidates_first_promotion_without_a_replay():
     """Scores are linear in the points: a candidate's promotion time at any threshold, from the features, is the
     one a replay under that candidate gives (the dominated points the features leave out never matter)."""
@@ -86,10 +93,7 @@ def test_features_give_every_candidates_first_promotion_without_a_replay():
         events = random_history(rng)
         features = feature_points("p_1", events, base, params.signs())
         points = [p * rng.uniform(0.5, 1.5) for p in params.points]
-        rules = tuple(dataclasses.replace(r, points=points[i]) for i, r in enumerate(base.rules))
-        fits = tuple(dataclasses.replace(f, points=points[len(rules) + i]) for i, f in enumerate(base.fit_rules))
-        candidate = dataclasses.replace(base, rules=rules, fit_rules=fits)
-        path = trajectory("p_1", events, candidate)
+        path = trajectory("p_1", events, with_points(base, points))
         scores = features.scores(points)
         for threshold in (10.5, 30.5, 50.5, 80.5, 150.5):
             by_features = next((at for at, s in zip(features.times, scores) if s >= threshold), None)

@@ -14,7 +14,8 @@ from streams.core.prospect import LeadChange, ProspectState, apply
 from streams.core.trajectory import Parameters, feature_points, trajectory
 from streams.core.tuning_data import IN_SAMPLE, JUDGED, LEADS, REJECTED_LEADS, UNKNOWN, WON_LEADS, Shard, extract, space
 from tests.streams.core.prospects import BASE
-from tests.streams.core.test_backtest import DAY, MODEL, T0, interaction, pricing, random_history, verdict
+from tests.streams.core.test_backtest import (DAY, MODEL, T0, interaction, pricing, random_history, verdict,
+                                             with_points)
 
 POLICIES = {policy: parse_model(BASE.replace("RECYCLE", policy).replace("promote: 50, demote: 30", "promote: 25, demote: 10"))
             for policy in ("reset", "halve", "keep")}
@@ -147,9 +148,7 @@ def test_features_after_a_recycle_give_a_candidates_re_promotion_without_a_repla
         at = events[rng.randrange(len(events))].occurred_at
         features = feature_points("p_1", events, model, params.signs(), (at,)).after[0]
         points = [p * rng.uniform(0.5, 1.5) for p in params.points]
-        rules = tuple(dataclasses.replace(r, points=points[i]) for i, r in enumerate(model.rules))
-        fits = tuple(dataclasses.replace(f, points=points[len(rules) + i]) for i, f in enumerate(model.fit_rules))
-        after = trajectory("p_1", events, dataclasses.replace(model, rules=rules, fit_rules=fits), recycles=(at,)).after[0]
+        after = trajectory("p_1", events, with_points(model, points), recycles=(at,)).after[0]
         for threshold in (5.5, 20.5, 40.5, 70.5):
             by_features = next((t for t, s in zip(features.times, features.scores(points)) if s >= threshold),
                                None)
