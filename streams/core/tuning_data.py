@@ -107,6 +107,7 @@ class TuningProspect:
     anchor: int | None  # its first verdict: the period a judged prospect belongs to
     indices: frozenset[int]  # the parameters it has features for
     after: tuple[tuple[tuple[int, ...], tuple[Sparse, ...]], ...] = ()
+    reach: tuple[float, ...] = ()  # per recycle: the highest score a candidate within bounds could give after it
 
     def scores(self, points: Sequence[float]) -> list[float]:
         return [sum(points[i] * v for i, v in row) for row in self.rows]
@@ -122,7 +123,8 @@ def extract(key: str, inputs: Sequence[Input], model: ScoringModel, bounds: Spac
         return None
     indices = frozenset(i for f in (features, *features.after) for row in f.values for i, _ in row)
     return TuningProspect(features.times, features.values, judged, judged[0].judged_at if judged else None,
-                          indices, tuple((f.times, f.values) for f in features.after))
+                          indices, tuple((f.times, f.values) for f in features.after),
+                          tuple(ceiling(f, bounds.highs) for f in features.after))
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,13 +212,16 @@ class Shard:
                     credit(prospect, segments, prospect.scores(vector), vector, diff)
         return [self._sweep(diff, stride) for diff in diffs]
 
-    def _credit(self, prospect: TuningProspect, segments: tuple[Segment, ...], scores: list[float],
+    def _credit(self, prospect: TuningProspect, segments: tuple[Segment, ...], scores: Iterable[float],
                 vector: Sequence[float], diff: list[int], segment: int = 0, low: int = 0, high: int = 0) -> None:
         """Each time the prospect's running maximum passes more thresholds of the grid (from ``low`` to ``high``,
         exclusive; 0: to the end), those thresholds promote it then: their interval of the grid gets that
-        promotion's outcome, and, when sales' verdict recycled it, goes on in the segment after the recycle."""
-        grid, reached = self.grid, low - 1
+        promotion's outcome, and, when sales' verdict recycled it, goes on in the segment after the recycle
+        (adjacent intervals going on in the same segment together, its scores computed only as far as needed; not
+        at all where no candidate within bounds reaches the interval's thresholds again)."""
+        grid, reached, reach = self.grid, low - 1, prospect.reach
         last = (high or len(grid)) - 1
+        going_on: list[list[int]] = []  # [segment, start, end]
         for (outcome, follow), score in zip(segments[segment], scores):
             top = bisect.bisect_right(grid, score + EPS) - 1
             if top > reached:
@@ -226,13 +231,18 @@ class Shard:
                 for offset, amount in outcome:
                     diff[offset + start] += amount
                     diff[offset + end] -= amount
-                if follow:
-                    rows = prospect.after[follow - 1][1]
-                    self._credit(prospect, segments, [sum(vector[i] * v for i, v in row) for row in rows], vector,
-                                 diff, follow, start, end)
+                if follow and reach[follow - 1] + EPS >= grid[start]:  # else no candidate promotes it again
+                    if going_on and going_on[-1][0] == follow and going_on[-1][2] == start:
+                        going_on[-1][2] = end
+                    else:
+                        going_on.append([follow, start, end])
                 if top == last:
-                    return
+                    break
                 reached = top
+        for follow, start, end in going_on:
+            rows = prospect.after[follow - 1][1]
+            self._credit(prospect, segments, (sum(vector[i] * v for i, v in row) for row in rows), vector, diff,
+                         follow, start, end)
 
     def _sweep(self, diff: list[int], stride: int) -> Sweep:
         size = len(self.grid)
