@@ -11,7 +11,7 @@ shard (``replay_pool``), the tallies are merged in order, the report computed. I
 prospects, M inputs in X s (Y prospects/s, P processes)`. Target (issue 17): 1M prospects in under 2 minutes
 on this 2-core machine. Not timed: printing the report (milliseconds) and the model's parse.
 
-Generators: ``synthetic`` (default) is `leadflow synthetic`'s (``leadflow.synthetic_history.write_history``:
+Generators: ``synthetic`` (default) is `leadflow synthetic`'s (``leadflow.synthetic_file.write_history``:
 personas, a known ground truth, sales' verdicts on the shipped model's leads; about 4 rows per prospect);
 ``heavy`` is this file's own, with more rows per prospect (a heavy tail of up to 400, 9.3 on average) and
 random outcomes for about one prospect in five: more reading and replay per prospect.
@@ -36,7 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.smoke import add_smoke_flag  # noqa: E402
 from leadflow.config import DEFAULT_MODEL, Config  # noqa: E402
 from leadflow.replay_pool import Progress, Seconds  # noqa: E402
-from leadflow.synthetic_history import Settings, write_history  # noqa: E402
+from leadflow.synthetic_file import write_history  # noqa: E402
+from leadflow.synthetic_history import Settings  # noqa: E402
 from leadflow.tuning_commands import backtest_tally  # noqa: E402
 from streams.core.backtest import Window, default_thresholds, report  # noqa: E402
 from streams.core.model import parse_model  # noqa: E402

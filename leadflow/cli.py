@@ -230,7 +230,7 @@ def cmd_import(config: Config, path: str, dry_run: bool, skip_bad: bool) -> int:
 
 
 def cmd_synthetic(out: str, prospects: int, seed: int, months: int, end: str | None) -> int:
-    from leadflow.synthetic_history import write_cli
+    from leadflow.synthetic_file import write_cli
 
     return write_cli(Path(out), prospects, seed, months, end)
 

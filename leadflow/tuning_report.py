@@ -15,8 +15,9 @@ from html import escape
 from typing import Sequence
 
 from leadflow.svg_charts import histogram, line_chart, paired_bars
-from streams.core.backtest import Report, Row
-from streams.core.tuning import Candidate, Figures, Settings, TuneResult
+from streams.core.backtest import Report
+from streams.core.lead_figures import LeadFigures
+from streams.core.tuning import Candidate, Settings, TuneResult
 from streams.core.tuning_data import Space
 
 STYLE = ("body{font-family:system-ui,sans-serif;margin:2em;color:#111;max-width:1200px}"
@@ -42,15 +43,20 @@ def _days(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f} d"
 
 
-ROW_COLUMNS = ("threshold", "leads", "judged", "accepted", "rejected", "won", "open", "unknown", "reject rate",
-               "won value", "value/lead", "median to promotion")
+COUNT_COLUMNS = ("judged", "accepted", "rejected", "won", "open", "unknown", "reject rate", "won value", "value/lead")
+ROW_COLUMNS = ("threshold", "leads", *COUNT_COLUMNS, "median to promotion")
 
 
-def row_cells(row: Row, model_threshold: float) -> list[str]:
+def count_cells(figures: LeadFigures) -> list[str]:
+    """What sales made of the leads: the columns the backtest's rows and the tuner's tables share."""
+    return [f"{figures.judged:,}", f"{figures.accepted:,}", f"{figures.rejected:,}", f"{figures.won:,}",
+            f"{figures.open:,}", f"{figures.unknown:,}", _rate(figures.reject_rate), _money(figures.won_value),
+            _money(figures.value_per_lead)]
+
+
+def row_cells(row: LeadFigures, model_threshold: float) -> list[str]:
     mark = "*" if row.threshold == model_threshold else ""
-    return [f"{mark}{row.threshold:g}", f"{row.leads:,}", f"{row.judged:,}", f"{row.accepted:,}",
-            f"{row.rejected:,}", f"{row.won:,}", f"{row.open:,}", f"{row.unknown:,}", _rate(row.reject_rate),
-            _money(row.won_value), _money(row.value_per_lead), _days(row.median_days_to_promotion)]
+    return [f"{mark}{row.threshold:g}", f"{row.leads:,}", *count_cells(row), _days(row.median_days_to_promotion)]
 
 
 def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -138,15 +144,12 @@ class TuneView:
     written: str | None = None
 
 
-FIGURE_COLUMNS = ("", "threshold", "leads", "per {per}", "judged", "accepted", "rejected", "won", "open", "unknown",
-                  "reject rate", "won value", "value/lead")
+FIGURE_COLUMNS = ("", "threshold", "leads", "per {per}", *COUNT_COLUMNS)
 
 
-def _figure_cells(name: str, figures: Figures) -> list[str]:
+def _figure_cells(name: str, figures: LeadFigures) -> list[str]:
     return [name, f"{figures.threshold:g}", f"{figures.leads:,}", f"{figures.leads_per_period:,.1f}",
-            f"{figures.judged:,}", f"{figures.accepted:,}", f"{figures.rejected:,}", f"{figures.won:,}",
-            f"{figures.open:,}", f"{figures.unknown:,}", _rate(figures.reject_rate), _money(figures.won_value),
-            _money(figures.value_per_lead)]
+            *count_cells(figures)]
 
 
 def _stages(view: TuneView) -> list[tuple[str, Candidate]]:

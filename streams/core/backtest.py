@@ -6,14 +6,18 @@ promotion, per-rule activations, score histograms) and the shell adds the tallie
 fixed order; ``report`` turns the total into figures.
 
 Definitions (the README's "Backtest" says the same):
-- a prospect is a *lead* at threshold T if its score (interactions only, ``trajectory``) ever
-  reaches T while it is a known person; it counts once, at that first promotion, and only if
-  the promotion falls inside the window (``--since``/``--until``);
-- its outcome is the sales episode that promotion belongs to (``outcomes.outcome_for``):
+- a prospect becomes a *lead* at threshold T when its score (interactions only, ``trajectory``)
+  first reaches T while it is a known person; if sales rejected that lead (disqualified, or
+  lost) the worker recycles it at the verdict, and the next time its score (recycled) reaches
+  T is another lead, and so on; each lead counts if its promotion falls inside the window
+  (``--since``/``--until``);
+- each lead's outcome is the sales episode it claims (``outcomes.claim``: the first one not
+  closed at its promotion and not claimed by the prospect's earlier leads):
   *judged* = won + rejected + still open; *accepted* = judged leads sales accepted or contacted
   (or won) at some point; a lead sales never judged is *outcome unknown*, counted apart;
 - reject rate = rejected / judged; value per lead = won value / judged leads;
-- time to promotion = first touch (its first interaction) to the promotion, counted in hours;
+- time to promotion = first touch (its first interaction) to its first promotion, counted in
+  hours (a re-promotion after a recycle is not a new first touch: it is left out);
 - score distributions: every prospect sales closed (its first won or rejected episode, closed
   inside the window), by its highest score up to that close;
 - per rule, the share of its points that came from repeats: activations after its first one
@@ -28,8 +32,9 @@ from typing import Iterable, Sequence
 
 from schemas.records import CrmFeedback, Interaction
 from streams.core.history import Input
+from streams.core.lead_figures import LeadFigures
 from streams.core.model import ScoringModel
-from streams.core.outcomes import REJECTED, WON, Episode, closing, episodes, outcome_for
+from streams.core.outcomes import REJECTED, WON, Episode, claim, closing, episodes, recycles
 from streams.core.trajectory import Trajectory, trajectory
 
 HOUR_MS = 3_600_000
@@ -73,13 +78,14 @@ def facts(key: str, inputs: Sequence[Input], model: ScoringModel, counts: dict[s
     and the rules that fired at all to ``firsts``."""
     interactions, verdicts = split_inputs(inputs)
     mine: dict[str, int] | None = {} if counts is not None else None
-    path = trajectory(key, interactions, model, mine)
+    judged = episodes(verdicts)
+    path = trajectory(key, interactions, model, mine, recycles(judged) if judged else ())
     if mine:
         assert counts is not None and firsts is not None
         for rule_id, n in mine.items():
             counts[rule_id] = counts.get(rule_id, 0) + n
             firsts[rule_id] = firsts.get(rule_id, 0) + 1
-    return ProspectFacts(key, path, episodes(verdicts), len(inputs))
+    return ProspectFacts(key, path, judged, len(inputs))
 
 
 @dataclass(slots=True)
@@ -93,7 +99,7 @@ class Counts:
     won: int = 0
     open: int = 0
     unknown: int = 0
-    won_value: float = 0.0
+    won_cents: int = 0  # whole cents: sums are exact, whatever order chunks are added up in
     hours: Counter = field(default_factory=Counter)  # hours from first touch to promotion -> leads
 
     def add(self, episode: Episode | None, hours: int | None) -> None:
@@ -107,14 +113,14 @@ class Counts:
         self.accepted += episode.accepted
         if episode.result == WON:
             self.won += 1
-            self.won_value += episode.value
+            self.won_cents += round(episode.value * 100)
         elif episode.result == REJECTED:
             self.rejected += 1
         else:
             self.open += 1
 
     def merge(self, other: "Counts") -> None:
-        for name in ("leads", "judged", "accepted", "rejected", "won", "open", "unknown", "won_value"):
+        for name in ("leads", "judged", "accepted", "rejected", "won", "open", "unknown", "won_cents"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.hours.update(other.hours)
 
@@ -151,7 +157,7 @@ class Tally:
     @staticmethod
     def empty(thresholds: Sequence[float], window: Window, model_threshold: float) -> "Tally":
         edges = histogram_edges(model_threshold)
-        return Tally(tuple(thresholds), window, edges, model_threshold, [Counts() for _ in thresholds],
+        return Tally(tuple(sorted(thresholds)), window, edges, model_threshold, [Counts() for _ in thresholds],
                      won_scores=[0] * (len(edges) - 1), rejected_scores=[0] * (len(edges) - 1))
 
     def add(self, prospect: ProspectFacts, first_at: int | None, last_at: int | None) -> None:
@@ -164,13 +170,23 @@ class Tally:
         path, judged = prospect.trajectory, prospect.episodes
         if not path.times:
             return  # never a known person with a score: no model promotes it
+        window, touched, times, maxima = self.window, path.first_touch, path.times, path.maxima
+        index, top = 0, len(maxima)
         for counts, threshold in zip(self.by_threshold, self.thresholds):
-            promoted = path.promoted_at(threshold)
-            if promoted is None or not self.window.holds(promoted):
+            while index < top and maxima[index] < threshold:  # path.promoted_at, thresholds ascending
+                index += 1
+            if index == top:
+                break  # no higher threshold promotes it either
+            promoted = times[index]
+            hours = None if touched is None else (promoted - touched) // HOUR_MS
+            if not judged:
+                if window.holds(promoted):
+                    counts.add(None, hours)
                 continue
-            touched = path.first_touch
-            episode = outcome_for(judged, promoted) if judged else None
-            counts.add(episode, None if touched is None else (promoted - touched) // HOUR_MS)
+            for promoted, episode in leads(path, judged, threshold, promoted):
+                if window.holds(promoted):
+                    counts.add(episode, hours)
+                hours = None  # re-promotions: no new first touch
         closed = closing(judged) if judged else None
         if closed is not None and self.window.holds(closed.ended_at):  # type: ignore[arg-type]
             scores = self.won_scores if closed.result == WON else self.rejected_scores
@@ -193,6 +209,21 @@ class Tally:
                 self.last_at = at if self.last_at is None else max(self.last_at, at)
 
 
+def leads(path: Trajectory, judged: tuple[Episode, ...], threshold: float,
+          first: int) -> list[tuple[int, Episode | None]]:
+    """A prospect's leads at ``threshold`` from its first promotion (``first``) on, each with the episode it
+    claims (None: outcome unknown): a rejected lead's recycle lets the recycled score promote it again."""
+    episode, restart, after = claim(judged, first)
+    out = [(first, episode)]
+    while restart is not None:
+        promoted = path.after[restart].promoted_at(threshold)
+        if promoted is None:
+            break
+        episode, restart, after = claim(judged, promoted, after)
+        out.append((promoted, episode))
+    return out
+
+
 def tally(histories: Iterable[tuple[str, Sequence[Input]]], model: ScoringModel, thresholds: Sequence[float],
           window: Window = Window()) -> Tally:
     """Fold these prospects' histories (each in canonical order) into a tally under ``model``."""
@@ -207,24 +238,6 @@ def default_thresholds(model: ScoringModel) -> tuple[float, ...]:
     """The model's threshold and a sweep around it: half to one and a half times it, in tenths."""
     base = model.promote_threshold
     return tuple(sorted({float(round(base * f / 10)) for f in range(5, 16) if round(base * f / 10) > 0} | {base}))
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    """The figures at one threshold."""
-
-    threshold: float
-    leads: int
-    judged: int
-    accepted: int
-    rejected: int
-    won: int
-    open: int
-    unknown: int
-    won_value: float
-    reject_rate: float | None  # None: nothing judged
-    value_per_lead: float | None
-    median_days_to_promotion: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,13 +258,13 @@ class Report:
     window: Window
     first_at: int | None
     last_at: int | None
-    rows: tuple[Row, ...]
+    rows: tuple[LeadFigures, ...]
     rules: tuple[RuleRepeats, ...]
     edges: tuple[float, ...]
     won_scores: tuple[int, ...]
     rejected_scores: tuple[int, ...]
 
-    def row_at(self, threshold: float) -> Row:
+    def row_at(self, threshold: float) -> LeadFigures:
         return next(row for row in self.rows if row.threshold == threshold)
 
 
@@ -268,12 +281,10 @@ def report(total: Tally, model: ScoringModel) -> Report:
                   tuple(total.rejected_scores))
 
 
-def row(threshold: float, counts: Counts) -> Row:
-    return Row(threshold, counts.leads, counts.judged, counts.accepted, counts.rejected, counts.won, counts.open,
-               counts.unknown, counts.won_value,
-               counts.rejected / counts.judged if counts.judged else None,
-               counts.won_value / counts.judged if counts.judged else None,
-               median_hours(counts.hours) / 24 if counts.hours else None)
+def row(threshold: float, counts: Counts) -> LeadFigures:
+    return LeadFigures(threshold, counts.leads, counts.judged, counts.accepted, counts.rejected, counts.won,
+                       counts.open, counts.unknown, counts.won_cents / 100,
+                       median_days_to_promotion=median_hours(counts.hours) / 24 if counts.hours else None)
 
 
 def median_hours(hours: Counter) -> float:

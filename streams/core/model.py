@@ -26,7 +26,8 @@ INTERACTION_TYPES = frozenset({
     "identity.linked", "profile.updated", "event.tracked",
 })
 TRACKED = "event.tracked"  # a sender's named event (a track call) that maps to no other canonical type
-RECYCLE_POLICIES = ("reset", "halve", "keep")
+RECYCLE_FACTORS = {"reset": 0.0, "halve": 0.5, "keep": 1.0}  # what a recycle leaves of the behaviour score
+RECYCLE_POLICIES = tuple(RECYCLE_FACTORS)
 _TOP_KEYS = {"version", "defaults", "thresholds", "recycle", "timeline", "rules", "fit", "segments", "sla"}
 _SLA_KEYS = {"id", "respond_within", "business_hours", "escalation", "queue"}
 BUSINESS_HOURS_KEYS = {"timezone", "days", "hours", "holidays"}

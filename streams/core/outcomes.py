@@ -10,13 +10,19 @@ takes the outcome of the first episode that had not closed yet at ``P``, or of t
 judged, seen a little later. A prospect sales never judged, or a promotion later than that,
 was never judged by sales: its outcome is unknown, counted apart, never as good or bad.
 
+Each episode belongs to one lead (``claim``): a prospect a candidate promotes, sales reject
+and the worker recycles (the episode's close) can be promoted again, and that re-promotion
+is a lead of its own, with the next episode sales judged or none. A lead whose episode is
+won or still open stays with sales; one that took a closed episode by the grace rule, or
+whose outcome is unknown, was never recycled by a verdict: no lead follows either.
+
 A lost deal counts as a rejection like a disqualification: either way, sales got no deal.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from schemas.records import CrmFeedback
 
@@ -37,10 +43,7 @@ class Episode:
     result: str  # WON, REJECTED or OPEN
     accepted: bool  # sales accepted or contacted it (or won it) at some point
     value: float  # the deal value of a won deal (0.0 otherwise)
-
-    def covers(self, promoted_at: int) -> bool:
-        """A promotion at this time is this episode's if the episode had not closed yet."""
-        return self.ended_at is None or promoted_at <= self.ended_at
+    recycle: int | None = None  # a rejection: which of the prospect's recycles (``recycles``) it was
 
 
 def episodes(verdicts: Iterable[CrmFeedback]) -> tuple[Episode, ...]:
@@ -48,6 +51,7 @@ def episodes(verdicts: Iterable[CrmFeedback]) -> tuple[Episode, ...]:
     out: list[Episode] = []
     judged_at: int | None = None
     accepted = False
+    rejections = 0
     for verdict in verdicts:
         if judged_at is None:
             judged_at, accepted = verdict.occurred_at, False
@@ -55,22 +59,40 @@ def episodes(verdicts: Iterable[CrmFeedback]) -> tuple[Episode, ...]:
         result = CLOSING.get(verdict.type)
         if result is not None:
             value = float(verdict.deal_value or 0.0) if result == WON else 0.0
-            out.append(Episode(judged_at, verdict.occurred_at, result, accepted, value))
+            recycle = None
+            if result == REJECTED:
+                recycle, rejections = rejections, rejections + 1
+            out.append(Episode(judged_at, verdict.occurred_at, result, accepted, value, recycle))
             judged_at = None
     if judged_at is not None:
         out.append(Episode(judged_at, None, OPEN, accepted, 0.0))
     return tuple(out)
 
 
-def outcome_for(judged: tuple[Episode, ...], promoted_at: int, grace_ms: int = GRACE_MS) -> Episode | None:
-    """The episode a promotion at ``promoted_at`` belongs to, or None: sales never judged it (outcome unknown)."""
-    for episode in judged:
-        if episode.covers(promoted_at):
-            return episode
-    last = judged[-1] if judged else None
-    if last is not None and promoted_at <= last.ended_at + grace_ms:  # type: ignore[operator]
-        return last
-    return None
+class Claim(NamedTuple):
+    """A lead's outcome, and whether sales' verdict on it recycled the prospect so that a later promotion is a
+    new lead: ``restart`` numbers the recycle among ``recycles(judged)``, ``after`` the first episode left."""
+
+    episode: Episode | None  # None: outcome unknown
+    restart: int | None  # None: no lead follows this one
+    after: int
+
+
+def claim(judged: tuple[Episode, ...], promoted_at: int, first: int = 0, grace_ms: int = GRACE_MS) -> Claim:
+    """What a promotion at ``promoted_at`` gets of the episodes from ``first`` on (the ones before belong to the
+    prospect's earlier leads): the first that had not closed yet, or the last one within the grace."""
+    for index in range(first, len(judged)):
+        episode = judged[index]
+        if episode.ended_at is None or promoted_at <= episode.ended_at:
+            return Claim(episode, episode.recycle, index + 1)
+    if first < len(judged) and promoted_at <= judged[-1].ended_at + grace_ms:  # type: ignore[operator]
+        return Claim(judged[-1], None, len(judged))
+    return Claim(None, None, len(judged))
+
+
+def recycles(judged: tuple[Episode, ...]) -> tuple[int, ...]:
+    """When sales' verdicts recycled the prospect (lost, disqualified): where a rejected lead's successor starts."""
+    return tuple(e.ended_at for e in judged if e.recycle is not None)  # type: ignore[misc]
 
 
 def closing(judged: tuple[Episode, ...]) -> Episode | None:

@@ -24,7 +24,7 @@ from streams.core.automation_state import ActionEffect, AutomationState, Program
 from streams.core.decay import decay_factor
 from streams.core.history import Input, canonical_order, retain
 from streams.core.identity import person_id, resolution
-from streams.core.model import ScoringModel
+from streams.core.model import RECYCLE_FACTORS, ScoringModel
 from streams.core.scoring import DecayingSum, RuleTally
 from streams.core.seen import RecentIds
 
@@ -338,7 +338,7 @@ def _verdict(state: ProspectState, verdict: CrmFeedback, model: ScoringModel) ->
 
 def _recycle(state: ProspectState, verdict: CrmFeedback, model: ScoringModel) -> None:
     """Back to nurture; the behaviour score is reset, halved or kept as the model says."""
-    factor = {"reset": 0.0, "halve": 0.5, "keep": 1.0}[model.recycle_policy]
+    factor = RECYCLE_FACTORS[model.recycle_policy]
     before = state.behaviour
     for decaying in (*state.tallies.values(), *state.behaviour_by_half_life.values()):
         decaying.value *= factor

@@ -7,12 +7,21 @@ same arithmetic as ``prospect._interaction`` (the same ``scoring.fired``, ``reco
 ``add_behaviour`` and fit), so its scores are the worker's to the last bit (a test replays
 random histories both ways).
 
-Only interactions are replayed: verdicts (and the recycling they cause) are the outcome we
-measure against, not an input of the score. Promotion needs a known person (an email) and
-happens at an interaction whose score reaches the threshold; between interactions scores
-only decay, except where a negative rule's points decay away, and that is seen at the next
-interaction too, which is where the worker checks. So a prospect's promotion time at *any*
-threshold is a bisect in the list of moments its running maximum rose (``Trajectory``).
+Only interactions are replayed: verdicts are the outcome we measure against, not an input of
+the score. Promotion needs a known person (an email) and happens at an interaction whose
+score reaches the threshold; between interactions scores only decay, except where a negative
+rule's points decay away, and that is seen at the next interaction too, which is where the
+worker checks. So a prospect's first promotion at *any* threshold is a bisect in the list of
+moments its running maximum rose (``Trajectory``).
+
+The recycling verdicts do matter for what comes after a rejected lead: from a recycle on, the
+worker scores the prospect with its behaviour reset, halved or kept (``recycle.score``) and
+may promote it again. Which rules fire never depends on a recycle (it scales points, not
+counts), so the same pass keeps, for each recycle time it is given, the scores of the
+prospect recycled then (``Trajectory.after``: its own running maxima from there on), with the
+worker's arithmetic. Each is the worker's score when that recycle is the only one or the
+policy is ``reset`` or ``keep``; under ``halve``, an earlier recycle's halving of what was
+left is not compounded.
 
 Tuning needs more: the score at each of those moments as a function of the points. Which
 rules fire depends on counts (once-only, caps), never on points, so the score is linear in
@@ -32,17 +41,19 @@ from schemas.records import Interaction
 from streams.core import scoring
 from streams.core.decay import decay_factor
 from streams.core.identity import resolution
-from streams.core.model import ScoringModel
+from streams.core.model import RECYCLE_FACTORS, Rule, ScoringModel
 from streams.core.scoring import DecayingSum, RuleTally
 
 
 @dataclass(frozen=True, slots=True)
 class Trajectory:
-    """The moments a prospect's score (while known) reached a new high: ``maxima`` rise, ``times`` with them."""
+    """The moments a prospect's score (while known) reached a new high: ``maxima`` rise, ``times`` with them;
+    ``after``: one per recycle time asked for, the same from that recycle on, the prospect recycled then."""
 
     first_touch: int | None  # its first interaction, known or not
     times: tuple[int, ...]
     maxima: tuple[float, ...]
+    after: tuple["Trajectory", ...] = ()
 
     def promoted_at(self, threshold: float) -> int | None:
         """When a model with this promotion threshold first promotes it (None: never)."""
@@ -55,21 +66,60 @@ class Trajectory:
         return self.maxima[index - 1] if index else 0.0
 
 
+class _Score:
+    """A prospect's behaviour score as the worker keeps it (its decaying sums, at its clock) and the moments it
+    reached a new high while known: the plain one, and one per recycle (``trajectory``)."""
+
+    __slots__ = ("sums", "behaviour", "clock", "best", "times", "maxima")
+
+    def __init__(self, sums: dict[int | None, DecayingSum], clock: int) -> None:
+        self.sums = sums
+        self.clock = clock
+        self.behaviour = scoring.behaviour(sums, clock) if sums else 0.0
+        self.best = float("-inf")
+        self.times: list[int] = []
+        self.maxima: list[float] = []
+
+    def recycled(self, at: int, factor: float) -> "_Score":
+        """This score recycled at ``at``, as the worker's verdict then recycle: the clock moves to the verdict,
+        every decaying sum is scaled."""
+        return _Score({half_life: DecayingSum(s.value * factor, s.as_of) for half_life, s in self.sums.items()},
+                      at if at > self.clock else self.clock)
+
+    def step(self, rules: list[Rule], at: int, fit: float, known: bool) -> None:
+        """The rules an interaction at ``at`` fired, as ``prospect._interaction`` adds them."""
+        previous = self.clock
+        clock = self.clock = at if at > previous else previous
+        after = scoring.behaviour(self.sums, clock) if clock != previous else self.behaviour
+        for rule in rules:
+            scoring.add_behaviour(self.sums, rule, at)
+            after += rule.points if at == clock else rule.points * decay_factor(clock - at, rule.half_life_ms)
+        self.behaviour = after
+        total = fit + after
+        if known and total > self.best:
+            self.best = total
+            self.times.append(at)
+            self.maxima.append(total)
+
+    def trajectory(self, first_touch: int | None, after: tuple[Trajectory, ...] = ()) -> Trajectory:
+        return Trajectory(first_touch, tuple(self.times), tuple(self.maxima), after)
+
+
 def trajectory(key: str, interactions: Iterable[Interaction], model: ScoringModel,
-               counts: dict[str, int] | None = None) -> Trajectory:
-    """The score trajectory of these interactions (canonical order) under ``model``; when ``counts`` is
-    given, each rule's activations are added to it."""
+               counts: dict[str, int] | None = None, recycles: Sequence[int] = ()) -> Trajectory:
+    """The score trajectory of these interactions (canonical order) under ``model``, and after each of the
+    ``recycles`` (ascending times; interactions after one are scored recycled); when ``counts`` is given, each
+    rule's activations are added to it."""
     tallies: dict[str, RuleTally] = {}
-    sums: dict[int | None, DecayingSum] = {}
     profile: dict[str, str] = {}
     seen: set[str] = set()
-    behaviour = fit = 0.0
-    clock = 0
+    fit = 0.0
     known = False
     first_touch: int | None = None
-    times: list[int] = []
-    maxima: list[float] = []
-    best = float("-inf")
+    plain = _Score({}, 0)
+    scores = [plain]
+    waiting = len(recycles)
+    next_recycle = recycles[0] if waiting else None
     for event in interactions:
         if event.event_id in seen:
             continue
@@ -79,28 +129,25 @@ def trajectory(key: str, interactions: Iterable[Interaction], model: ScoringMode
         at = event.occurred_at
         if first_touch is None:
             first_touch = at
+        while next_recycle is not None and at > next_recycle:
+            scores.append(plain.recycled(next_recycle, RECYCLE_FACTORS[model.recycle_policy]))
+            next_recycle = recycles[len(scores) - 1] if len(scores) <= waiting else None
         rules = scoring.fired(tallies, event, model)
-        previous = clock
-        clock = at if at > previous else previous
-        after = scoring.behaviour(sums, clock) if clock != previous else behaviour
-        if rules or event.traits:
-            for rule in rules:
-                scoring.record(tallies, rule, at)
-                scoring.add_behaviour(sums, rule, at)
-                after += rule.points if at == clock else rule.points * decay_factor(clock - at, rule.half_life_ms)
-                if counts is not None:
-                    counts[rule.id] = counts.get(rule.id, 0) + 1
-            if event.traits:
-                profile.update(event.traits)
-                fit = scoring.fit(profile, model)[0]
-        behaviour = after
+        for rule in rules:
+            scoring.record(tallies, rule, at)
+            if counts is not None:
+                counts[rule.id] = counts.get(rule.id, 0) + 1
+        if event.traits:
+            profile.update(event.traits)
+            fit = scoring.fit(profile, model)[0]
         known = known or event.prospect_id is not None
-        total = fit + behaviour
-        if known and total > best:
-            best = total
-            times.append(at)
-            maxima.append(total)
-    return Trajectory(first_touch, tuple(times), tuple(maxima))
+        for score in scores:
+            score.step(rules, at, fit, known)
+    if not waiting:
+        return plain.trajectory(first_touch)
+    after = [score.trajectory(None) for score in scores[1:]]
+    after += [Trajectory(None, (), ())] * (waiting - len(after))  # recycles after its last interaction
+    return plain.trajectory(first_touch, tuple(after))
 
 
 def _links_away(key: str, event: Interaction) -> bool:
@@ -132,31 +179,67 @@ Sparse = tuple[tuple[int, float], ...]  # (parameter index, value), indices asce
 @dataclass(frozen=True, slots=True)
 class Features:
     """A known prospect's score at each of its interactions, as linear features of the parameters; points
-    no candidate could make a first promotion (dominated by the one before) are left out."""
+    no candidate could make a first promotion (dominated by the one before) are left out. ``after``: the same
+    from each recycle asked for on, the prospect recycled then (as ``Trajectory.after``)."""
 
     times: tuple[int, ...]
     values: tuple[Sparse, ...]
+    after: tuple["Features", ...] = ()
 
     def scores(self, points: Sequence[float]) -> list[float]:
         return [sum(points[i] * v for i, v in row) for row in self.values]
 
 
+class _Rows:
+    """Per rule, its activations (one point each) decayed, and the feature rows kept: the plain prospect's or
+    the recycled one's (``feature_points``)."""
+
+    __slots__ = ("units", "times", "values")
+
+    def __init__(self, units: dict[int, DecayingSum]) -> None:
+        self.units = units
+        self.times: list[int] = []
+        self.values: list[Sparse] = []
+
+    def recycled(self, factor: float) -> "_Rows":
+        return _Rows({i: DecayingSum(unit.value * factor, unit.as_of) for i, unit in self.units.items()})
+
+    def add(self, index: int, at: int, clock: int, half_life_ms: int | None) -> None:
+        unit = self.units.get(index)
+        if unit is None:
+            self.units[index] = DecayingSum(decay_factor(clock - at, half_life_ms), clock)
+        else:
+            unit.add(1.0, at, half_life_ms)
+
+    def keep(self, at: int, clock: int, half_lives: Sequence[int | None], fit_rows: Sparse,
+             signs: Sequence[int]) -> None:
+        row = tuple(sorted([(i, unit.at(clock, half_lives[i])) for i, unit in self.units.items() if signs[i]]
+                           + list(fit_rows)))
+        if self.values and _dominated(row, self.values[-1], signs):
+            return
+        self.times.append(at)
+        self.values.append(row)
+
+    def features(self, after: tuple[Features, ...] = ()) -> Features:
+        return Features(tuple(self.times), tuple(self.values), after)
+
+
 def feature_points(key: str, interactions: Iterable[Interaction], model: ScoringModel,
-                   signs: Sequence[int]) -> Features:
-    """Features at each interaction of a known prospect; ``signs`` (per parameter, as ``Parameters``) let a
-    point dominated by the previous kept one go: with every sign kept, it can never be a first crossing."""
+                   signs: Sequence[int], recycles: Sequence[int] = ()) -> Features:
+    """Features at each interaction of a known prospect, and after each of the ``recycles``; ``signs`` (per
+    parameter, as ``Parameters``) let a point dominated by the previous kept one go: with every sign kept, it can
+    never be a first crossing."""
     rule_index = {rule.id: i for i, rule in enumerate(model.rules)}
     fit_base = len(model.rules)
     tallies: dict[str, RuleTally] = {}
-    units: dict[int, DecayingSum] = {}  # per rule: its activations, one point each, decayed
     half_lives = [rule.half_life_ms for rule in model.rules]
     profile: dict[str, str] = {}
     seen: set[str] = set()
     fit_rows: Sparse = ()
     known = False
     clock = 0
-    times: list[int] = []
-    values: list[Sparse] = []
+    plain = _Rows({})
+    branches: list[_Rows] = []
     for event in interactions:
         if event.event_id in seen:
             continue
@@ -164,15 +247,15 @@ def feature_points(key: str, interactions: Iterable[Interaction], model: Scoring
         if _links_away(key, event):
             break
         at = event.occurred_at
+        while len(branches) < len(recycles) and at > recycles[len(branches)]:
+            branches.append(plain.recycled(RECYCLE_FACTORS[model.recycle_policy]))
         clock = at if at > clock else clock
         for rule in scoring.fired(tallies, event, model):
             scoring.record(tallies, rule, at)
             index = rule_index[rule.id]
-            unit = units.get(index)
-            if unit is None:
-                units[index] = DecayingSum(decay_factor(clock - at, rule.half_life_ms), clock)
-            else:
-                unit.add(1.0, at, rule.half_life_ms)
+            plain.add(index, at, clock, rule.half_life_ms)
+            for branch in branches:
+                branch.add(index, at, clock, rule.half_life_ms)
         if event.traits:
             profile.update(event.traits)
             matched = {rule.id for rule in model.fit_rules if rule.condition.matches(profile)}
@@ -181,13 +264,11 @@ def feature_points(key: str, interactions: Iterable[Interaction], model: Scoring
         known = known or event.prospect_id is not None
         if not known:
             continue
-        row = tuple(sorted([(i, unit.at(clock, half_lives[i])) for i, unit in units.items() if signs[i]]
-                           + list(fit_rows)))
-        if values and _dominated(row, values[-1], signs):
-            continue
-        times.append(at)
-        values.append(row)
-    return Features(tuple(times), tuple(values))
+        plain.keep(at, clock, half_lives, fit_rows, signs)
+        for branch in branches:
+            branch.keep(at, clock, half_lives, fit_rows, signs)
+    branches += [_Rows({}) for _ in range(len(recycles) - len(branches))]
+    return plain.features(tuple(branch.features() for branch in branches))
 
 
 def _dominated(row: Sparse, kept: Sparse, signs: Sequence[int]) -> bool:

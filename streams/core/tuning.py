@@ -29,6 +29,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from streams.core.lead_figures import LeadFigures
 from streams.core.tuning_data import (ACCEPTED, HELD_OUT, IN_SAMPLE, JUDGED, LEADS, OPEN_LEADS, REJECTED_LEADS,
                                       UNKNOWN, WON_CENTS, WON_LEADS, Space, Sweep)
 
@@ -79,53 +80,22 @@ def split_at(anchors: Sequence[int], end: int, holdout: float | int) -> int:
     return ordered[index] if index < len(ordered) else end + 1
 
 
-@dataclass(frozen=True, slots=True)
-class Figures:
-    """A candidate's leads at one threshold in one period."""
-
-    threshold: float
-    leads: int
-    judged: int
-    accepted: int
-    rejected: int
-    won: int
-    open: int
-    unknown: int
-    won_value: float
-    periods: float  # the period's length in months or weeks
-
-    @property
-    def reject_rate(self) -> float | None:
-        return self.rejected / self.judged if self.judged else None
-
-    @property
-    def leads_per_period(self) -> float:
-        return self.leads / self.periods
-
-    @property
-    def value_per_lead(self) -> float | None:
-        return self.won_value / self.judged if self.judged else None
-
-    @property
-    def unknown_share(self) -> float:
-        return self.unknown / self.leads if self.leads else 0.0
-
-
 def figures(sweep: Sweep, period: int, index: int, grid: Sequence[float], periods: Periods,
-            settings: Settings) -> Figures:
+            settings: Settings) -> LeadFigures:
     def at(category: int) -> int:
         return sweep.at(period, category, index)
 
-    return Figures(grid[index], at(LEADS), at(JUDGED), at(ACCEPTED), at(REJECTED_LEADS), at(WON_LEADS),
-                   at(OPEN_LEADS), at(UNKNOWN), at(WON_CENTS) / 100, periods.length_ms(period) / settings.per_ms)
+    return LeadFigures(grid[index], at(LEADS), at(JUDGED), at(ACCEPTED), at(REJECTED_LEADS), at(WON_LEADS),
+                       at(OPEN_LEADS), at(UNKNOWN), at(WON_CENTS) / 100,
+                       periods=periods.length_ms(period) / settings.per_ms)
 
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
     points: tuple[float, ...]
     threshold: float
-    in_sample: Figures
-    held_out: Figures
+    in_sample: LeadFigures
+    held_out: LeadFigures
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,24 +250,24 @@ def tune(bounds: Space, evaluate: Evaluate, periods: Periods, settings: Settings
                   f"{stage2.held_out.won_value:,.0f}")
 
 
-def _better(candidate: Figures, current: Figures) -> bool:
+def _better(candidate: LeadFigures, current: LeadFigures) -> bool:
     mine, theirs = candidate.reject_rate, current.reject_rate
     if mine is None or theirs is None:
         return False
     return mine < theirs - 1e-12 or (abs(mine - theirs) <= 1e-12 and candidate.won_value > current.won_value)
 
 
-def _rate(figures_: Figures) -> str:
+def _rate(figures_: LeadFigures) -> str:
     rate = figures_.reject_rate
     return "-" if rate is None else f"{rate:.1%}"
 
 
-def _shortfall(held_out: Figures, settings: Settings) -> tuple[int, int]:
+def _shortfall(held_out: LeadFigures, settings: Settings) -> tuple[int, int]:
     """How many more judged leads and won deals the held-out period needs (0, 0: enough)."""
     return max(0, settings.min_judged - held_out.judged), max(0, settings.min_won - held_out.won)
 
 
-def _refusal(where: str, under: str, held_out: Figures, settings: Settings, short: tuple[int, int]) -> str:
+def _refusal(where: str, under: str, held_out: LeadFigures, settings: Settings, short: tuple[int, int]) -> str:
     judged, won = short
     needs = " and ".join(part for part in (f"{judged} more judged lead{'s' * (judged != 1)}" if judged else "",
                                            f"{won} more won deal{'s' * (won != 1)}" if won else "") if part)

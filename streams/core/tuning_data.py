@@ -6,7 +6,10 @@ prospect is reduced once to its feature rows, the episodes sales judged and the 
 belongs to (``TuningProspect``), and a ``Shard`` of them scores a batch of vectors for every
 threshold of the grid at once: per prospect, the running maximum of its scores says from
 which threshold down it is a lead and when it was promoted, and that interval of the grid
-gets its outcome (difference arrays, one pass). Shards are what the shell's processes hold.
+gets its outcome (difference arrays, one pass). A rejected lead is recycled and may be
+promoted again (``outcomes.claim``): the thresholds of that interval continue, in the same
+way, in the prospect's rows after that recycle (``TuningProspect.after``), which take the
+next episode. Shards are what the shell's processes hold.
 
 Periods: the tuner fits on older outcomes and reports on the newest (``split``). A prospect
 sales judged belongs to the period of its first verdict, whatever a candidate does with it,
@@ -27,7 +30,7 @@ from typing import Iterable, Sequence
 from streams.core.backtest import split_inputs
 from streams.core.history import Input
 from streams.core.model import ScoringModel
-from streams.core.outcomes import REJECTED, WON, Episode, closing, episodes, outcome_for
+from streams.core.outcomes import REJECTED, WON, Episode, claim, closing, episodes, recycles
 from streams.core.trajectory import Parameters, Sparse, ceiling, feature_points
 
 EPS = 1e-9  # scores from features differ from a replay's in the last bits: a tie with a threshold still counts
@@ -95,13 +98,16 @@ def space(model: ScoringModel, freeze: Iterable[str] = (), max_change: float = 0
 
 @dataclass(frozen=True, slots=True)
 class TuningProspect:
-    """One prospect as the tuner sees it: feature rows, the episodes sales judged, its first verdict."""
+    """One prospect as the tuner sees it: feature rows, the episodes sales judged, its first verdict, and the
+    feature rows after each recycle (``recycles`` of its episodes), as ``(times, rows)``."""
 
     times: tuple[int, ...]
     rows: tuple[Sparse, ...]
     episodes: tuple[Episode, ...]
     anchor: int | None  # its first verdict: the period a judged prospect belongs to
     indices: frozenset[int]  # the parameters it has features for
+    after: tuple[tuple[tuple[int, ...], tuple[Sparse, ...]], ...] = ()
+    reach: tuple[float, ...] = ()  # per recycle: the highest score a candidate within bounds could give after it
 
     def scores(self, points: Sequence[float]) -> list[float]:
         return [sum(points[i] * v for i, v in row) for row in self.rows]
@@ -111,13 +117,14 @@ def extract(key: str, inputs: Sequence[Input], model: ScoringModel, bounds: Spac
     """The prospect reduced for tuning, or None when it cannot matter: never a known person, or sales never
     judged it and no candidate within bounds could make it a lead."""
     interactions, verdicts = split_inputs(inputs)
-    features = feature_points(key, interactions, model, bounds.signs())
     judged = episodes(verdicts)
+    features = feature_points(key, interactions, model, bounds.signs(), recycles(judged) if judged else ())
     if not features.times or (not judged and ceiling(features, bounds.highs) + EPS < bounds.grid[0]):
         return None
-    indices = frozenset(i for row in features.values for i, _ in row)
+    indices = frozenset(i for f in (features, *features.after) for row in f.values for i, _ in row)
     return TuningProspect(features.times, features.values, judged, judged[0].judged_at if judged else None,
-                          indices)
+                          indices, tuple((f.times, f.values) for f in features.after),
+                          tuple(ceiling(f, bounds.highs) for f in features.after))
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +144,10 @@ class Sweep:
         return Sweep(self.size, tuple(a + b for a, b in zip(self.values, other.values)))
 
 
+Outcome = tuple[tuple[int, int], ...]  # what a promotion adds: (difference-array row offset, amount)
+Segment = tuple[tuple[Outcome, int], ...]  # per point: its outcome, and the segment a next lead comes from (0: none)
+
+
 class Shard:
     """Tuning prospects that score batches of point vectors over the threshold grid."""
 
@@ -145,13 +156,21 @@ class Shard:
         self.grid = tuple(grid)
         self.split = split
         stride = len(self.grid) + 1
-        shared: dict[tuple, tuple[tuple[int, int], ...]] = {}
-        # per prospect and point: what a promotion there adds (difference-array row offset, amount); computed once
-        self.outcomes = [tuple(self._outcome(p, at, stride, shared) for at in p.times) for p in self.prospects]
+        shared: dict[tuple, Outcome] = {}
+        # per prospect, segment (0: from its start, r + 1: after its r-th recycle) and point: what a promotion there
+        # adds and where its successor comes from; computed once
+        self.outcomes = [self._segments(p, stride, shared) for p in self.prospects]
 
-    def _outcome(self, prospect: TuningProspect, promoted: int, stride: int,
-                 shared: dict[tuple, tuple[tuple[int, int], ...]]) -> tuple[tuple[int, int], ...]:
-        episode = outcome_for(prospect.episodes, promoted) if prospect.episodes else None
+    def _segments(self, prospect: TuningProspect, stride: int, shared: dict[tuple, Outcome]) -> tuple[Segment, ...]:
+        firsts = [0] + [k + 1 for k, e in enumerate(prospect.episodes) if e.result == REJECTED]
+        times = [prospect.times] + [t for t, _ in prospect.after]
+        return tuple(tuple(self._outcome(prospect, at, first, stride, shared) for at in points)
+                     for first, points in zip(firsts, times))
+
+    def _outcome(self, prospect: TuningProspect, promoted: int, first: int, stride: int,
+                 shared: dict[tuple, Outcome]) -> tuple[Outcome, int]:
+        claimed = claim(prospect.episodes, promoted, first)
+        episode = claimed.episode
         anchor = prospect.anchor if prospect.anchor is not None else promoted
         base = (HELD_OUT if anchor >= self.split else IN_SAMPLE) * CATEGORIES
         if episode is None:
@@ -163,7 +182,7 @@ class Shard:
             else:
                 counts.append((REJECTED_LEADS if episode.result == REJECTED else OPEN_LEADS, 1))
         contribution = tuple(((base + category) * stride, amount) for category, amount in counts)
-        return shared.setdefault(contribution, contribution)
+        return shared.setdefault(contribution, contribution), 0 if claimed.restart is None else claimed.restart + 1
 
     def evaluate(self, vectors: Sequence[Sequence[float]]) -> list[Sweep]:
         """A sweep per vector. Vectors that differ in one parameter only (a search step) share the work of
@@ -177,37 +196,53 @@ class Shard:
         if len(vectors) > 1 and len(varying) == 1:
             (j,) = varying
             common = [0] * size
-            for prospect, outcomes in zip(self.prospects, self.outcomes):
+            for prospect, segments in zip(self.prospects, self.outcomes):
                 if j not in prospect.indices:
-                    credit(outcomes, prospect.scores(first), common)
+                    credit(prospect, segments, prospect.scores(first), first, common)
                     continue
                 base = [sum(first[i] * v for i, v in row if i != j) for row in prospect.rows]
                 own = [next((v for i, v in row if i == j), 0.0) for row in prospect.rows]
                 for vector, diff in zip(vectors, diffs):
                     weight = vector[j]
-                    credit(outcomes, [b + weight * x for b, x in zip(base, own)], diff)
+                    credit(prospect, segments, [b + weight * x for b, x in zip(base, own)], vector, diff)
             diffs = [[a + b for a, b in zip(diff, common)] for diff in diffs]
         else:
-            for prospect, outcomes in zip(self.prospects, self.outcomes):
+            for prospect, segments in zip(self.prospects, self.outcomes):
                 for vector, diff in zip(vectors, diffs):
-                    credit(outcomes, prospect.scores(vector), diff)
+                    credit(prospect, segments, prospect.scores(vector), vector, diff)
         return [self._sweep(diff, stride) for diff in diffs]
 
-    def _credit(self, outcomes: tuple[tuple[tuple[int, int], ...], ...], scores: list[float],
-                diff: list[int]) -> None:
-        """Each time the prospect's running maximum passes more thresholds of the grid, those thresholds
-        promote it then: their interval of the grid gets that promotion's outcome."""
-        grid, reached, last = self.grid, -1, len(self.grid) - 1
-        for outcome, score in zip(outcomes, scores):
+    def _credit(self, prospect: TuningProspect, segments: tuple[Segment, ...], scores: Iterable[float],
+                vector: Sequence[float], diff: list[int], segment: int = 0, low: int = 0, high: int = 0) -> None:
+        """Each time the prospect's running maximum passes more thresholds of the grid (from ``low`` to ``high``,
+        exclusive; 0: to the end), those thresholds promote it then: their interval of the grid gets that
+        promotion's outcome, and, when sales' verdict recycled it, goes on in the segment after the recycle
+        (adjacent intervals going on in the same segment together, its scores computed only as far as needed; not
+        at all where no candidate within bounds reaches the interval's thresholds again)."""
+        grid, reached, reach = self.grid, low - 1, prospect.reach
+        last = (high or len(grid)) - 1
+        going_on: list[list[int]] = []  # [segment, start, end]
+        for (outcome, follow), score in zip(segments[segment], scores):
             top = bisect.bisect_right(grid, score + EPS) - 1
             if top > reached:
+                if top > last:
+                    top = last
                 start, end = reached + 1, top + 1
                 for offset, amount in outcome:
                     diff[offset + start] += amount
                     diff[offset + end] -= amount
+                if follow and reach[follow - 1] + EPS >= grid[start]:  # else no candidate promotes it again
+                    if going_on and going_on[-1][0] == follow and going_on[-1][2] == start:
+                        going_on[-1][2] = end
+                    else:
+                        going_on.append([follow, start, end])
                 if top == last:
-                    return
+                    break
                 reached = top
+        for follow, start, end in going_on:
+            rows = prospect.after[follow - 1][1]
+            self._credit(prospect, segments, (sum(vector[i] * v for i, v in row) for row in rows), vector, diff,
+                         follow, start, end)
 
     def _sweep(self, diff: list[int], stride: int) -> Sweep:
         size = len(self.grid)

@@ -14,9 +14,10 @@ from leadflow.config import DEFAULT_MODEL
 from leadflow.errors import UsageError
 from leadflow.history_file import read_history
 from leadflow.history_scan import scan_history
-from leadflow.synthetic_history import (CHUNK, DEFAULT_END, Settings, won_probability, write_cli,
-                                        write_history)
+from leadflow.synthetic_file import CHUNK, write_cli, write_history
+from leadflow.synthetic_history import DEFAULT_END, Settings, won_probability
 from schemas.records import CrmFeedback, Interaction
+from streams.core.backtest import report, tally
 from streams.core.model import load_model
 from streams.core.prospect import LeadChange, ProspectState, apply
 
@@ -190,3 +191,18 @@ def test_only_json_lines_are_written(tmp_path):
     with pytest.raises(UsageError, match="name it .jsonl or .jsonl.gz"):
         write_history(tmp_path / "h.csv", Settings(1))
     assert DEFAULT_END == date(2026, 1, 1)
+
+
+def test_a_backtest_of_the_shipped_model_counts_the_leads_its_sales_were_sent(tmp_path):
+    """The reference process sends every promotion to sales, re-promotions after a recycle included; a backtest of
+    the same model at its threshold counts the same leads, verdicts and deals (outcomes.claim, trajectory.after)."""
+    path = tmp_path / "h.jsonl"
+    totals = write_history(path, Settings(3_000, seed=5))
+    by_prospect: dict[str, list] = defaultdict(list)
+    for _, record in read_history(path):
+        by_prospect[record.prospect_key if type(record) is Interaction else record.prospect_id].append(record)
+    model = load_model(DEFAULT_MODEL)
+    row = report(tally(sorted(by_prospect.items()), model, [model.promote_threshold]), model).rows[0]
+    assert totals.promotions > totals.prospects // 10
+    assert (row.leads, row.judged - row.open, row.won) == (totals.promotions, totals.judged, totals.won)
+    assert row.won_value == pytest.approx(totals.won_value, abs=0.01)

@@ -9,10 +9,11 @@ import pytest
 
 from leadflow.cli import main
 from leadflow.replay_pool import Progress, ShardPool, backtest, chunked, decode, encode, extract_all
-from schemas.records import Interaction
 from streams.core.backtest import Window, default_thresholds, report, tally
 from streams.core.model import load_model
 from streams.core.tuning_data import space
+from leadflow.synthetic_file import write_history
+from leadflow.synthetic_history import Settings
 from tests.streams.core.sales_history import MODEL, MODEL_TEXT, history
 
 HTML_HOSTILE = "t<b>&amp;"
@@ -27,23 +28,14 @@ def user(monkeypatch, tmp_path):
     return tmp_path
 
 
-def row(record) -> dict:
-    """A record of the test history as a row of a history file."""
-    if type(record) is Interaction:
-        fields = {"kind": "interaction", "type": record.type, "url": record.url, "form_id": record.form_id,
-                  "campaign": record.campaign, "traits": dict(record.traits) or None}
-    else:
-        fields = {"kind": "outcome", "verdict": record.type, "deal_value": record.deal_value}
-    return {"event_id": record.event_id, "occurred_at": record.occurred_at, "email": f"{record.prospect_id}@x.io",
-            **{k: v for k, v in fields.items() if v is not None}}
-
-
-def data_file(directory, prospects, seed=7, name="history.jsonl"):
-    """A history file of ``prospects`` people, rows shuffled across prospects as an export gives them."""
-    rows = [row(record) for _, inputs in history(prospects, seed) for record in inputs]
-    rows.sort(key=lambda r: r["event_id"][::-1])
-    (directory / name).write_bytes(b"\n".join(orjson.dumps(r) for r in rows) + b"\n")
-    (directory / "model.yaml").write_text(MODEL_TEXT.replace("version: truth-1", f'version: "{HTML_HOSTILE}"'))
+def data_file(directory, prospects, seed=1, name="history.jsonl"):
+    """`leadflow synthetic`'s history of ``prospects`` people, rows shuffled across prospects as an export gives
+    them, and the shipped model (whose leads that history's sales judged) as model.yaml."""
+    write_history(directory / name, Settings(prospects, seed))
+    rows = (directory / name).read_bytes().splitlines()
+    rows.sort(key=lambda line: orjson.loads(line)["event_id"][::-1])
+    (directory / name).write_bytes(b"\n".join(rows) + b"\n")
+    (directory / "model.yaml").write_text(MODEL_TEXT.replace('version: "default-4"', f'version: "{HTML_HOSTILE}"'))
     return str(directory / name)
 
 
@@ -57,7 +49,7 @@ def test_backtest_prints_the_sweep_and_the_rules_and_writes_the_report(user, cap
     assert out[2].split() == ["threshold", "leads", "judged", "accepted", "rejected", "won", "open", "unknown",
                               "reject", "rate", "won", "value", "value/lead", "median", "to", "promotion"]
     assert [line.split()[0] for line in out[4:7]] == ["40", "*50", "60"]
-    assert any(line.startswith("newsletter-open") and line.endswith("consider a cap or once: true") for line in out)
+    assert any(line.startswith("email-open") and line.endswith("consider a cap or once: true") for line in out)
     page = (user / "report.html").read_text()
     assert page.startswith("<!DOCTYPE html>") and page.count("<svg") == 3 and "<script" not in page
     assert "t&lt;b&gt;&amp;amp;" in page and HTML_HOSTILE not in page
@@ -65,20 +57,20 @@ def test_backtest_prints_the_sweep_and_the_rules_and_writes_the_report(user, cap
 
 def test_tune_writes_a_candidate_the_model_loader_takes_and_prints_the_diff(user, capsys):
     data = data_file(user, 3000)
-    argv = ["tune", "--model", "model.yaml", "--data", data, "--min-leads", "105", "--per", "month",
-            "--freeze", "bounce", "--out", "candidate.yaml", "--html", "tune.html"]
+    argv = ["tune", "--model", "model.yaml", "--data", data, "--min-leads", "25", "--per", "month",
+            "--freeze", "email-bounce", "--out", "candidate.yaml", "--html", "tune.html"]
     assert main(argv) == 0
     out, err = capsys.readouterr()
     assert out.startswith(f"tune: model {HTML_HOSTILE} over 3,000 prospects (")
-    for heading in ("in-sample: 2025-01-01 to ", "held-out: ", "points"):
+    for heading in ("in-sample: 2024-12-31 to ", "held-out: ", "points"):
         assert f"\n{heading}" in out
     assert "\ncandidate proposed: held-out reject rate " in out
     assert "\ncandidate written to candidate.yaml; preview the stage changes with: leadflow rescore --model " \
            "candidate.yaml\n--- model.yaml\n+++ candidate.yaml\n" in out
     assert "stage 1: pass 1, " in err and "stage 2: pass 1, " in err
     candidate = load_model(user / "candidate.yaml")
-    assert candidate.version.startswith(f"{HTML_HOSTILE}-tuned-2026")
-    assert {r.id: r.points for r in candidate.rules}["bounce"] == -10
+    assert candidate.version.startswith(f"{HTML_HOSTILE}-tuned-2025")
+    assert {r.id: r.points for r in candidate.rules}["email-bounce"] == -10
     page = (user / "tune.html").read_text()
     assert page.count("<svg") == 5 and "Points per rule" in page and "tuned: 10 -&gt; 5" in page
     first = (user / "candidate.yaml").read_text()
@@ -87,12 +79,12 @@ def test_tune_writes_a_candidate_the_model_loader_takes_and_prints_the_diff(user
 
 
 def test_tune_refuses_on_too_little_history_and_writes_nothing(user, capsys):
-    data = data_file(user, 100, seed=3)
+    data = data_file(user, 500, seed=3)
     assert main(["tune", "--model", "model.yaml", "--data", data, "--min-leads", "5", "--html", "tune.html"]) == 1
     out = capsys.readouterr().out
-    assert "\nrefusing to propose a model: the held-out period holds 12 judged leads and 9 won deals under the " \
-           "current model; the rule is at least 30 judged leads and 5 won deals there: 18 more judged leads needed" \
-           in out
+    assert "\nrefusing to propose a model: the held-out period holds 11 judged leads and 2 won deals under the " \
+           "current model; the rule is at least 30 judged leads and 5 won deals there: 19 more judged leads and 3 " \
+           "more won deals needed (about 6 more months of outcomes at its pace)" in out
     assert not list(user.glob("*tuned.yaml")) and "<svg" in (user / "tune.html").read_text()
 
 
@@ -141,12 +133,12 @@ def test_two_processes_give_what_one_gives():
     histories = history(900, seed=11)
     thresholds = default_thresholds(MODEL)
     alone = report(tally(histories, MODEL, thresholds), MODEL)
-    pooled = backtest(chunked(histories, 200), MODEL_TEXT, "truth.yaml", MODEL, thresholds, Window(), 2,
+    pooled = backtest(chunked(histories, 200), MODEL_TEXT, "default.yaml", MODEL, thresholds, Window(), 2,
                       Progress("backtest", len(histories)))
     assert report(pooled, MODEL) == alone
     bounds = space(MODEL)
-    extracted = extract_all(chunked(histories, 200), MODEL_TEXT, "truth.yaml", bounds, 2)
-    here = extract_all(chunked(histories, 200), MODEL_TEXT, "truth.yaml", bounds, 1)
+    extracted = extract_all(chunked(histories, 200), MODEL_TEXT, "default.yaml", bounds, 2)
+    here = extract_all(chunked(histories, 200), MODEL_TEXT, "default.yaml", bounds, 1)
     assert extracted.prospects == here.prospects and extracted.count == 900
     vectors = [bounds.current, bounds.current[:1] + (6.0,) + bounds.current[2:]]
     with ShardPool(extracted.prospects, bounds.grid, extracted.last_at - 5_000_000_000, 2, least=100) as two:

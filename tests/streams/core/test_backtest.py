@@ -10,7 +10,7 @@ from leadflow.config import DEFAULT_MODEL
 from schemas.records import CrmFeedback, Interaction
 from streams.core.backtest import Window, default_thresholds, median_hours, report, tally
 from streams.core.model import load_model, parse_model
-from streams.core.outcomes import GRACE_MS, OPEN, REJECTED, WON, episodes, outcome_for
+from streams.core.outcomes import GRACE_MS, OPEN, REJECTED, WON, claim, episodes
 from streams.core.prospect import ProspectState, apply
 from streams.core.trajectory import Parameters, feature_points, trajectory
 from tests.streams.core.prospects import BASE
@@ -76,6 +76,13 @@ def test_the_trajectory_is_the_workers_score_to_the_last_bit(model):
         assert path.first_touch == events[0].occurred_at
 
 
+def with_points(model, points):
+    """``model`` with these points (behaviour rules, then fit rules, as ``Parameters``): a candidate."""
+    rules = tuple(dataclasses.replace(r, points=points[i]) for i, r in enumerate(model.rules))
+    fits = tuple(dataclasses.replace(f, points=points[len(rules) + i]) for i, f in enumerate(model.fit_rules))
+    return dataclasses.replace(model, rules=rules, fit_rules=fits)
+
+
 def test_features_give_every_candidates_first_promotion_without_a_replay():
     """Scores are linear in the points: a candidate's promotion time at any threshold, from the features, is the
     one a replay under that candidate gives (the dominated points the features leave out never matter)."""
@@ -86,10 +93,7 @@ def test_features_give_every_candidates_first_promotion_without_a_replay():
         events = random_history(rng)
         features = feature_points("p_1", events, base, params.signs())
         points = [p * rng.uniform(0.5, 1.5) for p in params.points]
-        rules = tuple(dataclasses.replace(r, points=points[i]) for i, r in enumerate(base.rules))
-        fits = tuple(dataclasses.replace(f, points=points[len(rules) + i]) for i, f in enumerate(base.fit_rules))
-        candidate = dataclasses.replace(base, rules=rules, fit_rules=fits)
-        path = trajectory("p_1", events, candidate)
+        path = trajectory("p_1", events, with_points(base, points))
         scores = features.scores(points)
         for threshold in (10.5, 30.5, 50.5, 80.5, 150.5):
             by_features = next((at for at, s in zip(features.times, scores) if s >= threshold), None)
@@ -105,14 +109,14 @@ def test_verdicts_form_episodes_one_per_promotion_sales_saw():
     assert [(e.result, e.accepted, e.value) for e in judged] == [(REJECTED, True, 0.0), (REJECTED, False, 0.0),
                                                                 (WON, True, 7000.0), (OPEN, True, 0.0)]
     assert [e.judged_at for e in judged] == [T0, T0 + 40 * DAY, T0 + 90 * DAY, T0 + 200 * DAY]
-    assert outcome_for(judged, T0 - 30 * DAY) is judged[0]  # promoted earlier than sales saw it: the same lead
-    assert outcome_for(judged, T0 + 20 * DAY) is judged[1]
-    assert outcome_for(judged, T0 + 95 * DAY) is judged[2]
-    assert outcome_for(judged, T0 + 150 * DAY) is judged[3]  # the open one covers every later promotion
+    assert claim(judged, T0 - 30 * DAY).episode is judged[0]  # promoted earlier than sales saw it: the same lead
+    assert claim(judged, T0 + 20 * DAY).episode is judged[1]
+    assert claim(judged, T0 + 95 * DAY).episode is judged[2]
+    assert claim(judged, T0 + 150 * DAY).episode is judged[3]  # the open one covers every later promotion
     closed = episodes([verdict(key, 0, "disqualified", T0)])
-    assert outcome_for(closed, T0 + GRACE_MS) is closed[0]  # a little later: the interest sales judged
-    assert outcome_for(closed, T0 + GRACE_MS + 1) is None  # much later: sales never judged that promotion
-    assert outcome_for((), T0) is None
+    assert claim(closed, T0 + GRACE_MS).episode is closed[0]  # a little later: the interest sales judged
+    assert claim(closed, T0 + GRACE_MS + 1).episode is None  # much later: sales never judged that promotion
+    assert claim((), T0).episode is None
 
 
 def hand_built():
@@ -187,3 +191,8 @@ def test_closed_prospects_are_binned_by_their_score_at_the_close():
 def test_the_default_sweep_surrounds_the_models_threshold_and_medians_are_in_hours():
     assert default_thresholds(MODEL) == (25.0, 30.0, 35.0, 40.0, 45.0, 50.0, 55.0, 60.0, 65.0, 70.0, 75.0)
     assert median_hours({3: 1, 10: 2}) == 10 and median_hours({2: 1, 4: 1}) == 3
+
+
+def test_thresholds_given_in_any_order_are_swept_in_ascending_order():
+    assert report(tally(hand_built(), MODEL, [60, 40, 50]), MODEL) == report(tally(hand_built(), MODEL, [40, 50, 60]),
+                                                                              MODEL)
