@@ -25,7 +25,6 @@ from leadflow.errors import LeadflowError, UsageError
 from leadflow.process import StartupError
 from streams.core.yaml_lines import ModelError
 
-_require = require  # tuning_commands.load_histories imports it from here (command_settings.require is the one)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -112,10 +112,10 @@ def load_model(config: Config, path: str | None) -> tuple[ScoringModel, str, str
 def load_histories(config: Config, command: str) -> list[History]:
     """Every prospect's retained inputs from the worker's changelog, in canonical order, sorted by key (so
     chunks, and figures, do not depend on the order the changelog gave them)."""
-    from leadflow.cli import _require
+    from leadflow.command_settings import require
     from streams.state_reader import read_states
 
-    _require(config, command, kafka=True)
+    require(config, command, kafka=True)
     states = asyncio.run(read_states(config))
     return [(key, list(state.history)) for key, state in sorted(states.items()) if state.alias_of is None]
 
