@@ -36,9 +36,10 @@ SIZES = {"history": 32, "ledger": 64, "seen": 256}  # entries per chunk: a few K
 
 @dataclass
 class Written:
-    """Per list: the absolute position of its first entry, the entries as last written, and the chunk keys then."""
+    """Per list: the absolute position of its first entry, the entries as last written, the chunk keys then, and
+    for a list kept in the head its entries as encoded then (reused for the entries still there)."""
 
-    lists: dict[str, tuple[int, tuple, dict[int, bytes]]] = field(default_factory=dict)
+    lists: dict[str, tuple[int, tuple, dict[int, bytes], list | None]] = field(default_factory=dict)
 
 
 def is_chunk(key: bytes) -> bool:
@@ -61,23 +62,36 @@ def dump(key: bytes, state: ProspectState, written: Written | None) -> tuple[lis
         entries = tuple(list_of(state, name))
         old = written.lists.get(name) if written is not None else None
         if len(entries) <= SIZES[name]:  # short: in the head itself (most prospects have a handful of inputs)
-            base = 0  # once it outgrows the head, every chunk is new: no position to keep
-            head[name] = encode_list(name, entries)
+            if old is not None and old[3] is not None and entries:
+                shift, same = _align(old[1], entries)
+                encoded = old[3][shift:shift + same] + encode_list(name, entries[same:])
+            else:
+                encoded = encode_list(name, entries)
+            head[name] = encoded
             if old is not None:
                 gone.extend((k, None) for k in old[2].values())
-            now.lists[name] = (base, entries, {})
-            listing[name] = [base, len(entries), None]
+            now.lists[name] = (0, entries, {}, encoded)  # once it outgrows the head, every chunk is new
+            listing[name] = [0, len(entries), None]
             continue
         base, keys = _chunks(key, name, entries, old, state.version, chunks)
         if old is not None:
             gone.extend((k, None) for c, k in old[2].items() if keys.get(c) != k)
-        now.lists[name] = (base, entries, keys)
+        now.lists[name] = (base, entries, keys, None)
         listing[name] = [base, len(entries), [k.decode("latin-1") for _, k in sorted(keys.items())]]
     head["chunks"] = listing
     return [*chunks, (key, orjson.dumps(head)), *gone], now
 
 
-def _chunks(key: bytes, name: str, entries: tuple, old: tuple[int, tuple, dict[int, bytes]] | None, version: int,
+def _align(old_entries: tuple, entries: tuple) -> tuple[int, int]:
+    """(how many entries were dropped from the old start, how many after that are the very same entries)."""
+    shift = _index(old_entries, entries[0]) if entries else len(old_entries)
+    same, limit = 0, min(len(entries), len(old_entries) - shift)
+    while same < limit and entries[same] is old_entries[shift + same]:
+        same += 1
+    return shift, same
+
+
+def _chunks(key: bytes, name: str, entries: tuple, old: tuple | None, version: int,
             out: list[tuple[bytes, bytes | None]]) -> tuple[int, dict[int, bytes]]:
     """Write the chunks of ``entries`` that differ from ``old``; (absolute position of the first entry, the chunk
     keys by chunk number)."""
@@ -85,14 +99,10 @@ def _chunks(key: bytes, name: str, entries: tuple, old: tuple[int, tuple, dict[i
     if old is None:
         base, same, old_keys, old_base, old_len = 0, 0, {}, 0, 0
     else:
-        old_base, old_entries, old_keys = old
+        old_base, old_entries, old_keys, _ = old
         old_len = len(old_entries)
-        shift = _index(old_entries, entries[0]) if entries else old_len
+        shift, same = _align(old_entries, entries)  # same: entries from the start written before as they are
         base = old_base + shift
-        same = 0  # entries from the start that are the very ones written before
-        limit = min(len(entries), old_len - shift)
-        while same < limit and entries[same] is old_entries[shift + same]:
-            same += 1
     keys: dict[int, bytes] = {}
     if not entries:
         return base, keys
@@ -128,8 +138,10 @@ def load(head: bytes, chunk: Callable[[bytes], bytes | None]) -> tuple[ProspectS
         base, count, names = listing[name]
         entries: list = []
         keys: dict[int, bytes] = {}
+        encoded = None
         if names is None:  # short: in the head
-            entries = decode_list(name, raw[name])
+            encoded = raw[name]
+            entries = decode_list(name, encoded)
             names = []
         for chunk_name in names:
             chunk_key = chunk_name.encode("latin-1")
@@ -141,11 +153,11 @@ def load(head: bytes, chunk: Callable[[bytes], bytes | None]) -> tuple[ProspectS
         if len(entries) != count:
             raise ValueError(f"prospect {raw['key']}: its {name} has {len(entries)} entries, its head says {count}")
         lists[name] = entries
-        written.lists[name] = (base, (), keys)  # identities come from the state built below
+        written.lists[name] = (base, (), keys, encoded)  # identities come from the state built below
     state = state_from(raw, lists)
     for name in LISTS:
-        base, _, keys = written.lists[name]
-        written.lists[name] = (base, tuple(list_of(state, name)), keys)
+        base, _, keys, encoded = written.lists[name]
+        written.lists[name] = (base, tuple(list_of(state, name)), keys, encoded)
     return state, written
 
 

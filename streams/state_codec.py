@@ -79,10 +79,24 @@ def encode_list(name: str, entries) -> list:
 
 def decode_list(name: str, raw: list) -> list:
     if name == "history":
-        return [Interaction(*i[1:]) if i[0] == "i" else CrmFeedback(*i[1:]) for i in raw]
+        return [_interaction(i) if i[0] == "i" else CrmFeedback(*i[1:]) for i in raw]
     if name == "ledger":
         return [LedgerEntry(*e) for e in raw]
     return raw
+
+
+_INTERACTION_SLOTS = tuple(getattr(Interaction, f.name).__set__ for f in dataclasses.fields(Interaction))
+
+
+def _interaction(values: list) -> Interaction:
+    """An Interaction from its persisted array: its slots set directly when the array has every field (the frozen
+    dataclass ``__init__`` costs three times as much), else the constructor fills the fields added since."""
+    if len(values) != len(_INTERACTION_SLOTS) + 1:
+        return Interaction(*values[1:])
+    record = object.__new__(Interaction)
+    for set_slot, value in zip(_INTERACTION_SLOTS, values[1:]):
+        set_slot(record, value)
+    return record
 
 
 def load_state(data: bytes) -> ProspectState:
@@ -103,7 +117,8 @@ def state_from(raw: dict, lists: dict[str, list] | None = None) -> ProspectState
         clock=raw["clock"], behaviour=raw["behaviour_now"], segments=tuple(raw["segments"]), version=raw["version"],
         promoted_at=raw["promoted_at"], last_activity_at=raw["last_activity_at"],
         history=lists["history"], ledger=deque(lists["ledger"], maxlen=LEDGER_LIMIT),
-        seen=RecentIds(SEEN_WINDOW, lists["seen"]), alias_of=raw["alias_of"], model_version=raw.get("model_version"),
+        seen=RecentIds.restored(SEEN_WINDOW, lists["seen"]) if len(lists["seen"]) <= SEEN_WINDOW else
+        RecentIds(SEEN_WINDOW, lists["seen"]), alias_of=raw["alias_of"], model_version=raw.get("model_version"),
         sla=None if raw.get("sla") is None else SlaClock(*raw["sla"]), owner=raw.get("owner"), queue=raw.get("queue"),
         automation=None if raw.get("automation") is None else _load_automation(raw["automation"]),
     )

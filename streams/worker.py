@@ -48,7 +48,7 @@ from streams.batch import TICK_TYPE, Batch, Record, Topics, WorkerInput, to_inpu
 from streams.core.model import ScoringModel
 from streams.core.automation_index import Engine
 from streams.core.automation_state import ProgramChange
-from streams.gc_policy import settle_long_lived_objects
+from streams.gc_policy import Freezer, settle_long_lived_objects
 from streams.table import Dumped, ProspectTable, keys_of, read_timer, timer_entry
 from streams.web import start_web
 
@@ -86,6 +86,7 @@ class Worker(ConsumerRebalanceListener):
         self._unsnapped: dict[bytes, int] = {}
         self._snapped: Dumped = {}
         self._lag = LagGauge(f"{config.topic_prefix}-worker")
+        self._freezer = Freezer()
         self.ready = False  # partitions held, their states recovered
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -216,6 +217,7 @@ class Worker(ConsumerRebalanceListener):
                             "those inputs again and find them already applied")
         metrics.CHECKPOINT_SECONDS.observe(time.perf_counter() - started)
         metrics.STATES_EVICTED.inc(self.table.trim(pinned=self._dirty))
+        self._freezer.after_checkpoint()
         metrics.STATES_CACHED.set(len(self.table.states))
 
     async def _deliver(self, records: list[Record]) -> None:

@@ -23,6 +23,14 @@ class RecentIds(set[str]):
             if event_id not in self:
                 self.add(event_id)
 
+    @classmethod
+    def restored(cls, limit: int, ids: list[str]) -> RecentIds:
+        """The window as it was persisted (distinct ids, oldest first, at most ``limit``): no checks per id."""
+        window = cls(limit)
+        window._order.extend(ids)
+        set.update(window, ids)
+        return window
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._order)
 
