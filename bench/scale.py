@@ -6,7 +6,8 @@ again. The events are preloaded onto the embedded broker in a shuffled order (a 
 next event comes long after its last, when the worker's cache has usually let it go), then
 one `leadflow worker` (RocksDB store, the default cache) processes them. For each N it
 prints events/s, the worker's peak resident memory, the store's disk per prospect, the
-changelog bytes written per input, and the time a restarted worker takes to be ready with
+changelog bytes written per input and kept per prospect (the newest record of each key,
+as a compacted topic keeps them), and the time a restarted worker takes to be ready with
 the N prospects on disk; with several N it plots throughput and memory against N.
 
 Run: .venv/bin/python bench/scale.py [--prospects 10000 100000 1000000] [--cache 50000] [--seed 1] [--smoke]
@@ -39,6 +40,7 @@ from leadflow.process import free_ports  # noqa: E402
 from leadflow.svg_charts import line_chart  # noqa: E402
 from schemas.codec import Codec  # noqa: E402
 from schemas.records import Interaction  # noqa: E402
+from streams.store import RocksStore, store_path  # noqa: E402
 
 PLOT = Path(__file__).with_name("results") / "scale.html"
 HEAD_SHARE = 0.01  # the hot names, 1% of them, take as many events again as the rest together
@@ -121,12 +123,17 @@ def measure(prospects: int, cache: int, seed: int) -> dict[str, float]:
             time.sleep(config.worker_checkpoint_ms / 1000 + 1.0)  # the last checkpoint written
             written = metric(url, "leadflow_worker_changelog_bytes_total")
         disk = sum(f.stat().st_size for f in (config.state_dir / config.topic_prefix).rglob("*") if f.is_file())
+        kept = 0  # what a compacted changelog keeps: the newest record of each key, uncompressed
+        for partition in range(config.partitions):
+            store = RocksStore(store_path(config, partition), partition)
+            kept += sum(len(key) + len(value) for key, value in store.items())
+            store.close()
         restart = time.perf_counter()
         with leadflow_process("worker", config) as again:
             wait_ready(again, url)
             ready_s = time.perf_counter() - restart
     return {"prospects": prospects, "events": len(order), "rate": len(order) / elapsed, "rss": peak,
-            "disk": disk / prospects, "changelog": written / len(order), "ready": ready_s}
+            "disk": disk / prospects, "changelog": written / len(order), "kept": kept / prospects, "ready": ready_s}
 
 
 def main() -> None:
@@ -144,7 +151,8 @@ def main() -> None:
         rows.append(row)
         print(f"scale: {prospects:,} prospects, {row['events']:,} events at {row['rate']:,.0f} events/s, "
               f"peak RSS {row['rss'] / 2**20:,.0f} MiB, disk {row['disk']:,.0f} B per prospect, "
-              f"changelog {row['changelog']:,.0f} B per input, restart to ready {row['ready']:.2f} s "
+              f"changelog {row['changelog']:,.0f} B per input ({row['kept']:,.0f} B per prospect after compaction), "
+              f"restart to ready {row['ready']:.2f} s "
               f"(cache {args.cache:,} prospects)", flush=True)
     if len(rows) > 1:
         first, last = rows[0], rows[-1]
