@@ -33,12 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.core import MIX, URLS  # noqa: E402
 from bench.embedded_stack import embedded_kafka, leadflow_process  # noqa: E402
 from bench.smoke import add_smoke_flag  # noqa: E402
-from bench.worker import metric  # noqa: E402
+from bench.worker import metric, preload  # noqa: E402
 from leadflow.config import Config  # noqa: E402
-from leadflow.kafka import new_producer  # noqa: E402
 from leadflow.process import free_ports  # noqa: E402
 from leadflow.svg_charts import line_chart  # noqa: E402
-from schemas.codec import Codec  # noqa: E402
 from schemas.records import Interaction  # noqa: E402
 from streams.store import RocksStore, store_path  # noqa: E402
 
@@ -70,23 +68,6 @@ def events(order: list[int], seed: int) -> Iterator[Interaction]:
                           url=rng.choice(URLS) if type_ == "page.viewed" else None)
 
 
-async def preload(config: Config, order: list[int], seed: int) -> None:
-    topic, codec = config.topic("interactions"), Codec()
-    producer = new_producer(config, linger_ms=20, max_batch_size=512 * 1024)
-    await producer.start()
-    try:
-        pending = []
-        for n, event in enumerate(events(order, seed), start=1):
-            pending.append(await producer.send(topic, key=event.prospect_key.encode(), value=codec.encode(event, topic)))
-            if n % 20_000 == 0 or n == len(order):
-                await asyncio.gather(*pending)
-                pending.clear()
-                print(f"\r  preloaded {n:,}/{len(order):,}", end="", file=sys.stderr, flush=True)
-        print(file=sys.stderr)
-    finally:
-        await producer.stop()
-
-
 def wait_ready(worker: subprocess.Popen, url: str, timeout_s: float = 600) -> None:
     deadline = time.monotonic() + timeout_s
     while metric(url, "leadflow_worker_ready") < 1:
@@ -100,7 +81,7 @@ def measure(prospects: int, cache: int, seed: int) -> dict[str, float]:
     (port,) = free_ports(1)
     url = f"http://127.0.0.1:{port}/metrics"
     with embedded_kafka(worker_metrics_port=port, state_cache=cache) as config:
-        asyncio.run(preload(config, order, seed))
+        asyncio.run(preload(config, events(order, seed), len(order)))
         with leadflow_process("worker", config) as worker:
             process = psutil.Process(worker.pid)
             wait_ready(worker, url)

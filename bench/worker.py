@@ -18,6 +18,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Iterable
 
 import psutil
 
@@ -30,9 +31,11 @@ from leadflow.config import Config  # noqa: E402
 from leadflow.kafka import new_producer  # noqa: E402
 from leadflow.process import free_ports  # noqa: E402
 from schemas.codec import Codec  # noqa: E402
+from schemas.records import Interaction  # noqa: E402
 
 
-async def preload(config: Config, events: list) -> None:
+async def preload(config: Config, events: Iterable[Interaction], total: int) -> None:
+    """``total`` interactions onto the interactions topic, acknowledged, with progress (a generator will do)."""
     topic, codec = config.topic("interactions"), Codec()
     producer = new_producer(config, linger_ms=20, max_batch_size=512 * 1024)
     await producer.start()
@@ -40,10 +43,10 @@ async def preload(config: Config, events: list) -> None:
         pending = []
         for n, event in enumerate(events, start=1):
             pending.append(await producer.send(topic, key=event.prospect_key.encode(), value=codec.encode(event, topic)))
-            if n % 20_000 == 0 or n == len(events):
+            if n % 20_000 == 0 or n == total:
                 await asyncio.gather(*pending)
                 pending.clear()
-                print(f"\r  preloaded {n:,}/{len(events):,}", end="", file=sys.stderr, flush=True)
+                print(f"\r  preloaded {n:,}/{total:,}", end="", file=sys.stderr, flush=True)
         print(file=sys.stderr)
     finally:
         await producer.stop()
@@ -71,7 +74,7 @@ def main() -> None:
     with embedded_kafka(worker_metrics_port=metrics_port, worker_batch_size=args.batch,
                         worker_batch_wait_ms=args.wait_ms) as config:
         events = synthetic(args.events, args.prospects)
-        asyncio.run(preload(config, events))
+        asyncio.run(preload(config, events, len(events)))
         with leadflow_process("worker", config) as worker:
             run(worker, f"http://127.0.0.1:{metrics_port}/metrics", len({e.prospect_key for e in events}), args)
 
