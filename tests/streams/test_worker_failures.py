@@ -58,14 +58,20 @@ def assert_same_as_uninterrupted(config, records, tmp_path, states) -> None:
         all(len(ids) == 1 for ids in promotions.values()), promotions
 
 
-def test_killed_during_checkpoints_again_and_again_the_scores_are_an_uninterrupted_runs(config, tmp_path):
+def scenario(config, tmp_path, batch: int, checkpoint_ms: int, prospects: int) -> tuple[dict, list[str], list]:
+    """A worker's settings (the steady model, no timers) and the inputs: every prospect views ``prospects`` pages."""
     (tmp_path / "model.yaml").write_text(STEADY_MODEL)
-    # Checkpoints every 20 ms in batches of 20 inputs: a kill -9 almost always lands during one.
     env = {**config.as_env(), "LEADFLOW_MODEL": str(tmp_path / "model.yaml"), "LEADFLOW_TIMER_SECONDS": "3600",
-           "LEADFLOW_WORKER_BATCH_SIZE": "20", "LEADFLOW_WORKER_CHECKPOINT_MS": "20"}
+           "LEADFLOW_WORKER_BATCH_SIZE": str(batch), "LEADFLOW_WORKER_CHECKPOINT_MS": str(checkpoint_ms)}
     now = time.time_ns() // 1_000_000
-    prospects = [f"p_{n:02d}" for n in range(30)]
-    records = [view(i, pid, "/steady" if i % 2 else "/fading", now + i) for i in range(30) for pid in prospects]
+    keys = [f"p_{n:02d}" for n in range(prospects)]
+    return env, keys, [view(i, pid, "/steady" if i % 2 else "/fading", now + i) for i in range(prospects)
+                       for pid in keys]
+
+
+def test_killed_during_checkpoints_again_and_again_the_scores_are_an_uninterrupted_runs(config, tmp_path):
+    # Checkpoints every 20 ms in batches of 20 inputs: a kill -9 almost always lands during one.
+    env, prospects, records = scenario(config, tmp_path, batch=20, checkpoint_ms=20, prospects=30)
     asyncio.run(produce(config, records))
     for attempt in range(3):
         with leadflow(["worker"], env, tmp_path / f"worker-{attempt}.log") as worker:
@@ -122,12 +128,7 @@ def test_a_recovery_cut_short_leaves_a_store_the_next_one_completes(config, monk
 
 
 def test_two_workers_rebalancing_under_load_lose_and_duplicate_nothing(config, tmp_path):
-    (tmp_path / "model.yaml").write_text(STEADY_MODEL)
-    env = {**config.as_env(), "LEADFLOW_MODEL": str(tmp_path / "model.yaml"), "LEADFLOW_TIMER_SECONDS": "3600",
-           "LEADFLOW_WORKER_BATCH_SIZE": "50", "LEADFLOW_WORKER_CHECKPOINT_MS": "200"}
-    now = time.time_ns() // 1_000_000
-    prospects = [f"p_{n:02d}" for n in range(40)]
-    records = [view(i, pid, "/steady" if i % 2 else "/fading", now + i) for i in range(40) for pid in prospects]
+    env, prospects, records = scenario(config, tmp_path, batch=50, checkpoint_ms=200, prospects=40)
     waves = [records[n::4] for n in range(4)]  # every wave touches every prospect
     stop = threading.Event()
 
