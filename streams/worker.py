@@ -58,6 +58,7 @@ IDLE_POLL_MS = 500
 RETICK_MS = 10_000  # a prospect ticked but not processed since is ticked again after this
 NO_INTERACTION = 2**63  # a batch of verdicts and merges only: no scoring latency to observe
 SNAPSHOT_SLICE = 64  # states a checkpoint serializes before letting a batch in (~5 ms of the reference machine's)
+LOOK_SLICE = 10_000  # recovered prospects looked at (model, timers) between two trims of the cache
 
 
 class Worker(ConsumerRebalanceListener):
@@ -269,17 +270,21 @@ class Worker(ConsumerRebalanceListener):
                     self.due[key] = due
                 if clock is not None:
                     self._clock_status(key, clock)
-        batch = self._new_batch()
-        for key in look:
-            if batch.rescore_if_stale(key, table.partition_of(key)):
-                metrics.RESCORED.inc()
-        if batch.changed:
-            log.info("rescored %d prospects under model %s", len(batch.changed), self._model.version)
-            await self._complete(batch)
-        self._follow(batch, look)  # the partitions kept are followed batch by batch already
-        if batch.changed:
-            await self._checkpoint(wait=True)
-        table.index({key: timer_entry(self.due.get(key), self.clocks.get(key)) for key in look})
+        rescored = 0
+        for start in range(0, len(look), LOOK_SLICE):  # a slice at a time, so the cache stays bounded
+            keys, batch = look[start:start + LOOK_SLICE], self._new_batch()
+            for key in keys:
+                if batch.rescore_if_stale(key, table.partition_of(key)):
+                    metrics.RESCORED.inc()
+            self._follow(batch, keys)  # the partitions kept are followed batch by batch already
+            if batch.changed:
+                rescored += len(batch.changed)
+                await self._complete(batch)
+                await self._checkpoint(wait=True)
+            table.index({key: timer_entry(self.due.get(key), self.clocks.get(key)) for key in keys})
+            metrics.STATES_EVICTED.inc(table.trim(pinned=self._dirty))
+        if rescored:
+            log.info("rescored %d prospects under model %s", rescored, self._model.version)
         for partition in whole:  # every state is under this model now, in the changelog and the store
             table.stores[partition].write({}, {}, None, {"model": model})
         settle_long_lived_objects()
