@@ -111,7 +111,7 @@ def main() -> None:
             run_faust(config, args.events, args.mode)
         return
     with embedded_kafka() as config:
-        asyncio.run(preload(config, synthetic(args.events, args.events // 10)))
+        asyncio.run(preload(config, synthetic(args.events, args.events // 10), args.events))
         for mode in MODES:
             subprocess.run([sys.executable, __file__, "--mode", mode, "--events", str(args.events), "--bootstrap",
                             config.kafka.bootstrap or "", "--data-dir", str(config.data_dir)], timeout=600,
