@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, MutableMapping, NamedTuple, Union
+from typing import Any, Callable, NamedTuple, Union
 
 from schemas.codec import Codec
 from schemas.records import CrmFeedback, IdentityMerge, Interaction
@@ -26,7 +26,6 @@ from streams.core.model import ScoringModel
 from streams.core.prospect import Forward, LeadChange, MergeRequest, Outcome, ProspectState, Tick, rescore
 from streams.core.sla import BREACHED, OPEN, SlaStep
 from streams.live_states import LiveStates
-from streams.state_codec import load_state
 
 WorkerInput = Union[Interaction, CrmFeedback, Tick, MergeRequest]
 TICK_TYPE = "clock.tick"  # not an interaction: the worker's own marker that time has passed
@@ -67,23 +66,20 @@ def to_input(record: object, codec: Codec) -> tuple[bytes, str, WorkerInput] | N
     return None
 
 
-def live_state(states: MutableMapping[bytes, object], key: bytes, partition: int | None = None) -> ProspectState | None:
-    """The prospect's state, decoded on first use; None for a prospect never seen. ``partition``, when the caller
-    knows it (an input's record), spares the worker's table hashing the key to find the store."""
-    stored = states.get(key) if partition is None or type(states) is not LiveStates else states.fetch(key, partition)
-    if isinstance(stored, bytes):
-        stored = states[key] = load_state(stored)
-    return stored if isinstance(stored, ProspectState) else None
+def live_state(states: LiveStates, key: bytes, partition: int | None = None) -> ProspectState | None:
+    """The prospect's state (read from its store on first use); None for a prospect never seen. ``partition``,
+    when the caller knows it (an input's record), spares the table hashing the key to find the store."""
+    return states.fetch(key, partition)  # type: ignore[return-value]
 
 
 @dataclass
 class Batch:
-    """``states`` is the worker's table: values are live states, or bytes fresh from recovery."""
+    """``states`` is the worker's table of live states."""
 
     model: ScoringModel
     codec: Codec
     topics: Topics
-    states: MutableMapping[bytes, object]
+    states: LiveStates
     on_lead_event: Callable[[str], None] = lambda kind: None
     on_sla_step: Callable[[str], None] = lambda kind: None
     on_first_response: Callable[[float], None] = lambda seconds: None  # from promotion to the first verdict

@@ -1,7 +1,7 @@
 """The worker's live prospect states: a bounded cache over the partitions' stores.
 
 A prospect the worker touched lately is a live ``ProspectState`` here; any other is read
-from its partition's store on first touch (as bytes, decoded by ``batch.live_state``). The
+from its partition's store (and decoded) on first touch. The
 cache keeps at most ``limit`` prospects once ``trim`` runs (after each checkpoint), least
 recently used out first, and never one whose changes are not in the store yet: a 5M-name
 database costs the disk, and the memory of the prospects that are active.

@@ -80,6 +80,12 @@ class ProspectTable:
             self.written[key] = written
         return state
 
+    def holds(self, key: bytes) -> bool:
+        """Whether the prospect has a state in its store (read, not decoded: a recovery asks it of every key its
+        tail touched, and decodes them a slice at a time)."""
+        store = self.stores.get(self.partition_of(key))
+        return store is not None and store.get(key) is not None
+
     def dump(self, key: bytes) -> list[tuple[bytes, bytes | None]]:
         """The changelog records of this prospect's state now: its head and the chunks changed since the last."""
         records, self.written[key] = state_chunks.dump(key, self.states[key], self.written.get(key))  # type: ignore
@@ -131,7 +137,7 @@ class ProspectTable:
         found.seconds = time.perf_counter() - started
         return found
 
-    async def _reseed(self, partition: int, store: PartitionStore, producer: AIOKafkaProducer) -> None:  # noqa: D401
+    async def _reseed(self, partition: int, store: PartitionStore, producer: AIOKafkaProducer) -> None:
         """The changelog partition is empty, the store is not: write the store's states back to the changelog
         (a broker that forgot its topics on restart), then note the offsets they now have."""
         log.info("partition %d: the changelog is empty and the local store %s holds states up to offset %d: "
@@ -211,11 +217,8 @@ class ProspectTable:
         for key, (partition, records) in dumped.items():
             by_partition.setdefault(partition, {}).update(records)
         for partition, states in by_partition.items():
-            store = self.stores.get(partition)
-            if store is None:
-                continue  # handed over meanwhile: the changelog has it for the next owner
             offset = reached.get((self.topic, partition))
-            store.write(states, {key: timers.get(key) for key in states if key in timers},
+            self._write(partition, states, {key: timers.get(key) for key in states if key in timers},
                         None if offset is None else offset + 1)
 
     def index(self, timers: dict[bytes, bytes | None]) -> None:
@@ -224,8 +227,13 @@ class ProspectTable:
         for key, entry in timers.items():
             by_partition.setdefault(self.partition_of(key), {})[key] = entry
         for partition, entries in by_partition.items():
-            if partition in self.stores:
-                self.stores[partition].write({}, entries, None)
+            self._write(partition, {}, entries, None)
+
+    def _write(self, partition: int, states: dict[bytes, bytes | None], timers: dict[bytes, bytes | None],
+               offset: int | None) -> None:
+        store = self.stores.get(partition)
+        if store is not None:  # else handed over meanwhile: the changelog has it for the next owner
+            store.write(states, timers, offset)
 
     def trim(self, pinned: Collection[bytes]) -> int:
         return self.states.trim(pinned)
@@ -245,9 +253,6 @@ class ProspectTable:
     def live(self, key: bytes) -> ProspectState | None:
         """The prospect's state, decoded on first use; None for a prospect never seen."""
         return live_state(self.states, key)
-
-    def disk_bytes(self) -> int:
-        return sum(store.disk_bytes() for store in self.stores.values())
 
 
 def timer_entry(due: int | None, clock: str | None) -> bytes | None:

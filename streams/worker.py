@@ -260,8 +260,7 @@ class Worker(ConsumerRebalanceListener):
         metrics.RECOVERY_SECONDS.observe(found.seconds)
         model = self._model.version.encode()
         whole = {p for p in new if table.stores[p].meta("model") != model}  # every state looked at again
-        look = [key for key in found.tail_keys if table.partition_of(key) not in whole  # not deleted by the tail
-                and table.states.get(key) is not None]
+        look = [key for key in found.tail_keys if table.partition_of(key) not in whole and table.holds(key)]
         look += [key for p in sorted(whole) for key in table.keys(p)]
         for partition in new - whole:  # the others' timers and clocks come from the stores' timer index
             for key, entry in table.stores[partition].timers():
