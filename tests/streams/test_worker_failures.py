@@ -72,10 +72,10 @@ def scenario(config, tmp_path, batch: int, checkpoint_ms: int, prospects: int) -
 def test_killed_during_checkpoints_again_and_again_the_scores_are_an_uninterrupted_runs(config, tmp_path):
     # Checkpoints every 20 ms in batches of 20 inputs: a kill -9 almost always lands during one.
     env, prospects, records = scenario(config, tmp_path, batch=20, checkpoint_ms=20, prospects=30)
-    asyncio.run(produce(config, records))
-    for attempt in range(3):
+    for attempt in range(3):  # a wave of 300 new inputs before each worker, so each has work when it is killed
+        asyncio.run(produce(config, records[300 * attempt:300 * (attempt + 1)]))
         with leadflow(["worker"], env, tmp_path / f"worker-{attempt}.log") as worker:
-            assert wait_until(lambda: events_processed(config) >= 150 or None, 60)
+            assert wait_until(lambda: events_processed(config) >= 150 or None, 60, interval_s=0.02)
             os.kill(worker.pid, signal.SIGKILL)
             worker.wait()
     with leadflow(["worker"], env, tmp_path / "worker-last.log"):
