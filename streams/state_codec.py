@@ -28,6 +28,15 @@ _FEEDBACK_FIELDS = attrgetter(*(f.name for f in dataclasses.fields(CrmFeedback))
 _ACTION_FIELDS = attrgetter(*(f.name for f in dataclasses.fields(Action)))
 
 
+def _flat(cls: type) -> attrgetter:
+    """A flat dataclass's fields as a tuple: ``dataclasses.astuple`` also deep-copies, at ten times the cost."""
+    return attrgetter(*(f.name for f in dataclasses.fields(cls)))
+
+
+_SLA_FIELDS, _ENROLLMENT_FIELDS, _SENT_FIELDS, _WATCH_FIELDS = (_flat(cls) for cls in (SlaClock, Enrollment, SentEmail,
+                                                                                      OutcomeWatch))
+
+
 LISTS = ("history", "ledger", "seen")  # the long, mostly appended parts (streams/state_chunks.py writes them apart)
 
 
@@ -57,7 +66,7 @@ def head_fields(state: ProspectState) -> dict:
         "last_activity_at": state.last_activity_at,
         "alias_of": state.alias_of,
         "model_version": state.model_version,
-        "sla": None if state.sla is None else dataclasses.astuple(state.sla),
+        "sla": None if state.sla is None else _SLA_FIELDS(state.sla),
         "owner": state.owner,
         "queue": state.queue,
         "automation": None if state.automation is None else _dump_automation(state.automation),
@@ -127,10 +136,10 @@ def state_from(raw: dict, lists: dict[str, list] | None = None) -> ProspectState
 def _dump_automation(auto: AutomationState) -> dict:
     return {
         "fired": auto.fired, "counts": auto.counts,
-        "enrollments": [dataclasses.astuple(run) for run in auto.enrollments.values()],
-        "sent": [dataclasses.astuple(email) for email in auto.sent],
+        "enrollments": [_ENROLLMENT_FIELDS(run) for run in auto.enrollments.values()],
+        "sent": [_SENT_FIELDS(email) for email in auto.sent],
         "deferred": [(d.due_at, _ACTION_FIELDS(d.action), d.enrollment) for d in auto.deferred],
-        "watches": [dataclasses.astuple(w) for w in auto.watches],
+        "watches": [_WATCH_FIELDS(w) for w in auto.watches],
         "tags": auto.tags, "suppressed": auto.suppressed, "known_at": auto.known_at,
         "inactive_fired": auto.inactive_fired, "journal": [tuple(e) for e in auto.journal], "wake_at": auto.wake_at,
         "crossed": auto.crossed,

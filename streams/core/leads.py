@@ -24,7 +24,7 @@ def timeline(state: ProspectState, only: Collection[str] | None = None) -> tuple
     for entry in state.ledger:
         if (only is None or entry.event_id in only) and not entry.rule_id.startswith(("fit:", "recycle:")):
             points[entry.event_id] += entry.points
-    history = state.history if only is None else [i for i in state.history if i.event_id in only]
+    history = state.history if only is None else _newest(state.history, only)
     entries = [
         TimelineEntry(event_id=i.event_id, type=i.type if isinstance(i, Interaction) else f"crm.{i.type}",
                       occurred_at=i.occurred_at, source=i.source if isinstance(i, Interaction) else "crm",
@@ -33,6 +33,19 @@ def timeline(state: ProspectState, only: Collection[str] | None = None) -> tuple
         for i in history
     ]
     return tuple(sorted(entries, key=lambda e: (e.occurred_at, e.event_id)))
+
+
+def _newest(history: list, only: Collection[str]) -> list:
+    """The entries of ``history`` with these event ids. Looked for from the newest end, where a batch's activity
+    is, and no further than the last of them: a lead keeps up to 500 inputs, and an update names a few."""
+    wanted, found, entries = set(only), set(), []
+    for item in reversed(history):
+        if item.event_id in wanted:
+            found.add(item.event_id)
+            entries.append(item)
+            if len(found) == len(wanted):
+                break
+    return entries
 
 
 def type_counts(state: ProspectState) -> dict[str, int]:

@@ -11,7 +11,7 @@ not by the tick, so a late or repeated tick changes nothing but the latency.
 from __future__ import annotations
 
 from streams.core import automations, lifecycle, scoring, sla
-from streams.core.decay import first_below
+from streams.core.decay import first_below, newton_crossing
 from streams.core.automation_index import Engine
 from streams.core.model import ScoringModel
 from streams.core.prospect import ProspectState
@@ -38,4 +38,6 @@ def demotion_due(state: ProspectState, model: ScoringModel) -> int | None:
     if threshold is None or state.stage != lifecycle.LEAD:
         return None
     sums = state.behaviour_by_half_life
-    return first_below(lambda at: state.fit + scoring.behaviour(sums, at), state.clock, threshold, HORIZON_MS)
+    near = newton_crossing([(s.value, s.as_of, half_life) for half_life, s in sums.items()], state.fit, threshold,
+                           state.clock)
+    return first_below(lambda at: state.fit + scoring.behaviour(sums, at), state.clock, threshold, HORIZON_MS, near)

@@ -117,6 +117,16 @@ def test_ledger_explains_every_point():
     assert state.ledger[-1].total == pytest.approx(total(state))
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 40), min_size=1, max_size=25, unique=True), st.data())
+def test_a_timeline_of_some_inputs_is_the_whole_timeline_filtered(numbers, data):
+    """An update's timeline (looked for from the newest end) holds exactly the entries the whole one has for them."""
+    state, _ = run([event(n, at=(n * 7919) % 50_000) for n in numbers])
+    every = timeline(state)
+    only = set(data.draw(st.lists(st.sampled_from([e.event_id for e in every] + ["absent"]), max_size=6)))
+    assert timeline(state, only) == tuple(e for e in every if e.event_id in only)
+
+
 def test_timeline_is_chronological_with_points_and_counts():
     state, _ = run([event(1, at=5000), event(2, "email.opened", url=None, at=1000), verdict(1, "accepted", 3000)])
     assert [(e.occurred_at, e.points) for e in timeline(state)] == [(1000, 6), (3000, 0), (5000, 21)]
