@@ -137,15 +137,49 @@ def _skipper(schema: Any) -> Skipper:
 
 
 def _record(schema: dict[str, Any]) -> Decoder:
-    fields = [(f["name"], compile_decoder(f["type"])) for f in schema["fields"]]
+    """A record's decoder as one generated function: each string, long, boolean and nullable one read inline,
+    one after the other, into a dict literal. A loop over per-field closures cost a call or two per field, and
+    an Interaction has 21 fields: 9.5 us per input, against ~4 us generated."""
+    names: dict[str, Any] = {"read_long": read_long, "_fail": _fail, "_short": _short}
+    lines = ["def decode(data, pos):"]
+    for number, spec in enumerate(schema["fields"]):
+        target, kind = f"v{number}", spec["type"]
+        if isinstance(kind, list) and len(kind) == 2 and kind[0] == "null" and kind[1] in _INLINE:
+            lines += ["    branch = data[pos]", "    pos += 1", "    if branch == 0:", f"        {target} = None",
+                      "    else:", "        if branch != 2:", "            _fail(branch, pos - 1)"]
+            lines += ["    " + line for line in _INLINE[kind[1]](target)]
+        elif isinstance(kind, str) and kind in _INLINE:
+            lines += _INLINE[kind](target)
+        else:
+            names[f"d{number}"] = compile_decoder(kind)
+            lines.append(f"    {target}, pos = d{number}(data, pos)")
+    lines.append("    return {" + ", ".join(f"{spec['name']!r}: v{number}"
+                                          for number, spec in enumerate(schema["fields"])) + "}, pos")
+    exec("\n".join(lines), names)  # noqa: S102 - the source is built from the schema's field list above
+    return names["decode"]
 
-    def decode(data: bytes, pos: int) -> tuple[dict[str, Any], int]:
-        record = {}
-        for name, decoder in fields:
-            record[name], pos = decoder(data, pos)
-        return record, pos
 
-    return decode
+def _fail(branch: int, pos: int) -> None:
+    raise ValueError(f"union branch {branch} at {pos}")
+
+
+def _short(size: int, pos: int) -> None:
+    raise ValueError(f"string of {size} bytes at {pos} runs past the end")
+
+
+def _inline_long(target: str) -> list[str]:
+    return ["    byte = data[pos]", "    if byte < 0x80:", f"        {target} = (byte >> 1) ^ -(byte & 1)",
+            "        pos += 1", "    else:", f"        {target}, pos = read_long(data, pos)"]
+
+
+_INLINE: dict[str, Callable[[str], list[str]]] = {
+    "string": lambda target: [*_inline_long("size"), "    end = pos + size",
+                              "    if size < 0 or end > len(data):", "        _short(size, pos)",
+                              f"    {target} = data[pos:end].decode()", "    pos = end"],
+    "long": _inline_long,
+    "int": _inline_long,
+    "boolean": lambda target: [f"    {target} = data[pos] != 0", "    pos += 1"],
+}
 
 
 def _nullable(branches: list[Any]) -> Decoder:
