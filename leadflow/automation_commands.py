@@ -1,7 +1,8 @@
 """`leadflow automations [--dry-run FILE]`: what the automations and programs did, or what a candidate would do.
 
-The shell around ``streams.core.automation_report``: it reads every prospect state from the worker's changelog
-(``streams.state_reader``) and prints the counts the states carry (enrolled, active, completed, exited by
+The shell around ``streams.core.automation_report``: it reads every prospect state as the worker keeps it
+(``streams.state_reader``: this machine's worker stores plus the changelog's tail, else the changelog) and
+prints the counts the states carry (enrolled, active, completed, exited by
 reason, actions by type); with ``--dry-run`` it replays their retained histories under the candidate file
 instead, sending nothing. A candidate that does not load stops here with its file, line and automation.
 """

@@ -25,6 +25,8 @@ KAFKA = ("LEADFLOW_KAFKA_BOOTSTRAP", "LEADFLOW_KAFKA_SECURITY_PROTOCOL", "LEADFL
 GROUPS = ("LEADFLOW_KAFKA_REBALANCE_TIMEOUT", "LEADFLOW_KAFKA_SESSION_TIMEOUT", "LEADFLOW_KAFKA_HEARTBEAT_INTERVAL")
 TOPICS = ("LEADFLOW_PARTITIONS", "LEADFLOW_REPLICATION_FACTOR", "LEADFLOW_INTERACTIONS_RETENTION_DAYS")
 LINKS = ("LEADFLOW_PUBLIC_URL", "LEADFLOW_HTTP_HOST", "LEADFLOW_HTTP_PORT", "LEADFLOW_LINK_SECRET")
+# the readers of prospect states: the changelog's partitions, and where this machine's worker stores are
+STATES = ("LEADFLOW_PARTITIONS", "LEADFLOW_STATE_STORE", "LEADFLOW_STATE_DIR")
 ALL = tuple(s.env for s in SETTINGS)
 _COLLECTOR_ONLY = tuple(s.env for s in SETTINGS if s.attr in {
     "processes", "tracking_consent", "ip_mode", "spool_max_bytes", "rejected_spool_max_bytes", "cors_origins",
@@ -65,11 +67,11 @@ USES: dict[str, tuple[str, ...]] = {
     "migrate": ("LEADFLOW_CRM_DSN", *COMMON),
     "link": (*LINKS, "LEADFLOW_LINK_TTL_DAYS", *COMMON),
     "pixel": (*LINKS, *COMMON),
-    "explain": (*KAFKA, "LEADFLOW_PARTITIONS", "LEADFLOW_MODEL", *COMMON),
-    "rescore": (*KAFKA, "LEADFLOW_MODEL", *COMMON),
-    "automations": (*KAFKA, "LEADFLOW_MODEL", "LEADFLOW_AUTOMATIONS", *COMMON),
-    "backtest": (*KAFKA, "LEADFLOW_MODEL", *COMMON),
-    "tune": (*KAFKA, "LEADFLOW_MODEL", *COMMON),
+    "explain": (*KAFKA, *STATES, "LEADFLOW_MODEL", *COMMON),
+    "rescore": (*KAFKA, *STATES, "LEADFLOW_MODEL", *COMMON),
+    "automations": (*KAFKA, *STATES, "LEADFLOW_MODEL", "LEADFLOW_AUTOMATIONS", *COMMON),
+    "backtest": (*KAFKA, *STATES, "LEADFLOW_MODEL", *COMMON),
+    "tune": (*KAFKA, *STATES, "LEADFLOW_MODEL", *COMMON),
     "dlq list": (*KAFKA, *GROUPS, "LEADFLOW_SCHEMA_REGISTRY_URL", *COMMON),
     "import": (*KAFKA, "LEADFLOW_KAFKA_IDEMPOTENCE", "LEADFLOW_SCHEMA_REGISTRY_URL", *TOPICS, "LEADFLOW_EVENT_NAMES",
                "LEADFLOW_MAX_FUTURE_SECONDS", *COMMON),

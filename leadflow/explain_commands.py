@@ -1,7 +1,8 @@
 """`leadflow explain` and `leadflow rescore`: prospects as the worker keeps them, explained and rescored.
 
-The shell around ``streams.core.explain``: both read the prospect states from the worker's changelog
-(``streams.state_reader``, so they work with or without a running worker); ``explain`` prints one prospect's
+The shell around ``streams.core.explain``: both read the prospect states as the worker keeps them
+(``streams.state_reader``: this machine's worker stores plus the changelog's tail, else the changelog, so they
+work with or without a running worker, and a large changelog is not read whole); ``explain`` prints one prospect's
 document (score, stage, timeline, the ledger of every point), ``rescore`` replays every retained state under
 a candidate model and prints who would change stage.
 """

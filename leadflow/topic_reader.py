@@ -78,12 +78,15 @@ class TopicReader:
         return await self._consumer.end_offsets(self.partitions) if self.partitions else {}
 
     async def to_end(self, idle_polls: int = 8) -> AsyncIterator[list[ConsumerRecord]]:
-        """Everything up to the end offsets seen on entry. Also stops after ``idle_polls`` empty polls, since
-        the embedded broker can report an end offset past the last record it returns."""
+        """Everything up to the end offsets seen on entry (from ``start``: a partition already read to its end
+        is not waited for). Also stops after ``idle_polls`` empty polls, since the embedded broker can report an
+        end offset past the last record it returns."""
         if not self.partitions:
             return
         ends = await self.end_offsets()
-        remaining = {tp.partition for tp, end in ends.items() if end > 0}
+        remaining = {tp.partition for tp, end in ends.items() if end > self._start.get(tp.partition, 0)}
+        if not remaining:
+            return
         idle = 0
         async for records in self.batches():
             idle = 0 if records else idle + 1

@@ -1,7 +1,8 @@
 """`leadflow backtest` and `leadflow tune`: histories in, figures, a report and a candidate model out.
 
 The shell around ``streams.core.backtest`` / ``tuning``: it reads every prospect's retained
-history from the worker's changelog (``read_states``) or a history file (``--data``, read in the
+history from the worker's prospect states (``read_states``: this machine's worker stores plus the changelog's
+tail, else the changelog) or a history file (``--data``, read in the
 worker processes by ``leadflow.history_shards``), replays them in worker processes (``replay_pool``), prints the
 terminal summary, writes the HTML report and the candidate model. Progress goes to stderr.
 
@@ -110,8 +111,8 @@ def load_model(config: Config, path: str | None) -> tuple[ScoringModel, str, str
 
 
 def load_histories(config: Config, command: str) -> list[History]:
-    """Every prospect's retained inputs from the worker's changelog, in canonical order, sorted by key (so
-    chunks, and figures, do not depend on the order the changelog gave them)."""
+    """Every prospect's retained inputs from the worker's states (its stores and the changelog), in canonical
+    order, sorted by key (so chunks, and figures, do not depend on the order the states were read in)."""
     from leadflow.command_settings import require
     from streams.state_reader import read_states
 

@@ -33,8 +33,7 @@ from streams.core.prospect import ProspectState
 from streams.live_states import LiveStates
 from streams import state_chunks
 from streams.state_chunks import Written, is_chunk, prospect_of
-from streams.state_codec import FORMAT
-from streams.state_reader import END_MARKER, changelog_topic
+from streams.state_reader import END_MARKER, changelog_topic, store_identity
 from streams.store import PartitionStore, StoreError, StoreIdentity, StoreLocked, open_store, remove_store
 
 log = logging.getLogger("leadflow.worker")
@@ -92,7 +91,7 @@ class ProspectTable:
         return records
 
     def identity(self, partition: int) -> StoreIdentity:
-        return StoreIdentity(self.topic, self._config.partitions, partition, FORMAT)
+        return store_identity(self._config, partition)
 
     def keys(self, partition: int) -> Iterator[bytes]:
         """Every prospect of an assigned partition, from its store."""

@@ -3,6 +3,9 @@
 ``GET /v1/prospects/{prospect_id}`` (or the prospect's email, or an ``anon:`` key) answers
 from the worker's own table when it holds the prospect's partition, and otherwise from
 the changelog topic, which every worker can read: any worker answers for every prospect.
+The changelog read is ``streams.state_reader``'s: a store of that partition on this
+machine (another worker's, or one this worker held before) plus the changelog's tail,
+so a large partition is not read whole for one prospect.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ changelog offset it records, so a restarted worker reads only the changelog's ta
 prospect the worker has not touched lately costs disk, not memory (``streams.table``).
 ``open_store`` picks the implementation the configuration names: RocksDB (``rocksdict``,
 the default: it survives a restart) or memory (tests, and what the worker did before).
+``open_read_only`` is for the readers beside the worker (``streams.state_reader``).
 """
 
 from __future__ import annotations
@@ -17,14 +18,25 @@ from streams.store.base import PartitionStore, StoreError, StoreIdentity, StoreL
 from streams.store.memory import MemoryStore
 from streams.store.rocks import RocksStore
 
-__all__ = ["PartitionStore", "StoreError", "StoreIdentity", "StoreLocked", "MemoryStore", "RocksStore", "open_store", "remove_store",
-           "store_path"]
+__all__ = ["PartitionStore", "StoreError", "StoreIdentity", "StoreLocked", "MemoryStore", "RocksStore",
+           "open_read_only", "open_store", "remove_store", "store_path"]
 
 
 def open_store(config: Config, partition: int) -> PartitionStore:
     if config.state_store == "memory":
         return MemoryStore(partition)
     return RocksStore(store_path(config, partition), partition)
+
+
+def open_read_only(config: Config, partition: int) -> PartitionStore | None:
+    """The partition's store on this machine as it stands, without its lock (a running worker keeps it and goes
+    on writing); None when there is none on disk. A memory store has no copy outside its worker: None."""
+    if config.state_store == "memory":
+        return None
+    path = store_path(config, partition)
+    if not path.is_dir():
+        return None
+    return RocksStore(path, partition, read_only=True)
 
 
 def store_path(config: Config, partition: int) -> Path:

@@ -5,6 +5,11 @@ Why the write-ahead log stays on: the offset and the states it covers must survi
 ``kill -9`` together (a flush of one column family without the other would claim states it
 does not hold). The log is not synced on every write: a power cut loses at most the last
 writes, and the store then says an older offset, so the worker reads a longer tail.
+
+Why a read-only open: `leadflow explain` and the other readers of prospect states
+(``streams.state_reader``) read a store while its worker holds it. A read-only open takes
+no lock and replays the write-ahead log, so it sees the store as of its last write, states
+and offset together, and the worker goes on writing; it stays that snapshot until closed.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Iterator, Mapping
 
-from rocksdict import BlockBasedOptions, Cache, DBCompressionType, Options, Rdict, WriteBatch
+from rocksdict import AccessType, BlockBasedOptions, Cache, DBCompressionType, Options, Rdict, WriteBatch
 
 from streams.store.base import StoreError, StoreIdentity, StoreLocked
 
@@ -51,12 +56,19 @@ def _options() -> Options:
 
 
 class RocksStore:
-    def __init__(self, path: Path, partition: int) -> None:
+    def __init__(self, path: Path, partition: int, read_only: bool = False) -> None:
+        """``read_only``: open the store as it stands without taking its lock (a worker may hold it); writes are
+        refused, and a path with no store is an error rather than a new store."""
         self.partition = partition
         self.location = str(path)
+        if read_only and not (path / "CURRENT").is_file():
+            raise StoreError(f"cannot open the state store {path}: there is none")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = Rdict(str(path), options=_options(),
+            if not read_only:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            # a read-only open replays the write-ahead log (the worker's latest writes) instead of refusing it
+            access = AccessType.read_only(False) if read_only else AccessType.read_write()
+            self._db = Rdict(str(path), options=_options(), access_type=access,
                              column_families={_TIMERS: Options(raw_mode=True), _META: Options(raw_mode=True)})
         except Exception as exc:  # rocksdict raises plain Exception: a held lock, a corrupt or unreadable store
             kind = StoreLocked if "lock" in str(exc).lower() else StoreError
