@@ -37,8 +37,7 @@ SIZES = {"history": 32, "ledger": 64, "seen": 256}  # entries per chunk: a few K
 @dataclass
 class Written:
     """Per list: the absolute position of its first entry, the entries as last written, the chunk keys then, and
-    the entries as encoded then, reused for those still there: for a list kept in the head all of them, for a
-    chunked list those of its last chunk, as (chunk number, absolute position of its first entry, entries)."""
+    for a list kept in the head its entries as encoded then (reused for the entries still there)."""
 
     lists: dict[str, tuple[int, tuple, dict[int, bytes], list | None]] = field(default_factory=dict)
 
@@ -63,7 +62,7 @@ def dump(key: bytes, state: ProspectState, written: Written | None) -> tuple[lis
         entries = tuple(list_of(state, name))
         old = written.lists.get(name) if written is not None else None
         if len(entries) <= SIZES[name]:  # short: in the head itself (most prospects have a handful of inputs)
-            if old is not None and old[3] is not None and not old[2] and entries:
+            if old is not None and old[3] is not None and entries:
                 shift, same = _align(old[1], entries)
                 encoded = old[3][shift:shift + same] + encode_list(name, entries[same:])
             else:
@@ -74,10 +73,10 @@ def dump(key: bytes, state: ProspectState, written: Written | None) -> tuple[lis
             now.lists[name] = (0, entries, {}, encoded)  # once it outgrows the head, every chunk is new
             listing[name] = [0, len(entries), None]
             continue
-        base, keys, last = _chunks(key, name, entries, old, state.version, chunks)
+        base, keys = _chunks(key, name, entries, old, state.version, chunks)
         if old is not None:
             gone.extend((k, None) for c, k in old[2].items() if keys.get(c) != k)
-        now.lists[name] = (base, entries, keys, last)
+        now.lists[name] = (base, entries, keys, None)
         listing[name] = [base, len(entries), [k.decode("latin-1") for _, k in sorted(keys.items())]]
     head["chunks"] = listing
     return [*chunks, (key, orjson.dumps(head)), *gone], now
@@ -93,41 +92,31 @@ def _align(old_entries: tuple, entries: tuple) -> tuple[int, int]:
 
 
 def _chunks(key: bytes, name: str, entries: tuple, old: tuple | None, version: int,
-            out: list[tuple[bytes, bytes | None]]) -> tuple[int, dict[int, bytes], tuple | None]:
+            out: list[tuple[bytes, bytes | None]]) -> tuple[int, dict[int, bytes]]:
     """Write the chunks of ``entries`` that differ from ``old``; (absolute position of the first entry, the chunk
-    keys by chunk number, the last chunk's encoded entries). A chunk rewritten because entries were appended to
-    it (the usual change) encodes only those: the entries it had are encoded as they were last time."""
+    keys by chunk number)."""
     size = SIZES[name]
     if old is None:
-        base, same, old_keys, old_base, old_len, tail = 0, 0, {}, 0, 0, None
+        base, same, old_keys, old_base, old_len = 0, 0, {}, 0, 0
     else:
-        old_base, old_entries, old_keys, tail = old
+        old_base, old_entries, old_keys, _ = old
         old_len = len(old_entries)
         shift, same = _align(old_entries, entries)  # same: entries from the start written before as they are
         base = old_base + shift
-        if not old_keys:
-            tail = None  # it was in the head: its encoding is the whole list's
     keys: dict[int, bytes] = {}
-    last = None
     if not entries:
-        return base, keys, last
+        return base, keys
     for number in range(base // size, (base + len(entries) - 1) // size + 1):
         start, end = max(number * size, base), min((number + 1) * size, base + len(entries))
         unchanged = (number in old_keys and start == max(number * size, old_base)
                      and end == min((number + 1) * size, old_base + old_len) and end <= base + same)
         if unchanged:
             keys[number] = old_keys[number]
-            last = tail if tail is not None and tail[0] == number else None
             continue
-        kept = []
-        if tail is not None and tail[0] == number and tail[1] == start:  # entries still the very same ones
-            kept = tail[2][:max(0, min(len(tail[2]), base + same - start))]
-        encoded = kept + encode_list(name, entries[start - base + len(kept):end - base])
         chunk_key = key + SEP + f"{CODES[name]}.{number}.{version}".encode()
-        out.append((chunk_key, orjson.dumps(encoded)))
+        out.append((chunk_key, orjson.dumps(encode_list(name, entries[start - base:end - base]))))
         keys[number] = chunk_key
-        last = (number, start, encoded)
-    return base, keys, last
+    return base, keys
 
 
 def _index(entries: tuple, entry: object) -> int:
@@ -159,11 +148,8 @@ def load(head: bytes, chunk: Callable[[bytes], bytes | None]) -> tuple[ProspectS
             data = chunk(chunk_key)
             if data is None:
                 raise ValueError(f"prospect {raw['key']}: chunk {chunk_key!r} of its {name} is missing")
-            number = int(chunk_key.rsplit(b".", 2)[1])
-            keys[number] = chunk_key
-            encoded_chunk = orjson.loads(data)
-            encoded = (number, max(number * SIZES[name], base), encoded_chunk)  # the last one's stays
-            entries.extend(decode_list(name, encoded_chunk))
+            keys[int(chunk_key.rsplit(b".", 2)[1])] = chunk_key
+            entries.extend(decode_list(name, orjson.loads(data)))
         if len(entries) != count:
             raise ValueError(f"prospect {raw['key']}: its {name} has {len(entries)} entries, its head says {count}")
         lists[name] = entries
