@@ -127,6 +127,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LEADFLOW_STATE_CACHE", "state_cache", parsers.positive_int,
             "prospect states the worker keeps live in memory (least recently used out first); the others are "
             "read from the local store when next touched"),
+    Setting("LEADFLOW_STATE_BLOCK_CACHE_MB", "state_block_cache_mb", parsers.positive_int,
+            "MiB of RocksDB block cache for the worker's local stores (states as stored, ~1 KB a name): reads of "
+            "states not live in memory that it holds skip the disk"),
     Setting("LEADFLOW_SINK_TARGET", "target", parsers.choice(SINK_TARGETS, str.lower),
             "where the sink delivers lead and SLA events: postgres (the CRM tables) or webhook"),
     Setting("LEADFLOW_WEBHOOK_URL", "webhook_url", parsers.url, "the URL the webhook target POSTs each event to"),

@@ -25,16 +25,21 @@ from streams.store.base import StoreError, StoreIdentity, StoreLocked
 _TIMERS, _META = "timers", "meta"
 _OFFSET, _IDENTITY = b"offset", b"identity"
 WRITE_BUFFER_BYTES = 8 << 20  # per partition: a worker holds several (16 MiB cost ~33 MiB more at a million names, no faster)
-BLOCK_CACHE_BYTES = 64 << 20  # one cache for every store of the process: recently read blocks of states
+BLOCK_CACHE_BYTES = 256 << 20  # the default of LEADFLOW_STATE_BLOCK_CACHE_MB: one cache for every store of the process
 MEMTABLE_BLOOM_RATIO = 0.1  # of the write buffer, for its filter
 BLOOM_BITS_PER_KEY = 10  # most reads are of prospects never seen: a filter answers them without touching a block
 _cache: Cache | None = None
 
 
-def _options() -> Options:
+def _options(block_cache_bytes: int) -> Options:
+    """Why a large block cache: it holds states as their stores keep them (~1 KB a name, uncompressed), where a
+    live state costs 5-20 KiB of Python objects. At a million names a read of a state not in it went to the
+    file (a read and an LZ4 block decoded: 20-30 us a read in the second half of `bench/scale.py`, ~10 us with
+    256 MiB), so memory buys more in this cache than in ``LEADFLOW_STATE_CACHE``. The first store opened in the
+    process sizes it."""
     global _cache
     if _cache is None:
-        _cache = Cache(BLOCK_CACHE_BYTES)
+        _cache = Cache(block_cache_bytes)
     table = BlockBasedOptions()
     table.set_bloom_filter(BLOOM_BITS_PER_KEY, False)
     table.set_block_cache(_cache)
@@ -56,7 +61,8 @@ def _options() -> Options:
 
 
 class RocksStore:
-    def __init__(self, path: Path, partition: int, read_only: bool = False) -> None:
+    def __init__(self, path: Path, partition: int, read_only: bool = False,
+                 block_cache_bytes: int = BLOCK_CACHE_BYTES) -> None:
         """``read_only``: open the store as it stands without taking its lock (a worker may hold it); writes are
         refused, and a path with no store is an error rather than a new store."""
         self.partition = partition
@@ -68,7 +74,7 @@ class RocksStore:
                 path.parent.mkdir(parents=True, exist_ok=True)
             # a read-only open replays the write-ahead log (the worker's latest writes) instead of refusing it
             access = AccessType.read_only(False) if read_only else AccessType.read_write()
-            self._db = Rdict(str(path), options=_options(), access_type=access,
+            self._db = Rdict(str(path), options=_options(block_cache_bytes), access_type=access,
                              column_families={_TIMERS: Options(raw_mode=True), _META: Options(raw_mode=True)})
         except Exception as exc:  # rocksdict raises plain Exception: a held lock, a corrupt or unreadable store
             kind = StoreLocked if "lock" in str(exc).lower() else StoreError
