@@ -38,7 +38,7 @@ from leadflow.config import Config  # noqa: E402
 from leadflow.process import free_ports  # noqa: E402
 from leadflow.svg_charts import line_chart  # noqa: E402
 from schemas.records import Interaction  # noqa: E402
-from streams.store import RocksStore, store_path  # noqa: E402
+from streams.store import open_store  # noqa: E402
 
 PLOT = Path(__file__).with_name("results") / "scale.html"
 HEAD_SHARE = 0.01  # the hot names, 1% of them, take as many events again as the rest together
@@ -106,7 +106,7 @@ def measure(prospects: int, cache: int, seed: int) -> dict[str, float]:
         disk = sum(f.stat().st_size for f in (config.state_dir / config.topic_prefix).rglob("*") if f.is_file())
         kept = 0  # what a compacted changelog keeps: the newest record of each key, uncompressed
         for partition in range(config.partitions):
-            store = RocksStore(store_path(config, partition), partition)
+            store = open_store(config, partition)
             kept += sum(len(key) + len(value) for key, value in store.items())
             store.close()
         restart = time.perf_counter()

@@ -37,7 +37,7 @@ def read_string(data: bytes, pos: int) -> tuple[str, int]:
     size, pos = read_long(data, pos)
     end = pos + size
     if size < 0 or end > len(data):
-        raise ValueError(f"string of {size} bytes at {pos} runs past the end")
+        _short(size, pos)
     return data[pos:end].decode(), end
 
 

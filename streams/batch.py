@@ -66,12 +66,6 @@ def to_input(record: object, codec: Codec) -> tuple[bytes, str, WorkerInput] | N
     return None
 
 
-def live_state(states: LiveStates, key: bytes, partition: int | None = None) -> ProspectState | None:
-    """The prospect's state (read from its store on first use); None for a prospect never seen. ``partition``,
-    when the caller knows it (an input's record), spares the table hashing the key to find the store."""
-    return states.fetch(key, partition)  # type: ignore[return-value]
-
-
 @dataclass
 class Batch:
     """``states`` is the worker's table of live states."""
@@ -96,7 +90,8 @@ class Batch:
     _activity: dict[bytes, set[str]] = field(default_factory=dict)  # inputs since the key's last lead event
 
     def state(self, key: bytes, partition: int | None = None) -> ProspectState:
-        state = live_state(self.states, key, partition)
+        # read from its store on first use; ``partition``, when known (an input's), spares hashing the key
+        state: ProspectState | None = self.states.fetch(key, partition)  # type: ignore[assignment]
         if state is None:
             state = self.states[key] = ProspectState(key.decode())
             self.created["anonymous" if is_anonymous(state.key) else "known"] += 1

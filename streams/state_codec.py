@@ -23,9 +23,6 @@ from streams.core.sla import SlaClock
 
 FORMAT = 6  # 6: the changelog holds a head and chunks of the long lists (streams/state_chunks.py)
 _READS = (4, 5, 6)  # format 4 (before the automation engine) reads as a state no automation touched yet
-_INTERACTION_FIELDS = attrgetter(*(f.name for f in dataclasses.fields(Interaction)))
-_FEEDBACK_FIELDS = attrgetter(*(f.name for f in dataclasses.fields(CrmFeedback)))
-_ACTION_FIELDS = attrgetter(*(f.name for f in dataclasses.fields(Action)))
 
 
 def _flat(cls: type) -> attrgetter:
@@ -33,6 +30,7 @@ def _flat(cls: type) -> attrgetter:
     return attrgetter(*(f.name for f in dataclasses.fields(cls)))
 
 
+_INTERACTION_FIELDS, _FEEDBACK_FIELDS, _ACTION_FIELDS = _flat(Interaction), _flat(CrmFeedback), _flat(Action)
 _SLA_FIELDS, _ENROLLMENT_FIELDS, _SENT_FIELDS, _WATCH_FIELDS = (_flat(cls) for cls in (SlaClock, Enrollment, SentEmail,
                                                                                       OutcomeWatch))
 

@@ -28,12 +28,12 @@ from leadflow.config import Config
 from leadflow.kafka import send_batched
 from leadflow.partitioner import partition_of
 from leadflow.topic_reader import TopicReader
-from streams.batch import Record, live_state
+from streams.batch import Record
 from streams.core.prospect import ProspectState
 from streams.live_states import LiveStates
 from streams import state_chunks
 from streams.state_chunks import Written, is_chunk, prospect_of
-from streams.state_reader import END_MARKER, changelog_topic, store_identity
+from streams.state_reader import END_MARKER, changelog_topic, store_identity, unusable
 from streams.store import PartitionStore, StoreError, StoreIdentity, StoreLocked, open_store, remove_store
 
 log = logging.getLogger("leadflow.worker")
@@ -112,17 +112,14 @@ class ProspectTable:
         start = {}
         for partition in partitions:
             store = self.stores[partition]
-            why = None
             if store.offset() > ends[partition] and self._config.kafka.reseed_changelog and \
                     ends[partition] == beginnings.get(partition, 0):  # nothing before the marker: a new broker's
                 await self._reseed(partition, store, producer)
                 found.reseeded.add(partition)
-            elif store.offset() > ends[partition]:
-                why = f"it holds changelog offsets up to {store.offset()}, past the changelog's end {ends[partition]}"
-            elif store.offset() < beginnings.get(partition, 0):
-                why = f"the changelog no longer holds its offsets {store.offset()}-{beginnings[partition] - 1}"
-            if why:
-                self._rebuild(partition, store, why)
+            else:
+                why = unusable(store, self.identity(partition), beginnings.get(partition, 0), ends[partition])
+                if why:
+                    self._rebuild(partition, store, why)
             if store.offset() == 0:
                 found.rebuilt.add(partition)
             start[partition] = store.offset()
@@ -251,7 +248,7 @@ class ProspectTable:
 
     def live(self, key: bytes) -> ProspectState | None:
         """The prospect's state, decoded on first use; None for a prospect never seen."""
-        return live_state(self.states, key)
+        return self.states.fetch(key, None)  # type: ignore[return-value]
 
 
 def timer_entry(due: int | None, clock: str | None) -> bytes | None:

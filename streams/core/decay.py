@@ -70,8 +70,10 @@ def newton_crossing(terms: list[tuple[float, int, int | None]], floor: float, th
                 slope -= left * _LN2 / half_life
             else:
                 value += amount
-        if slope == 0.0 or value < threshold:
-            return None if slope == 0.0 else t
+        if slope == 0.0:
+            return None
+        if value < threshold:
+            return t
         step = (value - threshold) / -slope
         t += step
         if step < 0.25:
