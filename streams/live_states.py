@@ -21,7 +21,7 @@ class LiveStates(MutableMapping[bytes, object]):
         self._stored = stored
         self._on_evict = on_evict
         self.limit = limit
-        self.misses = 0  # reads that went to a store
+        self._reads = 0  # prospects read from a store since ``reads`` was last asked
 
     def get(self, key: bytes, default: object = None) -> object:  # type: ignore[override]
         return self.fetch(key, None, default)
@@ -36,9 +36,14 @@ class LiveStates(MutableMapping[bytes, object]):
         value = self._stored(key, partition)
         if value is None:
             return default
-        self.misses += 1
+        self._reads += 1
         items[key] = value
         return value
+
+    def reads(self) -> int:
+        """How many prospects were read from a store (not found in the cache) since the last call."""
+        reads, self._reads = self._reads, 0
+        return reads
 
     def __getitem__(self, key: bytes) -> object:
         value = self.get(key)

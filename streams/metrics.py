@@ -43,6 +43,8 @@ PROSPECT_SCORE = Histogram("leadflow_worker_prospect_score", "Total score of a p
 STATES_CACHED = Gauge("leadflow_worker_states_cached", "Prospect states live in the worker's memory (the cache)")
 STATES_EVICTED = Counter("leadflow_worker_states_evicted_total",
                          "Prospect states the cache let go (kept in the local store, read back when next touched)")
+STATES_READ = Counter("leadflow_worker_states_read_total",
+                      "Prospect states read back from the local store into the cache (the cache's misses)")
 RECOVERY_SECONDS = Histogram("leadflow_worker_recovery_seconds",
                              "Time to recover newly assigned partitions: local stores checked, changelog tail read",
                              buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300))

@@ -218,6 +218,7 @@ class Worker(ConsumerRebalanceListener):
                             "those inputs again and find them already applied")
         metrics.CHECKPOINT_SECONDS.observe(time.perf_counter() - started)
         metrics.STATES_EVICTED.inc(self.table.trim(pinned=self._dirty))
+        metrics.STATES_READ.inc(self.table.states.reads())
         self._freezer.after_checkpoint()
         metrics.STATES_CACHED.set(len(self.table.states))
 

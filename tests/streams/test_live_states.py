@@ -6,8 +6,9 @@ from streams.live_states import LiveStates
 def test_a_miss_reads_the_store_and_a_trim_evicts_the_least_recently_used_unpinned():
     store = {b"cold": b"bytes of cold"}
     cache = LiveStates(lambda key, partition: store.get(key), limit=2)
-    assert cache.get(b"cold") == b"bytes of cold" and cache.misses == 1  # from the store, now cached
+    assert cache.get(b"cold") == b"bytes of cold" and cache.reads() == 1  # from the store, now cached
     assert cache.get(b"never") is None and b"never" not in cache
+    assert cache.reads() == 0  # counted once, and a name no store has is no read
     cache[b"a"], cache[b"b"] = "A", "B"
     cache.get(b"cold")  # touched: now the most recent
     assert list(cache) == [b"a", b"b", b"cold"]
