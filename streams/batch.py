@@ -23,7 +23,8 @@ from streams.core.automation_state import ActionEffect, ProgramChange, Suppresse
 from streams.core.identity import is_anonymous
 from streams.core.leads import lead_event, sla_event, sla_notification
 from streams.core.model import ScoringModel
-from streams.core.prospect import Forward, LeadChange, MergeRequest, Outcome, ProspectState, Tick, rescore
+from streams.core.prospect import Forward, LeadChange, MergeRequest, Outcome, ProspectState, Tick
+from streams.core.recompute import rescore
 from streams.core.sla import BREACHED, OPEN, SlaStep
 from streams.live_states import LiveStates
 

@@ -20,6 +20,7 @@ from typing import Iterable
 from schemas.records import CrmFeedback, Interaction
 from streams.core import automation_model as m
 from streams.core import prospect as core
+from streams.core.recompute import absorb
 from streams.core.automation_actions import Context, all_hold, allowed, measure, perform, release
 from streams.core.automation_index import Engine, Owner, trigger_of
 from streams.core.automation_state import ACTIVE, AutomationState, JournalEntry
@@ -45,7 +46,7 @@ def step(state: core.ProspectState, item: core.Input | core.Tick | core.MergeReq
     automation watches; they cost the engine a handful of comparisons (``bench/core.py --automations both``)."""
     # runs_for, inlined: this is the core's path for every input
     if engine is None or state.alias_of is not None or state.key.startswith(NOT_A_PERSON):
-        return (core.absorb if type(item) is core.MergeRequest else core.apply)(state, item, model)  # type: ignore
+        return (absorb if type(item) is core.MergeRequest else core.apply)(state, item, model)  # type: ignore
     if type(item) is Interaction:
         if item.type == DELIVERY_REPORT:  # type: ignore[union-attr]
             return delivery_report(state, item)  # type: ignore[arg-type]
@@ -57,7 +58,7 @@ def step(state: core.ProspectState, item: core.Input | core.Tick | core.MergeReq
     stage, segments, email, fit = state.stage, state.segments, state.email, state.fit
     ledger = state.ledger
     last = ledger[-1] if ledger else None
-    outcome = (core.absorb if type(item) is core.MergeRequest else core.apply)(state, item, model)  # type: ignore
+    outcome = (absorb if type(item) is core.MergeRequest else core.apply)(state, item, model)  # type: ignore
     if not early and (not outcome.changed or (type(item) is Interaction and unwatched(
             engine, state, item, outcome.effects, stage, segments, email, last))):  # type: ignore[arg-type]
         return outcome

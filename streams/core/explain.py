@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 
 from streams.core.leads import timeline, type_counts
 from streams.core.model import ScoringModel
-from streams.core.prospect import ProspectState, Tick, apply, replay, scores
+from streams.core.prospect import ProspectState, Tick, apply, scores
+from streams.core.recompute import replay
 
 
 def as_json(state: ProspectState, model: ScoringModel) -> dict:

@@ -22,7 +22,7 @@ from schemas.records import CrmFeedback, Interaction
 from streams.core import lifecycle, scoring, sla
 from streams.core.automation_state import ActionEffect, AutomationState, ProgramChange, Suppressed
 from streams.core.decay import decay_factor
-from streams.core.history import Input, canonical_order, retain
+from streams.core.history import Input, retain
 from streams.core.identity import person_id, resolution
 from streams.core.model import RECYCLE_FACTORS, ScoringModel
 from streams.core.scoring import DecayingSum, RuleTally
@@ -171,64 +171,7 @@ def apply(state: ProspectState, item: Input | Tick, model: ScoringModel) -> Outc
     return _verdict(state, item, model)
 
 
-def absorb(known: ProspectState, request: MergeRequest, model: ScoringModel) -> Outcome:
-    """The receiving side of an identity merge (a person, or a user id adopting an anonymous visitor);
-    redelivery changes nothing. A receiver that has itself been linked on since passes the hand-over on."""
-    link = request.link
-    if link.event_id in known.seen or link.prospect_id is None:
-        return Outcome(known, changed=False)
-    if known.alias_of is not None:
-        known.seen.add(link.event_id)
-        return Outcome(known, (MergeRequest(replace(link, prospect_id=known.alias_of), request.inputs),))
-    anonymous = replay(link.prospect_key, list(request.inputs), model)
-    merged = merge(known, anonymous, model, person_id(link.prospect_id), link.email)
-    merged.seen.add(link.event_id)
-    return _recomputed(known, merged, model, link.event_id, link.occurred_at, link.received_at)
-
-
-def replay(key: str, inputs: list[Input], model: ScoringModel) -> ProspectState:
-    """The state these inputs produce from scratch: how rescoring and identity merges are computed."""
-    state = ProspectState(key, model_version=model.version)
-    for item in inputs:
-        apply(state, item, model)
-    return state
-
-
-def rescore(state: ProspectState, model: ScoringModel) -> Outcome:
-    """A new state for this prospect recomputed from its retained history under ``model`` (a new model
-    deployed to the workers), with the lead change the CRM must hear about."""
-    fresh = replay(state.key, list(state.history), model)
-    fresh.prospect_id = state.prospect_id or fresh.prospect_id
-    fresh.email = state.email or fresh.email
-    fresh.alias_of = state.alias_of
-    fresh.seen = RecentIds(SEEN_WINDOW, [*state.seen, *fresh.seen])  # RecentIds drops the repeats
-    fresh.version = state.version + 1
-    if fresh.stage == state.stage:
-        fresh.promoted_at = state.promoted_at
-    return _recomputed(state, fresh, model, f"rescore:{model.version}", fresh.clock, fresh.clock)
-
-
-def _recomputed(before: ProspectState, state: ProspectState, model: ScoringModel, cause: str, at: int,
-                received_at: int) -> Outcome:
-    """What the CRM must hear about a state recomputed from its history (an identity merge or a new model).
-    The response clock is the one the CRM already knows, or a new one for a new promotion; the replay's
-    own clocks (and the queues they assigned) are not real."""
-    state.sla, state.queue, state.owner, state.automation = before.sla, before.queue, before.owner, before.automation
-    steps: tuple[sla.SlaStep, ...] = ()
-    if state.stage == lifecycle.LEAD and before.stage != lifecycle.LEAD:
-        kind = "lead.promoted"
-        steps = _start_clock(state, model, at)
-    elif before.stage == lifecycle.LEAD and state.stage == lifecycle.NAME:
-        kind = "lead.demoted"
-        steps = _cancel_clock(state, at)
-    elif state.stage in lifecycle.IN_SALES:
-        kind = "lead.updated"
-    else:
-        return Outcome(state)
-    return Outcome(state, (LeadChange(kind, cause, at, received_at), *steps))
-
-
-def _start_clock(state: ProspectState, model: ScoringModel, at: int) -> tuple[sla.SlaStep, ...]:
+def start_clock(state: ProspectState, model: ScoringModel, at: int) -> tuple[sla.SlaStep, ...]:
     """A promotion starts the model's response clock, if it has one."""
     if model.sla is None:
         return ()
@@ -237,29 +180,10 @@ def _start_clock(state: ProspectState, model: ScoringModel, at: int) -> tuple[sl
     return (started,)
 
 
-def _cancel_clock(state: ProspectState, at: int) -> tuple[sla.SlaStep, ...]:
+def cancel_clock(state: ProspectState, at: int) -> tuple[sla.SlaStep, ...]:
     """A demotion cancels the response clock nobody answered."""
     cancelled = sla.cancel(state.sla, at) if state.sla is not None else None
     return (cancelled,) if cancelled is not None else ()
-
-
-def merge(known: ProspectState, anonymous: ProspectState, model: ScoringModel, prospect_id: str | None,
-          email: str | None) -> ProspectState:
-    """A new state for the known prospect after absorbing an anonymous one: as if every input had been
-    theirs from the start.
-
-    Once-only rules, caps and decay then hold across both histories; the anonymous events
-    take the identity the link (``identity.linked``) names. Neither input state is changed.
-    """
-    own = {i.event_id for i in known.history}
-    adopted = [replace(i, prospect_key=known.key, prospect_id=prospect_id, email=email)
-               if isinstance(i, Interaction) else i for i in anonymous.history if i.event_id not in own]
-    merged = replay(known.key, canonical_order([*known.history, *adopted]), model)
-    merged.prospect_id = prospect_id
-    merged.email = merged.email or email
-    merged.version = _next_version(max(known.version, anonymous.version), merged.clock)
-    merged.seen = RecentIds(SEEN_WINDOW, [*known.seen, *merged.seen])  # inputs retention already dropped
-    return merged
 
 
 def _interaction(state: ProspectState, event: Interaction, model: ScoringModel) -> Outcome:
@@ -295,7 +219,7 @@ def _interaction(state: ProspectState, event: Interaction, model: ScoringModel) 
     if state.email is None:
         state.email = event.email
     state.clock = clock
-    state.version = _next_version(state.version, event.received_at)
+    state.version = next_version(state.version, event.received_at)
     if state.last_activity_at is None or at > state.last_activity_at:
         state.last_activity_at = at
     retain(state.history, event, model)
@@ -319,7 +243,7 @@ def _verdict(state: ProspectState, verdict: CrmFeedback, model: ScoringModel) ->
     if verdict.occurred_at > state.clock:
         state.clock = verdict.occurred_at
         state.behaviour = scoring.behaviour(state.behaviour_by_half_life, state.clock)
-    state.version = _next_version(state.version, verdict.received_at)
+    state.version = next_version(state.version, verdict.received_at)
     stage = lifecycle.after_verdict(state.stage, verdict.type)
     if verdict.owner:
         state.owner = verdict.owner
@@ -367,7 +291,7 @@ def _rerouted(state: ProspectState, steps: list[sla.SlaStep]) -> tuple[Effect, .
     for step in steps:
         if step.action == "reroute":
             state.queue, state.owner = step.to, None
-            state.version = _next_version(state.version, step.at)
+            state.version = next_version(state.version, step.at)
             assert state.sla is not None
             effects.append(LeadChange("lead.updated", f"sla:{state.sla.sla_id}/{state.sla.started_at}/{step.level}",
                                       step.at, step.at))
@@ -387,16 +311,16 @@ def _transition(state: ProspectState, model: ScoringModel, cause: str, at: int, 
     if stage == lifecycle.LEAD:
         state.stage = stage
         state.promoted_at = at
-        return Outcome(state, (LeadChange("lead.promoted", cause, at, received), *_start_clock(state, model, at)))
+        return Outcome(state, (LeadChange("lead.promoted", cause, at, received), *start_clock(state, model, at)))
     if stage == lifecycle.NAME:
         state.stage = stage
-        return Outcome(state, (LeadChange("lead.demoted", cause, at, received), *_cancel_clock(state, at)))
+        return Outcome(state, (LeadChange("lead.demoted", cause, at, received), *cancel_clock(state, at)))
     if activity and state.stage in lifecycle.IN_SALES:
         return _build(Outcome, (state, (_build(LeadChange, ("lead.updated", cause, at, received)),), True))
     return _build(Outcome, (state, (), True))
 
 
-def _next_version(current: int, received_at_ms: int) -> int:
+def next_version(current: int, received_at_ms: int) -> int:
     """Monotonic per prospect, and anchored to receive time so it keeps rising even if the state is lost
     (the embedded broker keeps nothing across restarts) and the CRM's version guard must still accept it."""
     anchored = received_at_ms * 1000

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from schemas.records import Interaction
 from streams.core.history import canonical_order
 from streams.core.identity import person_id, resolution
-from streams.core.prospect import Forward, MergeRequest, ProspectState, absorb, apply, replay, scores
+from streams.core.prospect import Forward, MergeRequest, ProspectState, apply, scores
+from streams.core.recompute import absorb, replay
 from tests.streams.core.prospects import MODEL, PID
 
 KEYS = ("anon:a", "user:u", PID)

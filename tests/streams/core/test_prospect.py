@@ -9,8 +9,8 @@ from streams.core.history import canonical_order
 from streams.core.leads import lead_event, timeline, type_counts
 from streams.core.model import load_model, parse_model
 from streams.state_codec import dump_state, load_state
-from streams.core.prospect import (rescore, Forward, MergeRequest, ProspectState, Tick, absorb, apply, merge,
-                                    replay, scores)
+from streams.core.prospect import Forward, MergeRequest, ProspectState, Tick, apply, scores
+from streams.core.recompute import absorb, merge, replay, rescore
 from tests.streams.core.prospects import BASE, DAY, MODEL, PID, copy_of, event, run, total, verdict
 
 
