@@ -10,7 +10,8 @@ changelog bytes written per input and kept per prospect (the newest record of ea
 as a compacted topic keeps them), and the time a restarted worker takes to be ready with
 the N prospects on disk; with several N it plots throughput and memory against N.
 
-Run: .venv/bin/python bench/scale.py [--prospects 10000 100000 1000000] [--cache 50000] [--seed 1] [--smoke]
+Run: .venv/bin/python bench/scale.py [--prospects 10000 100000 1000000] [--cache 35000] [--block-cache 128]
+     [--seed 1] [--smoke]
 Writes bench/results/scale.html (not with --smoke). Targets (issue 18): at 1M prospects at least 10,000
 events/s and under 1.5 GiB resident; 1M within 25% of 10k's events/s; restart to ready under 10 s.
 """
@@ -76,11 +77,11 @@ def wait_ready(worker: subprocess.Popen, url: str, timeout_s: float = 600) -> No
         time.sleep(0.02)
 
 
-def measure(prospects: int, cache: int, seed: int) -> dict[str, float]:
+def measure(prospects: int, cache: int, seed: int, block_cache_mb: int) -> dict[str, float]:
     order = names(prospects, seed)
     (port,) = free_ports(1)
     url = f"http://127.0.0.1:{port}/metrics"
-    with embedded_kafka(worker_metrics_port=port, state_cache=cache) as config:
+    with embedded_kafka(worker_metrics_port=port, state_cache=cache, state_block_cache_mb=block_cache_mb) as config:
         asyncio.run(preload(config, events(order, seed), len(order)))
         with leadflow_process("worker", config) as worker:
             process = psutil.Process(worker.pid)
@@ -121,6 +122,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prospects", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--cache", type=int, default=Config().state_cache, help="LEADFLOW_STATE_CACHE")
+    parser.add_argument("--block-cache", type=int, default=Config().state_block_cache_mb,
+                        help="LEADFLOW_STATE_BLOCK_CACHE_MB")
     parser.add_argument("--seed", type=int, default=1)
     add_smoke_flag(parser)
     args = parser.parse_args()
@@ -128,13 +131,13 @@ def main() -> None:
         args.prospects, args.cache = [2_000], 500
     rows = []
     for prospects in args.prospects:
-        row = measure(prospects, args.cache, args.seed)
+        row = measure(prospects, args.cache, args.seed, args.block_cache)
         rows.append(row)
         print(f"scale: {prospects:,} prospects, {row['events']:,} events at {row['rate']:,.0f} events/s, "
               f"peak RSS {row['rss'] / 2**20:,.0f} MiB, disk {row['disk']:,.0f} B per prospect, "
               f"changelog {row['changelog']:,.0f} B per input ({row['kept']:,.0f} B per prospect after compaction), "
               f"restart to ready {row['ready']:.2f} s "
-              f"(cache {args.cache:,} prospects)", flush=True)
+              f"(cache {args.cache:,} prospects, block cache {args.block_cache:,} MiB)", flush=True)
     if len(rows) > 1:
         first, last = rows[0], rows[-1]
         print(f"throughput at {last['prospects']:,} prospects is {last['rate'] / first['rate']:.2f}x that at "

@@ -25,18 +25,20 @@ from streams.store.base import StoreError, StoreIdentity, StoreLocked
 _TIMERS, _META = "timers", "meta"
 _OFFSET, _IDENTITY = b"offset", b"identity"
 WRITE_BUFFER_BYTES = 8 << 20  # per partition: a worker holds several (16 MiB cost ~33 MiB more at a million names, no faster)
-BLOCK_CACHE_BYTES = 256 << 20  # the default of LEADFLOW_STATE_BLOCK_CACHE_MB: one cache for every store of the process
+BLOCK_CACHE_BYTES = 128 << 20  # the default of LEADFLOW_STATE_BLOCK_CACHE_MB: one cache for every store of the process
 MEMTABLE_BLOOM_RATIO = 0.1  # of the write buffer, for its filter
 BLOOM_BITS_PER_KEY = 10  # most reads are of prospects never seen: a filter answers them without touching a block
 _cache: Cache | None = None
 
 
 def _options(block_cache_bytes: int) -> Options:
-    """Why a large block cache: it holds states as their stores keep them (~1 KB a name, uncompressed), where a
-    live state costs 5-20 KiB of Python objects. At a million names a read of a state not in it went to the
-    file (a read and an LZ4 block decoded: 20-30 us a read in the second half of `bench/scale.py`, ~10 us with
-    256 MiB), so memory buys more in this cache than in ``LEADFLOW_STATE_CACHE``. The first store opened in the
-    process sizes it."""
+    """Why 128 MiB of block cache: it holds states as their stores keep them (~1 KB a name, uncompressed), where
+    a live state costs 5-20 KiB of Python objects, but a live state spares the whole read back (the read and
+    the decoding), a block only the file. At a million names a read of a state not in it went to the file (a
+    read and an LZ4 block decoded: 20-30 us a read with 64 MiB, ~10 us with 256). Paired in-process runs late
+    in a million-name `bench/scale.py` put the balance at 128 MiB with 35,000 live states: 6.5% faster and
+    27 MiB smaller than 256 MiB with 25,000 (40,000 with 128 MiB: 2-9% faster, 22 MiB larger). The first store
+    opened in the process sizes it."""
     global _cache
     if _cache is None:
         _cache = Cache(block_cache_bytes)

@@ -27,7 +27,7 @@ FIGURES = {
                r"^memory: worker RSS grew .* per prospect$"],
     "scale": [r"^scale: 2,000 prospects, [\d,]+ events at [\d,]+ events/s, peak RSS [\d,]+ MiB, disk [\d,]+ B per "
               r"prospect, changelog [\d,]+ B per input \([\d,]+ B per prospect after compaction\), restart to ready "
-              r"[\d.]+ s \(cache 500 prospects\)$"],
+              r"[\d.]+ s \(cache 500 prospects, block cache [\d,]+ MiB\)$"],
     "pixel": [r"^requests/s +[\d,]+$", r"^latency p50/p99 +\S+ / \S+$", r"^accepted hits +[1-9][\d,]*$",
               r"^records in Kafka +[1-9]", r"^lost +-?[\d,]+$"],
     "end_to_end": [r"^  sent 600, accepted 600, of them leads' events [1-9][\d,]*, in the CRM [\d,]+, missing 0 ",
