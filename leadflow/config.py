@@ -195,6 +195,10 @@ class Config:
     state_block_cache_mb: int = 128  # RocksDB's cache of the stores' blocks, shared by every store of the process
 
     @property
+    def state_block_cache_bytes(self) -> int:
+        return self.state_block_cache_mb << 20
+
+    @property
     def state_dir(self) -> Path:
         """Where the worker keeps its local prospect stores, one directory per topic prefix and partition."""
         return self.state_path or self.data_dir / "state"

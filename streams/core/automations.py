@@ -20,7 +20,6 @@ from typing import Iterable
 from schemas.records import CrmFeedback, Interaction
 from streams.core import automation_model as m
 from streams.core import prospect as core
-from streams.core.recompute import absorb
 from streams.core.automation_actions import Context, all_hold, allowed, measure, perform, release
 from streams.core.automation_index import Engine, Owner, trigger_of
 from streams.core.automation_state import ACTIVE, AutomationState, JournalEntry
@@ -29,6 +28,7 @@ from streams.core.decay import first_below
 from streams.core.durations import format_duration_ms
 from streams.core.identity import NOT_A_PERSON, is_anonymous
 from streams.core.programs import advance, check_exits, enroll
+from streams.core.recompute import absorb
 
 DELIVERY_REPORT = "action.suppressed"  # the action delivery's word that it did not send an action at send time
 MAX_ROUNDS = 4  # an action's effect firing another trigger, and so on

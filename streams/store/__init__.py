@@ -25,7 +25,7 @@ __all__ = ["PartitionStore", "StoreError", "StoreIdentity", "StoreLocked", "Memo
 def open_store(config: Config, partition: int) -> PartitionStore:
     if config.state_store == "memory":
         return MemoryStore(partition)
-    return RocksStore(store_path(config, partition), partition, block_cache_bytes=config.state_block_cache_mb << 20)
+    return RocksStore(store_path(config, partition), partition, block_cache_bytes=config.state_block_cache_bytes)
 
 
 def open_read_only(config: Config, partition: int) -> PartitionStore | None:
@@ -36,7 +36,7 @@ def open_read_only(config: Config, partition: int) -> PartitionStore | None:
     path = store_path(config, partition)
     if not path.is_dir():
         return None
-    return RocksStore(path, partition, read_only=True, block_cache_bytes=config.state_block_cache_mb << 20)
+    return RocksStore(path, partition, read_only=True, block_cache_bytes=config.state_block_cache_bytes)
 
 
 def store_path(config: Config, partition: int) -> Path:

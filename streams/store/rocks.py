@@ -20,12 +20,13 @@ from typing import Iterator, Mapping
 
 from rocksdict import AccessType, BlockBasedOptions, Cache, DBCompressionType, Options, Rdict, WriteBatch
 
+from leadflow.config import Config
 from streams.store.base import StoreError, StoreIdentity, StoreLocked
 
 _TIMERS, _META = "timers", "meta"
 _OFFSET, _IDENTITY = b"offset", b"identity"
 WRITE_BUFFER_BYTES = 8 << 20  # per partition: a worker holds several (16 MiB cost ~33 MiB more at a million names, no faster)
-BLOCK_CACHE_BYTES = 128 << 20  # the default of LEADFLOW_STATE_BLOCK_CACHE_MB: one cache for every store of the process
+BLOCK_CACHE_BYTES = Config().state_block_cache_bytes  # LEADFLOW_STATE_BLOCK_CACHE_MB's default: one cache per process
 MEMTABLE_BLOOM_RATIO = 0.1  # of the write buffer, for its filter
 BLOOM_BITS_PER_KEY = 10  # most reads are of prospects never seen: a filter answers them without touching a block
 _cache: Cache | None = None
