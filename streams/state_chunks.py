@@ -32,12 +32,18 @@ from streams.state_codec import LISTS, decode_list, encode_list, head_fields, li
 SEP = b"\x00"
 CODES = {"history": "h", "ledger": "l", "seen": "s"}
 SIZES = {"history": 32, "ledger": 64, "seen": 256}  # entries per chunk: a few KiB each
+# A list in the head this short is encoded afresh at each write: comparing it with the last write and keeping that
+# costs more than encoding a few entries (most names have a handful of inputs).
+REENCODE = 8
+_NOTHING: dict = {}
+_NO_KEYS: dict[int, bytes] = {}
 
 
 @dataclass
 class Written:
     """Per list: the absolute position of its first entry, the entries as last written, the chunk keys then, and
-    for a list kept in the head its entries as encoded then (reused for the entries still there)."""
+    for a list kept in the head its entries as encoded then (reused for the entries still there). A list no
+    longer than ``REENCODE`` is not kept: nothing of its last write is needed."""
 
     lists: dict[str, tuple[int, tuple, dict[int, bytes], list | None]] = field(default_factory=dict)
 
@@ -51,35 +57,44 @@ def prospect_of(key: bytes) -> bytes:
     return key.split(SEP, 1)[0]
 
 
-def dump(key: bytes, state: ProspectState, written: Written | None) -> tuple[list[tuple[bytes, bytes | None]], Written]:
-    """The records a checkpoint writes for this state (chunks, head, then tombstones), and what they hold."""
+def dump(key: bytes, state: ProspectState,
+         written: Written | None) -> tuple[list[tuple[bytes, bytes | None]], Written | None]:
+    """The records a checkpoint writes for this state (chunks, head, then tombstones), and what they hold (None:
+    nothing worth keeping, every list short and in the head)."""
     chunks: list[tuple[bytes, bytes | None]] = []
     gone: list[tuple[bytes, bytes | None]] = []
     head = head_fields(state)
     listing = {}
-    now = Written()
+    now: dict[str, tuple[int, tuple, dict[int, bytes], list | None]] = {}
+    olds = written.lists if written is not None else _NOTHING
     for name in LISTS:
-        entries = tuple(list_of(state, name))
-        old = written.lists.get(name) if written is not None else None
-        if len(entries) <= SIZES[name]:  # short: in the head itself (most prospects have a handful of inputs)
-            if old is not None and old[3] is not None and entries:
-                shift, same = _align(old[1], entries)
-                encoded = old[3][shift:shift + same] + encode_list(name, entries[same:])
-            else:
+        entries = list_of(state, name)
+        count = len(entries)
+        old = olds.get(name)
+        if count <= SIZES[name]:  # short: in the head itself (most prospects have a handful of inputs)
+            if count <= REENCODE:  # re-encoding costs less than finding what is unchanged; nothing to keep
                 encoded = encode_list(name, entries)
+            else:
+                entries = tuple(entries)
+                if old is not None and old[3] is not None:
+                    shift, same = _align(old[1], entries)
+                    encoded = old[3][shift:shift + same] + encode_list(name, entries[same:])
+                else:
+                    encoded = encode_list(name, entries)
+                now[name] = (0, entries, _NO_KEYS, encoded)  # once it outgrows the head, every chunk is new
             head[name] = encoded
-            if old is not None:
+            if old is not None and old[2]:
                 gone.extend((k, None) for k in old[2].values())
-            now.lists[name] = (0, entries, {}, encoded)  # once it outgrows the head, every chunk is new
-            listing[name] = [0, len(entries), None]
+            listing[name] = [0, count, None]
             continue
+        entries = tuple(entries)
         base, keys = _chunks(key, name, entries, old, state.version, chunks)
         if old is not None:
             gone.extend((k, None) for c, k in old[2].items() if keys.get(c) != k)
-        now.lists[name] = (base, entries, keys, None)
-        listing[name] = [base, len(entries), [k.decode("latin-1") for _, k in sorted(keys.items())]]
+        now[name] = (base, entries, keys, None)
+        listing[name] = [base, count, [k.decode("latin-1") for _, k in sorted(keys.items())]]
     head["chunks"] = listing
-    return [*chunks, (key, orjson.dumps(head)), *gone], now
+    return [*chunks, (key, orjson.dumps(head)), *gone], Written(now) if now else None
 
 
 def _align(old_entries: tuple, entries: tuple) -> tuple[int, int]:
@@ -133,32 +148,35 @@ def load(head: bytes, chunk: Callable[[bytes], bytes | None]) -> tuple[ProspectS
     listing = raw.get("chunks")
     if listing is None:
         return state_from(raw), None
-    lists, written = {}, Written()
+    lists = {}
+    kept: dict[str, tuple[int, dict[int, bytes], list | None]] = {}  # what a later dump needs: see ``dump``
     for name in LISTS:
         base, count, names = listing[name]
-        entries: list = []
-        keys: dict[int, bytes] = {}
-        encoded = None
         if names is None:  # short: in the head
             encoded = raw[name]
             entries = decode_list(name, encoded)
-            names = []
-        for chunk_name in names:
-            chunk_key = chunk_name.encode("latin-1")
-            data = chunk(chunk_key)
-            if data is None:
-                raise ValueError(f"prospect {raw['key']}: chunk {chunk_key!r} of its {name} is missing")
-            keys[int(chunk_key.rsplit(b".", 2)[1])] = chunk_key
-            entries.extend(decode_list(name, orjson.loads(data)))
+            if count > REENCODE:
+                kept[name] = (base, _NO_KEYS, encoded)
+        else:
+            entries = []
+            keys: dict[int, bytes] = {}
+            for chunk_name in names:
+                chunk_key = chunk_name.encode("latin-1")
+                data = chunk(chunk_key)
+                if data is None:
+                    raise ValueError(f"prospect {raw['key']}: chunk {chunk_key!r} of its {name} is missing")
+                keys[int(chunk_key.rsplit(b".", 2)[1])] = chunk_key
+                entries.extend(decode_list(name, orjson.loads(data)))
+            kept[name] = (base, keys, None)
         if len(entries) != count:
             raise ValueError(f"prospect {raw['key']}: its {name} has {len(entries)} entries, its head says {count}")
         lists[name] = entries
-        written.lists[name] = (base, (), keys, encoded)  # identities come from the state built below
     state = state_from(raw, lists)
-    for name in LISTS:
-        base, _, keys, encoded = written.lists[name]
-        written.lists[name] = (base, tuple(list_of(state, name)), keys, encoded)
-    return state, written
+    if not kept:
+        return state, None
+    # identities come from the state built (its own lists)
+    return state, Written({name: (base, tuple(list_of(state, name)), keys, encoded)
+                           for name, (base, keys, encoded) in kept.items()})
 
 
 def chunk_keys(head: bytes) -> Iterable[bytes]:

@@ -13,7 +13,7 @@ from operator import attrgetter
 
 import orjson
 
-from schemas.records import Action, CrmFeedback, Interaction
+from schemas.records import Action, CrmFeedback, Interaction, slot_filler
 from streams.core.automation_state import (AutomationState, Deferred, Enrollment, JournalEntry, OutcomeWatch,
                                            SentEmail)
 from streams.core.prospect import LEDGER_LIMIT, SEEN_WINDOW, LedgerEntry, ProspectState
@@ -92,18 +92,16 @@ def decode_list(name: str, raw: list) -> list:
     return raw
 
 
-_INTERACTION_SLOTS = tuple(getattr(Interaction, f.name).__set__ for f in dataclasses.fields(Interaction))
+_INTERACTION_COUNT = len(dataclasses.fields(Interaction)) + 1
+_fill_interaction = slot_filler(Interaction, "in_order", skip=1)
 
 
 def _interaction(values: list) -> Interaction:
-    """An Interaction from its persisted array: its slots set directly when the array has every field (the frozen
-    dataclass ``__init__`` costs three times as much), else the constructor fills the fields added since."""
-    if len(values) != len(_INTERACTION_SLOTS) + 1:
+    """An Interaction from its persisted array: its slots set directly when the array has every field, else the
+    constructor fills the fields added since."""
+    if len(values) != _INTERACTION_COUNT:
         return Interaction(*values[1:])
-    record = object.__new__(Interaction)
-    for set_slot, value in zip(_INTERACTION_SLOTS, values[1:]):
-        set_slot(record, value)
-    return record
+    return _fill_interaction(values)
 
 
 def load_state(data: bytes) -> ProspectState:

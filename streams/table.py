@@ -87,7 +87,11 @@ class ProspectTable:
 
     def dump(self, key: bytes) -> list[tuple[bytes, bytes | None]]:
         """The changelog records of this prospect's state now: its head and the chunks changed since the last."""
-        records, self.written[key] = state_chunks.dump(key, self.states[key], self.written.get(key))  # type: ignore
+        records, written = state_chunks.dump(key, self.states[key], self.written.get(key))  # type: ignore[arg-type]
+        if written is None:
+            self.written.pop(key, None)
+        else:
+            self.written[key] = written
         return records
 
     def identity(self, partition: int) -> StoreIdentity:
