@@ -98,12 +98,23 @@ def dump(key: bytes, state: ProspectState,
 
 
 def _align(old_entries: tuple, entries: tuple) -> tuple[int, int]:
-    """(how many entries were dropped from the old start, how many after that are the very same entries)."""
+    """(how many entries were dropped from the old start, how many after that are the same entries as before).
+
+    "The same": identical, or equal (a recomputed entry equal to the one written needs no write). Tuple
+    comparison does it in C, at a few ns an entry: a Python loop over a hot prospect's 2,000 recent ids and 500
+    inputs was most of its write (~175 of ~210 us)."""
     shift = _index(old_entries, entries[0]) if entries else len(old_entries)
-    same, limit = 0, min(len(entries), len(old_entries) - shift)
-    while same < limit and entries[same] is old_entries[shift + same]:
-        same += 1
-    return shift, same
+    limit = min(len(entries), len(old_entries) - shift)
+    if entries[:limit] == old_entries[shift:shift + limit]:  # the usual: appended to, or trimmed at the old end
+        return shift, limit
+    low, high = 0, limit - 1  # the longest same prefix, by halving (a late input inserted in the middle)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if entries[:middle] == old_entries[shift:shift + middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return shift, low
 
 
 def _chunks(key: bytes, name: str, entries: tuple, old: tuple | None, version: int,
@@ -121,7 +132,15 @@ def _chunks(key: bytes, name: str, entries: tuple, old: tuple | None, version: i
     keys: dict[int, bytes] = {}
     if not entries:
         return base, keys
+    # chunks wholly inside both the entries unchanged and the old list, and starting at or after the base: kept
+    # as they are (a hot prospect's lists span dozens of chunks, and one or two change)
+    kept_from, kept_to = -(-base // size), min(base + same, old_base + old_len) // size
     for number in range(base // size, (base + len(entries) - 1) // size + 1):
+        if kept_from <= number < kept_to:
+            old_key = old_keys.get(number)
+            if old_key is not None:
+                keys[number] = old_key
+                continue
         start, end = max(number * size, base), min((number + 1) * size, base + len(entries))
         unchanged = (number in old_keys and start == max(number * size, old_base)
                      and end == min((number + 1) * size, old_base + old_len) and end <= base + same)
