@@ -10,7 +10,7 @@ changelog bytes written per input and kept per prospect (the newest record of ea
 as a compacted topic keeps them), and the time a restarted worker takes to be ready with
 the N prospects on disk; with several N it plots throughput and memory against N.
 
-Run: .venv/bin/python bench/scale.py [--prospects 10000 100000 1000000] [--cache 35000] [--block-cache 128]
+Run: .venv/bin/python bench/scale.py [--prospects 10000 100000 1000000] [--cache 50000] [--block-cache 128]
      [--seed 1] [--smoke]
 Writes bench/results/scale.html (not with --smoke). Targets (issue 18): at 1M prospects at least 10,000
 events/s and under 1.5 GiB resident; 1M within 25% of 10k's events/s; restart to ready under 10 s.

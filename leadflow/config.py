@@ -191,7 +191,7 @@ class Config:
     worker_checkpoint_ms: int = 1000
     state_store: str = "rocksdb"  # the worker's local prospect store: rocksdb (on disk) or memory
     state_path: Path | None = None  # None: <data dir>/state
-    state_cache: int = 35_000  # live prospect states the worker keeps in memory beyond those changed lately
+    state_cache: int = 50_000  # live prospect states the worker keeps in memory beyond those changed lately
     state_block_cache_mb: int = 128  # RocksDB's cache of the stores' blocks, shared by every store of the process
 
     @property

@@ -78,7 +78,10 @@ def dump(key: bytes, state: ProspectState,
                 entries = tuple(entries)
                 if old is not None and old[3] is not None:
                     shift, same = _align(old[1], entries)
-                    encoded = old[3][shift:shift + same] + encode_list(name, entries[same:])
+                    encoded = old[3][shift:shift + same]
+                    if shift and encoded:  # its first entry may have been written after one dropped since
+                        encoded[0] = encode_list(name, entries[:1])[0]
+                    encoded += encode_list(name, entries[same:], entries[same - 1] if same else None)
                 else:
                     encoded = encode_list(name, entries)
                 now[name] = (0, entries, _NO_KEYS, encoded)  # once it outgrows the head, every chunk is new

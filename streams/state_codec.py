@@ -1,8 +1,7 @@
 """ProspectState <-> bytes for the worker's changelog (JSON via orjson; format-versioned).
 
-The worker writes a changed prospect's whole state once per batch, and the retained
-history dominates its size, so history entries are positional arrays (field order of the
-record; fields added to a schema later go at the end, and older arrays simply lack them).
+The retained history dominates a state's size, so history entries are positional arrays
+(``streams.history_codec``); ``streams.state_chunks`` cuts the long lists into chunks.
 """
 
 from __future__ import annotations
@@ -13,7 +12,8 @@ from operator import attrgetter
 
 import orjson
 
-from schemas.records import Action, CrmFeedback, Interaction, slot_filler
+from schemas.records import Action
+from streams import history_codec
 from streams.core.automation_state import (AutomationState, Deferred, Enrollment, JournalEntry, OutcomeWatch,
                                            SentEmail)
 from streams.core.prospect import LEDGER_LIMIT, SEEN_WINDOW, LedgerEntry, ProspectState
@@ -21,8 +21,8 @@ from streams.core.scoring import DecayingSum, RuleTally
 from streams.core.seen import RecentIds
 from streams.core.sla import SlaClock
 
-FORMAT = 6  # 6: the changelog holds a head and chunks of the long lists (streams/state_chunks.py)
-_READS = (4, 5, 6)  # format 4 (before the automation engine) reads as a state no automation touched yet
+FORMAT = 7  # 6: a head and chunks of the long lists (streams/state_chunks.py); 7: history entries repeat (history_codec)
+READS = (4, 5, 6, 7)  # format 4 (before the automation engine) reads as a state no automation touched yet
 
 
 def _flat(cls: type) -> attrgetter:
@@ -30,7 +30,7 @@ def _flat(cls: type) -> attrgetter:
     return attrgetter(*(f.name for f in dataclasses.fields(cls)))
 
 
-_INTERACTION_FIELDS, _FEEDBACK_FIELDS, _ACTION_FIELDS = _flat(Interaction), _flat(CrmFeedback), _flat(Action)
+_ACTION_FIELDS = _flat(Action)
 _SLA_FIELDS, _ENROLLMENT_FIELDS, _SENT_FIELDS, _WATCH_FIELDS = (_flat(cls) for cls in (SlaClock, Enrollment, SentEmail,
                                                                                       OutcomeWatch))
 
@@ -75,10 +75,11 @@ def list_of(state: ProspectState, name: str) -> list | deque | RecentIds:
     return state.history if name == "history" else state.ledger if name == "ledger" else state.seen
 
 
-def encode_list(name: str, entries) -> list:
+def encode_list(name: str, entries, after: object = None) -> list:
+    """``entries`` as stored; ``after``: the entry before them in the same stored array (for the history, whose
+    entries repeat fields of the one before: ``streams.history_codec``)."""
     if name == "history":
-        return [("i", *_INTERACTION_FIELDS(i)) if type(i) is Interaction else ("f", *_FEEDBACK_FIELDS(i))
-                for i in entries]
+        return history_codec.encode(entries, after)  # type: ignore[arg-type]
     if name == "ledger":
         return [tuple(e) for e in entries]  # orjson leaves tuple subclasses alone
     return list(entries)
@@ -86,22 +87,10 @@ def encode_list(name: str, entries) -> list:
 
 def decode_list(name: str, raw: list) -> list:
     if name == "history":
-        return [_interaction(i) if i[0] == "i" else CrmFeedback(*i[1:]) for i in raw]
+        return history_codec.decode(raw)
     if name == "ledger":
         return [LedgerEntry(*e) for e in raw]
     return raw
-
-
-_INTERACTION_COUNT = len(dataclasses.fields(Interaction)) + 1
-_fill_interaction = slot_filler(Interaction, "in_order", skip=1)
-
-
-def _interaction(values: list) -> Interaction:
-    """An Interaction from its persisted array: its slots set directly when the array has every field, else the
-    constructor fills the fields added since."""
-    if len(values) != _INTERACTION_COUNT:
-        return Interaction(*values[1:])
-    return _fill_interaction(values)
 
 
 def load_state(data: bytes) -> ProspectState:
@@ -110,7 +99,7 @@ def load_state(data: bytes) -> ProspectState:
 
 def state_from(raw: dict, lists: dict[str, list] | None = None) -> ProspectState:
     """A state from its head fields and its lists (decoded; from ``raw`` itself when not given)."""
-    if raw.get("f") not in _READS:
+    if raw.get("f") not in READS:
         raise ValueError(f"unsupported prospect state format {raw.get('f')!r}")
     if lists is None:
         lists = {name: decode_list(name, raw[name]) for name in LISTS}

@@ -21,7 +21,7 @@ from leadflow.partitioner import partition_of
 from leadflow.topic_reader import TopicReader
 from streams.core.prospect import ProspectState
 from streams.state_chunks import is_chunk, load, prospect_of
-from streams.state_codec import FORMAT
+from streams.state_codec import FORMAT, READS
 from streams.store import PartitionStore, StoreError, StoreIdentity, open_read_only
 
 log = logging.getLogger("leadflow.state_reader")
@@ -122,7 +122,7 @@ async def _copies(config: Config, partitions: list[int] | None) -> dict[int, Par
 def unusable(store: PartitionStore, wanted: StoreIdentity, beginning: int, end: int) -> str | None:
     """Why the store is no copy of the changelog partition that now holds offsets ``beginning`` to ``end`` - 1
     (the worker rebuilds such a store when it next holds the partition); None when it is one."""
-    why = wanted.mismatch(store.identity())
+    why = wanted.mismatch(store.identity(), READS)
     if why is None and store.offset() > end:
         why = f"it holds changelog offsets up to {store.offset()}, past the changelog's end {end}"
     elif why is None and store.offset() < beginning:

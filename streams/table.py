@@ -33,6 +33,7 @@ from streams.core.prospect import ProspectState
 from streams.live_states import LiveStates
 from streams import state_chunks
 from streams.state_chunks import Written, is_chunk, prospect_of
+from streams.state_codec import READS
 from streams.state_reader import END_MARKER, changelog_topic, store_identity, unusable
 from streams.store import PartitionStore, StoreError, StoreIdentity, StoreLocked, open_store, remove_store
 
@@ -170,13 +171,18 @@ class ProspectTable:
 
     async def _open_checked(self, partition: int) -> PartitionStore:
         store = await self._open(partition)
-        wanted = self.identity(partition)
-        why = wanted.mismatch(store.identity())
+        wanted, stored = self.identity(partition), store.identity()
+        why = wanted.mismatch(stored, READS)
         if why is not None:
-            if store.identity() is not None or store.offset():
+            if stored is not None or store.offset():
                 self._rebuild(partition, store, why)
             else:
                 store.reset(wanted)  # a new store
+        elif stored is not None and stored != wanted:  # states of an older format this version reads
+            log.info("partition %d: the local state store %s holds states of format %d: read as they are, and "
+                     "written as format %d from now on", partition, store.location, stored.state_format,
+                     wanted.state_format)
+            store.claim(wanted)
         return store
 
     def _rebuild(self, partition: int, store: PartitionStore, why: str) -> None:

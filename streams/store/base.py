@@ -9,7 +9,7 @@ say so is rebuilt from the changelog instead of serving another deployment's sco
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Iterator, Mapping, Protocol
+from typing import Collection, Iterator, Mapping, Protocol
 
 import orjson
 
@@ -44,13 +44,14 @@ class StoreIdentity:
         except (orjson.JSONDecodeError, TypeError):
             return None  # written by something else: not ours
 
-    def mismatch(self, stored: StoreIdentity | None) -> str | None:
-        """Why a store that says it is ``stored`` is not a copy of this partition; None when it is."""
+    def mismatch(self, stored: StoreIdentity | None, reads: Collection[int] = ()) -> str | None:
+        """Why a store that says it is ``stored`` is not a copy of this partition; None when it is. ``reads``: the
+        older state formats this version reads (a store of one is a copy, to ``claim`` for the current format)."""
         if stored is None:
             return "it has no identity (not written by a leadflow worker)"
         for field, wanted in asdict(self).items():
             found = getattr(stored, field)
-            if found != wanted:
+            if found != wanted and not (field == "state_format" and found in reads):
                 return f"its {field} is {found!r}, not {wanted!r}"
         return None
 
@@ -83,6 +84,11 @@ class PartitionStore(Protocol):
 
     def reset(self, identity: StoreIdentity) -> None:
         """Empty the store and claim it for ``identity``, at offset 0."""
+        ...
+
+    def claim(self, identity: StoreIdentity) -> None:
+        """Say the store is ``identity`` and keep what it holds (states of an older format this version reads:
+        it writes the current one from now on, and a version that reads only the older one rebuilds it)."""
         ...
 
     def disk_bytes(self) -> int: ...

@@ -53,6 +53,9 @@ class MemoryStore:
         self._meta.clear()
         self._offset, self._identity = 0, identity
 
+    def claim(self, identity: StoreIdentity) -> None:
+        self._identity = identity
+
     def disk_bytes(self) -> int:
         return 0
 

@@ -13,7 +13,7 @@ from leadflow.config import Config
 from streams.core.model import parse_model
 from streams.core.prospect import ProspectState, apply, scores
 from streams.state_chunks import is_chunk, load
-from streams.state_reader import read_states
+from streams.state_reader import changelog_topic, read_states, store_identity
 from streams.store import RocksStore, StoreIdentity
 from tests.processes import leadflow, wait_until
 from tests.streams.test_worker import MODEL, events_processed, produce, view
@@ -72,9 +72,14 @@ def test_a_restart_reads_only_the_tail_and_a_foreign_store_is_rebuilt(config, tm
     foreign = RocksStore(store_dir(config) / "partition-1", 1)
     foreign.reset(StoreIdentity("elsewhere.prospect-state", 3, 1, 5))
     foreign.close()
+    # Partition 0's store says the previous state format wrote it: read as it is, not rebuilt.
+    older = RocksStore(store_dir(config) / "partition-0", 0)
+    older.claim(StoreIdentity(changelog_topic(config), 3, 0, 6))
+    older.close()
     tail = run_worker(config, env, tmp_path / "w4.log", 0)
     log = (tmp_path / "w4.log").read_text()
     assert "partition 1: the local state store" in log and "its topic is 'elsewhere.prospect-state'" in log
+    assert "partition 0: the local state store" in log and "holds states of format 6" in log
     assert tail["rebuilt"] == [1]
     assert 0 < tail["records"] < len(first) + len(second)
 
@@ -83,6 +88,7 @@ def test_a_restart_reads_only_the_tail_and_a_foreign_store_is_rebuilt(config, tm
     for partition in range(3):  # each store holds what the changelog holds
         store = RocksStore(store_dir(config) / f"partition-{partition}", partition)
         try:
+            assert store.identity() == store_identity(config, partition)  # partition 0's claimed for this format
             contents = dict(store.items())  # heads, and the chunks they name
             for key, value in contents.items():
                 if not is_chunk(key):

@@ -57,10 +57,21 @@ def test_reset_empties_the_store_and_claims_it(open_store):
     assert store.meta("model") is None and store.identity() == other
 
 
+def test_claim_keeps_what_the_store_holds(open_store):
+    store = open_store()
+    store.reset(StoreIdentity("leadflow.prospect-state", 6, 2, 4))
+    store.write({b"a": b"A"}, {b"a": b"5 "}, 3, {"model": b"m"})
+    store.claim(IDENTITY)
+    assert store.identity() == IDENTITY and dict(store.items()) == {b"a": b"A"} and store.offset() == 3
+    assert store.meta("model") == b"m"
+
+
 def test_identity_mismatch_names_what_differs():
     assert IDENTITY.mismatch(IDENTITY) is None
     assert IDENTITY.mismatch(None) == "it has no identity (not written by a leadflow worker)"
     assert IDENTITY.mismatch(StoreIdentity("leadflow.prospect-state", 12, 2, 5)) == "its partitions is 12, not 6"
+    older = StoreIdentity("leadflow.prospect-state", 6, 2, 4)
+    assert IDENTITY.mismatch(older) == "its state_format is 4, not 5" and IDENTITY.mismatch(older, (4,)) is None
     assert StoreIdentity.load(b"not json") is None and StoreIdentity.load(b'{"x": 1}') is None
 
 
