@@ -34,7 +34,11 @@ _FEEDBACK = attrgetter(*(f.name for f in dataclasses.fields(CrmFeedback)))
 _fill_whole = slot_filler(Interaction, "in_order", skip=1)
 
 
-def _compiled() -> tuple[Callable[[Interaction, Interaction], tuple], Callable[[Sequence[Any], Interaction], Interaction]]:
+Row = Callable[[Interaction, Interaction], tuple]
+Fill = Callable[[Sequence[Any], Interaction], Interaction]
+
+
+def _compiled() -> tuple[Row, Fill]:
     """(row of an interaction after another, interaction from such a row): one line per field, like
     ``slot_filler``, since they run per history entry written and read."""
     scope: dict[str, Any] = {"new": object.__new__, "cls": Interaction}

@@ -21,7 +21,7 @@ from streams.core.scoring import DecayingSum, RuleTally
 from streams.core.seen import RecentIds
 from streams.core.sla import SlaClock
 
-FORMAT = 7  # 6: a head and chunks of the long lists (streams/state_chunks.py); 7: history entries repeat (history_codec)
+FORMAT = 7  # 6: a head and chunks of the long lists (state_chunks); 7: history fields repeated as 0 (history_codec)
 READS = (4, 5, 6, 7)  # format 4 (before the automation engine) reads as a state no automation touched yet
 
 
