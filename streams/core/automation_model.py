@@ -8,7 +8,6 @@ milliseconds, like every duration in leadflow; nothing here reads a clock.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Union
 
 from streams.core.business_hours import BusinessCalendar
 from streams.core.conditions import AttributeCondition, EventCondition
+from streams.core.ids import uuid5
 
 STAGE_CHANGES = ("promoted", "accepted", "contacted", "disqualified", "lost", "won", "recycled", "demoted")
 SLA_CHANGES = ("breached", "escalated")
@@ -367,11 +367,7 @@ def action_id(source_kind: str, source: str, file_version: str, prospect_id: str
     label), so two actions of one cause never share an id. The parts are JSON-encoded before hashing, so no
     choice of text in one part can imitate another part (``"a|b", "c"`` vs ``"a", "b|c"``).
     """
-    # json.dumps([...], ensure_ascii=False) and uuid.uuid5, spelled out: the same id at a third of the cost
+    # json.dumps([...], ensure_ascii=False), spelled out: the same text at a third of the cost
     text = "[" + ", ".join([_json_string(p) for p in (source_kind, source, file_version, prospect_id, cause,
                                                        position)]) + "]"
-    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + text.encode()).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return uuid5(_NAMESPACE_BYTES, text)

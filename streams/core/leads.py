@@ -9,12 +9,13 @@ from typing import Collection
 from schemas.records import Action, Interaction, LeadEvent, Score, SlaEvent, TimelineEntry
 from streams.core.automation_model import action_id
 from streams.core.durations import format_duration_ms
+from streams.core.ids import uuid5
 from streams.core.model import ScoringModel
 from streams.core.prospect import LeadChange, ProspectState, scores
 from streams.core.sla import SlaStep
 
 SCORE_DECIMALS = 2  # what sales sees; the state keeps full precision
-_NAMESPACE = uuid.UUID("6f1c3f8e-58a5-4c41-9a4e-2f1d0c3b7a10")
+_NAMESPACE = uuid.UUID("6f1c3f8e-58a5-4c41-9a4e-2f1d0c3b7a10").bytes
 
 
 def timeline(state: ProspectState, only: Collection[str] | None = None) -> tuple[TimelineEntry, ...]:
@@ -61,7 +62,7 @@ def lead_event(state: ProspectState, change: LeadChange, model: ScoringModel,
     assert state.prospect_id is not None, "only known prospects become leads"
     current = scores(state, model)
     return LeadEvent(
-        event_id=str(uuid.uuid5(_NAMESPACE, f"{change.kind}/{state.prospect_id}/{change.cause_id}")),
+        event_id=uuid5(_NAMESPACE, f"{change.kind}/{state.prospect_id}/{change.cause_id}"),
         prospect_id=state.prospect_id,
         type=change.kind,
         occurred_at=change.occurred_at,
@@ -90,8 +91,7 @@ def sla_event(state: ProspectState, step: SlaStep) -> SlaEvent:
     clock = state.sla
     assert clock is not None, "an SLA step comes from the prospect's clock"
     return SlaEvent(
-        event_id=str(uuid.uuid5(_NAMESPACE, f"{step.kind}/{state.prospect_id}/{clock.sla_id}/{clock.started_at}/"
-                                            f"{step.level}")),
+        event_id=uuid5(_NAMESPACE, f"{step.kind}/{state.prospect_id}/{clock.sla_id}/{clock.started_at}/{step.level}"),
         prospect_id=state.prospect_id or state.key, sla_id=clock.sla_id, type=step.kind, occurred_at=step.at,
         received_at=step.at, started_at=clock.started_at, due_at=clock.due_at, escalation_level=step.level,
         owner=step.to or clock.owner,

@@ -14,10 +14,11 @@ from streams.core.hygiene import Unclean, check_text
 from schemas.records import CrmFeedback
 from schemas.timestamps import DEFAULT_MAX_FUTURE_S, epoch_ms, latest
 from streams.core.identity import InvalidEmail, prospect_id_for
+from streams.core.ids import uuid5
 from streams.core.lifecycle import VERDICTS
 
 FIELDS = ("id", "prospect_id", "email", "verdict", "occurred_at", "deal_value", "reason", "owner")
-_NAMESPACE = uuid.UUID("0b7c8f55-3f0e-4f5b-9d58-5e7f5c1f2a61")
+_NAMESPACE = uuid.UUID("0b7c8f55-3f0e-4f5b-9d58-5e7f5c1f2a61").bytes
 MAX_TEXT = 500
 
 
@@ -66,7 +67,7 @@ def verdict_from(item: Any, now_ms: int, max_future_s: float = DEFAULT_MAX_FUTUR
     if own_id is not None and (isinstance(own_id, bool) or not isinstance(own_id, (str, int))):
         raise VerdictError("id must be a string or an integer (the CRM's id of this verdict)")
     identity = f"crm/{own_id}" if own_id is not None else f"{prospect_id}/{verdict}/{occurred_at}"
-    return CrmFeedback(event_id=str(uuid.uuid5(_NAMESPACE, identity)), prospect_id=prospect_id, type=verdict,
+    return CrmFeedback(event_id=uuid5(_NAMESPACE, identity), prospect_id=prospect_id, type=verdict,
                        occurred_at=occurred_at, received_at=now_ms, deal_value=deal_value,
                        reason=_text(item, "reason"), owner=_text(item, "owner"))
 
