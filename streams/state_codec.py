@@ -7,7 +7,6 @@ The retained history dominates a state's size, so history entries are positional
 from __future__ import annotations
 
 import dataclasses
-from collections import deque
 from operator import attrgetter
 
 import orjson
@@ -71,7 +70,7 @@ def head_fields(state: ProspectState) -> dict:
     }
 
 
-def list_of(state: ProspectState, name: str) -> list | deque | RecentIds:
+def list_of(state: ProspectState, name: str) -> list | RecentIds:
     return state.history if name == "history" else state.ledger if name == "ledger" else state.seen
 
 
@@ -110,12 +109,16 @@ def state_from(raw: dict, lists: dict[str, list] | None = None) -> ProspectState
         behaviour_by_half_life={h: DecayingSum(v, a) for h, v, a in raw["behaviour"]},
         clock=raw["clock"], behaviour=raw["behaviour_now"], segments=tuple(raw["segments"]), version=raw["version"],
         promoted_at=raw["promoted_at"], last_activity_at=raw["last_activity_at"],
-        history=lists["history"], ledger=deque(lists["ledger"], maxlen=LEDGER_LIMIT),
+        history=lists["history"], ledger=_bounded(lists["ledger"], LEDGER_LIMIT),
         seen=RecentIds.restored(SEEN_WINDOW, lists["seen"]) if len(lists["seen"]) <= SEEN_WINDOW else
         RecentIds(SEEN_WINDOW, lists["seen"]), alias_of=raw["alias_of"], model_version=raw.get("model_version"),
         sla=None if raw.get("sla") is None else SlaClock(*raw["sla"]), owner=raw.get("owner"), queue=raw.get("queue"),
         automation=None if raw.get("automation") is None else _load_automation(raw["automation"]),
     )
+
+
+def _bounded(entries: list, limit: int) -> list:
+    return entries if len(entries) <= limit else entries[-limit:]
 
 
 def _dump_automation(auto: AutomationState) -> dict:

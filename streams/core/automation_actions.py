@@ -20,7 +20,7 @@ from streams.core import scoring
 from streams.core.automation_index import Engine
 from streams.core.automation_state import (EXITED, WEEK_MS, ActionEffect, AutomationState, Deferred, JournalEntry,
                                            OutcomeWatch, SentEmail, Suppressed)
-from streams.core.prospect import LedgerEntry, ProspectState, Scores, refit, scores, tag_dimensions
+from streams.core.prospect import LedgerEntry, ProspectState, Scores, refit, scores, tag_dimensions, to_ledger
 
 if TYPE_CHECKING:
     from streams.core.prospect import Effect
@@ -257,7 +257,7 @@ def _points(ctx: Context, cause: str, source: str, points: float) -> None:
     else:
         current.add(points, ctx.at, None)
     state.behaviour = scoring.behaviour(sums, max(ctx.at, state.clock))
-    state.ledger.append(LedgerEntry(cause, f"automation:{source}", points, 0.0, state.fit + state.behaviour, ctx.at))
+    to_ledger(state, LedgerEntry(cause, f"automation:{source}", points, 0.0, state.fit + state.behaviour, ctx.at))
     ctx.changed()
 
 

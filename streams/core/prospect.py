@@ -14,7 +14,6 @@ Callers that need the state as it was before an input build what they need from 
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple, Union
 
@@ -55,10 +54,6 @@ class LedgerEntry(NamedTuple):
     occurred_at: int
 
 
-def _new_ledger() -> deque[LedgerEntry]:
-    return deque(maxlen=LEDGER_LIMIT)
-
-
 def _new_seen() -> RecentIds:
     return RecentIds(SEEN_WINDOW)
 
@@ -81,7 +76,7 @@ class ProspectState:
     promoted_at: int | None = None
     last_activity_at: int | None = None
     history: list[Input] = field(default_factory=list)  # canonical order, trimmed to the model's retention
-    ledger: deque[LedgerEntry] = field(default_factory=_new_ledger)
+    ledger: list[LedgerEntry] = field(default_factory=list)  # oldest first, at most LEDGER_LIMIT (``to_ledger``)
     seen: RecentIds = field(default_factory=_new_seen)
     alias_of: str | None = None  # an anonymous visitor who turned out to be this prospect
     model_version: str | None = None  # the model the scores were computed under
@@ -205,7 +200,7 @@ def _interaction(state: ProspectState, event: Interaction, model: ScoringModel) 
             gained = rule.points if at == clock else rule.points * decay_factor(clock - at, rule.half_life_ms)
             after += gained  # what scoring.behaviour(sums, clock) now gives, without visiting every sum again
             running += gained
-            state.ledger.append(_build(LedgerEntry, (event.event_id, rule.id, rule.points, decayed, running, at)))
+            to_ledger(state, _build(LedgerEntry, (event.event_id, rule.id, rule.points, decayed, running, at)))
             decayed = 0.0
         if event.traits:
             state.profile.update(event.traits)
@@ -227,13 +222,22 @@ def _interaction(state: ProspectState, event: Interaction, model: ScoringModel) 
     return _transition(state, model, event.event_id, at, event.received_at, activity=True)
 
 
+def to_ledger(state: ProspectState, entry: LedgerEntry) -> None:
+    """Add a ledger entry; beyond ``LEDGER_LIMIT`` the oldest goes. A list rather than a ``deque(maxlen=...)``:
+    a deque takes 760 bytes with one entry, and most of a million names have a handful."""
+    ledger = state.ledger
+    ledger.append(entry)
+    if len(ledger) > LEDGER_LIMIT:
+        del ledger[0]
+
+
 def refit(state: ProspectState, model: ScoringModel, cause: str, at: int, decayed: float, total: float) -> None:
     """Fit recomputed from the whole profile after it changed (traits, an automation's attribute); a change is a
     ledger entry. ``total``: the score before the change, ``decayed``: behaviour lost since the previous entry."""
     fit, state.fit_rules = scoring.fit(state.profile, model)
     if fit != state.fit:
-        state.ledger.append(LedgerEntry(cause, "fit:" + "+".join(state.fit_rules), fit - state.fit, decayed,
-                                        total + fit - state.fit, at))
+        to_ledger(state, LedgerEntry(cause, "fit:" + "+".join(state.fit_rules), fit - state.fit, decayed,
+                                     total + fit - state.fit, at))
         state.fit = fit
 
 
@@ -267,8 +271,8 @@ def _recycle(state: ProspectState, verdict: CrmFeedback, model: ScoringModel) ->
     for decaying in (*state.tallies.values(), *state.behaviour_by_half_life.values()):
         decaying.value *= factor
     state.behaviour = scoring.behaviour(state.behaviour_by_half_life, state.clock)
-    state.ledger.append(LedgerEntry(verdict.event_id, f"recycle:{model.recycle_policy}", before * factor - before,
-                                    0.0, state.fit + before * factor, verdict.occurred_at))
+    to_ledger(state, LedgerEntry(verdict.event_id, f"recycle:{model.recycle_policy}", before * factor - before,
+                                 0.0, state.fit + before * factor, verdict.occurred_at))
     state.stage = lifecycle.NURTURE
 
 
