@@ -2,8 +2,8 @@
 
 Why processes: the replay is pure Python, one core per process. Why chunks of encoded rows:
 pickling a million ``Interaction`` objects costs more than replaying them, so a chunk travels
-as one orjson blob of positional rows (``encode``), rebuilt in the worker without
-``__init__``. Why spawn: it works the same on every platform and in a process with threads
+as one orjson blob of positional rows (``encode``: a stored history's rows, ``streams.history_codec``),
+rebuilt in the worker without ``__init__``. Why spawn: it works the same on every platform and in a process with threads
 (the Kafka client's); every task is a module-level function and every argument picklable.
 Results come back in chunk order (``imap``) and are merged in that order, so the same input
 gives the same figures to the last cent.
@@ -14,47 +14,36 @@ search sends hundreds of small batches of point vectors, each scored by every sh
 
 from __future__ import annotations
 
-import dataclasses
 import multiprocessing
 import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from operator import attrgetter
 from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence, TextIO, TypeVar
 
 import orjson
 
-from schemas.records import CrmFeedback, Interaction, slot_filler
+from streams import history_codec
 from streams.core.backtest import Tally, Window, tally
 from streams.core.history import Input
 from streams.core.model import ScoringModel, parse_model
 from streams.core.tuning_data import Shard, Space, Sweep, TuningProspect, extract
 
 CHUNK = 2_000  # prospects per task: small enough for progress and balance, large enough to amortize the trip
-_FIELDS = {Interaction: attrgetter(*(f.name for f in dataclasses.fields(Interaction))),
-           CrmFeedback: attrgetter(*(f.name for f in dataclasses.fields(CrmFeedback)))}
-_FILLERS = {kind: slot_filler(cls, "in_order", skip=1) for kind, cls in (("i", Interaction), ("v", CrmFeedback))}
 
 History = tuple[str, Sequence[Input]]
 T = TypeVar("T")
 
 
 def encode(histories: Iterable[History]) -> bytes:
-    """Histories as one blob: [key, [["i"|"v", field, ...], ...]] per prospect, fields in record order."""
-    return orjson.dumps([[key, [["i" if type(item) is Interaction else "v", *_FIELDS[type(item)](item)]
-                                for item in inputs]] for key, inputs in histories])
-
-
-def record(row: Sequence[Any]) -> Input:
-    """An ``Interaction`` ("i") or ``CrmFeedback`` ("v") from a row of ``encode``: its kind, then its field values
-    in record order."""
-    return _FILLERS[row[0]](row)
+    """Histories as one blob: [key, [row, ...]] per prospect, its inputs as a stored state's history holds them
+    (``streams.history_codec``: positional, repeated fields written once)."""
+    return orjson.dumps([[key, history_codec.encode(inputs)] for key, inputs in histories])
 
 
 def decode(blob: bytes) -> list[tuple[str, list[Input]]]:
-    return [(key, [record(row) for row in rows]) for key, rows in orjson.loads(blob)]
+    return [(key, history_codec.decode(rows)) for key, rows in orjson.loads(blob)]
 
 
 class Source(Protocol):

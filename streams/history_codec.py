@@ -46,8 +46,8 @@ def _compiled() -> tuple[Row, Fill]:
     for n, name in enumerate(_NAMES):
         scope[f"set{n}"] = getattr(Interaction, name).__set__
         if n in _REPEATABLE:
-            row.append(f"0 if (x{n} := e.{name}) == p.{name} else x{n}")
-            fill.append(f"    x = v[{n + 1}]; set{n}(r, p.{name} if x.__class__ is int else x)")
+            row.append(f"{SAME!r} if (x{n} := e.{name}) == p.{name} else x{n}")
+            fill.append(f"    x = v[{n + 1}]; set{n}(r, p.{name} if x.__class__ is int else x)")  # SAME
         else:
             row.append(f"e.{name}")
             fill.append(f"    set{n}(r, v[{n + 1}])")
